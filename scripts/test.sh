@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Every check CI runs: lint, format, types, layer contracts, then the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN="${LUCID_VENV:-.venv}/bin"
+
+echo "== ruff check";          "$BIN/ruff" check src tests bench
+echo "== ruff format --check"; "$BIN/ruff" format --check src tests bench
+echo "== mypy";                "$BIN/mypy"
+echo "== import-linter";       "$BIN/lint-imports"
+echo "== pytest";              "$BIN/python" -m pytest "$@"

@@ -1,0 +1,1 @@
+"""The Litestar HTTP adapter: controllers and msgspec schemas."""

@@ -1,0 +1,150 @@
+"""Session lifecycle and recording control routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, post, put
+from litestar.params import Parameter
+
+from lucid_sessions.adapters.http.body import strict_body
+from lucid_sessions.adapters.http.mapping import (
+    changes_from_request,
+    new_session_from_request,
+    session_response,
+)
+from lucid_sessions.adapters.http.schemas import (
+    CreateSessionRequest,
+    DeletedResponse,
+    SessionListResponse,
+    SessionResponse,
+    Status,
+    UpdateSessionRequest,
+)
+from lucid_sessions.app.usecases.change_session import (
+    ControlRecording,
+    RecordingAction,
+    UpdateSession,
+)
+from lucid_sessions.app.usecases.create_session import CreateSession
+from lucid_sessions.app.usecases.delete_session import DeleteSession
+from lucid_sessions.app.usecases.read_sessions import MAX_LIMIT, GetSession, ListSessions
+from lucid_sessions.domain.ports.sessions import SessionQuery
+from lucid_sessions.domain.principal import Principal
+from lucid_sessions.domain.session import SessionStatus
+
+__all__ = ["SessionController"]
+
+SESSION_ID = "{session_id:str}"
+
+
+class SessionController(Controller):
+    path = "/api/v1/sessions"
+    tags = ["sessions"]
+
+    @post("", status_code=201, summary="Create a session")
+    async def create_session(
+        self,
+        request: Request[Any, Any, Any],
+        data: CreateSessionRequest,
+        principal: Principal,
+        create_session: CreateSession,
+    ) -> SessionResponse:
+        data = await strict_body(request, CreateSessionRequest)
+        view = await create_session(principal, new_session_from_request(data))
+        return session_response(view)
+
+    @get("", summary="List sessions, newest first")
+    async def list_sessions(
+        self,
+        principal: Principal,
+        list_sessions: ListSessions,
+        status: Status | None = None,
+        project: str | None = None,
+        environment: str | None = None,
+        owner: str | None = None,
+        tag: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = 50,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+    ) -> SessionListResponse:
+        query = SessionQuery(
+            status=None if status is None else SessionStatus(status),
+            project=project,
+            environment=environment,
+            owner=owner,
+            tag=tag,
+            created_after=created_after,
+            created_before=created_before,
+            limit=limit,
+            offset=offset,
+        )
+        result = await list_sessions(principal, query)
+        return SessionListResponse(
+            sessions=[session_response(v) for v in result.items],
+            total=result.total,
+            limit=result.limit,
+            offset=result.offset,
+            has_next=result.has_next,
+            has_previous=result.has_previous,
+        )
+
+    @get(f"/{SESSION_ID}", summary="Get a session")
+    async def get_session(
+        self, session_id: str, principal: Principal, get_session: GetSession
+    ) -> SessionResponse:
+        return session_response(await get_session(principal, session_id))
+
+    @put(f"/{SESSION_ID}", summary="Update a session")
+    async def update_session(
+        self,
+        session_id: str,
+        request: Request[Any, Any, Any],
+        data: UpdateSessionRequest,
+        principal: Principal,
+        update_session: UpdateSession,
+    ) -> SessionResponse:
+        data = await strict_body(request, UpdateSessionRequest)
+        view = await update_session(principal, session_id, changes_from_request(data))
+        return session_response(view)
+
+    @delete(f"/{SESSION_ID}", status_code=200, summary="Delete a session and its recording")
+    async def delete_session(
+        self,
+        session_id: str,
+        principal: Principal,
+        delete_session: DeleteSession,
+        force: bool = False,
+    ) -> DeletedResponse:
+        deleted = await delete_session(principal, session_id, force=force)
+        return DeletedResponse(session_id=deleted, deleted=True)
+
+    @post(f"/{SESSION_ID}/start", status_code=200, summary="Start recording")
+    async def start_recording(
+        self, session_id: str, principal: Principal, control_recording: ControlRecording
+    ) -> SessionResponse:
+        view = await control_recording(principal, session_id, RecordingAction.START)
+        return session_response(view)
+
+    @post(f"/{SESSION_ID}/pause", status_code=200, summary="Pause recording")
+    async def pause_recording(
+        self, session_id: str, principal: Principal, control_recording: ControlRecording
+    ) -> SessionResponse:
+        view = await control_recording(principal, session_id, RecordingAction.PAUSE)
+        return session_response(view)
+
+    @post(f"/{SESSION_ID}/resume", status_code=200, summary="Resume recording")
+    async def resume_recording(
+        self, session_id: str, principal: Principal, control_recording: ControlRecording
+    ) -> SessionResponse:
+        view = await control_recording(principal, session_id, RecordingAction.RESUME)
+        return session_response(view)
+
+    @post(f"/{SESSION_ID}/stop", status_code=200, summary="Stop recording")
+    async def stop_recording(
+        self, session_id: str, principal: Principal, control_recording: ControlRecording
+    ) -> SessionResponse:
+        view = await control_recording(principal, session_id, RecordingAction.STOP)
+        return session_response(view)

@@ -1,0 +1,115 @@
+"""Service routes: root, health, metrics, system statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, MediaType, Response, get
+
+from lucid_sessions import __version__
+from lucid_sessions.adapters.metrics import CONTENT_TYPE_LATEST, Metrics
+from lucid_sessions.app.usecases.health import CheckHealth
+from lucid_sessions.app.usecases.statistics import SystemStatistics
+from lucid_sessions.domain.principal import Principal
+from lucid_sessions.domain.session import SessionStatus
+
+__all__ = ["HealthResponse", "SystemController", "SystemStatisticsResponse"]
+
+SERVICE = "session-api"
+
+
+class HealthResponse(msgspec.Struct, kw_only=True):
+    status: str
+    service: str
+    version: str
+    timestamp: str
+    checks: dict[str, str]
+
+
+class StorageFigures(msgspec.Struct, kw_only=True):
+    free_bytes: int
+    used_bytes: int
+
+
+class SystemStatisticsResponse(msgspec.Struct, kw_only=True):
+    sessions_total: int
+    sessions_by_status: dict[str, int]
+    chunks_total: int
+    size_bytes_total: int
+    stored_bytes_total: int
+    compression_ratio: float | None
+    storage: StorageFigures
+
+
+async def _health(check_health: CheckHealth) -> Response[HealthResponse]:
+    report = await check_health()
+    body = HealthResponse(
+        status=report.status,
+        service=SERVICE,
+        version=__version__,
+        timestamp=report.timestamp.isoformat().replace("+00:00", "Z"),
+        checks=dict(report.checks),
+    )
+    return Response(body, status_code=503 if report.status == "unhealthy" else 200)
+
+
+async def _metrics(
+    metrics: Metrics, system_statistics: SystemStatistics, principal: Principal
+) -> Response[bytes]:
+    report = await system_statistics(principal)
+    metrics.set_sessions(report.sessions_by_status, [s.value for s in SessionStatus])
+    metrics.bytes_stored.set(report.summary.stored_bytes_total)
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+class SystemController(Controller):
+    path = "/"
+    tags = ["service"]
+
+    @get("/", summary="Service name, version and links", media_type=MediaType.JSON)
+    async def root(self) -> dict[str, Any]:
+        return {
+            "service": "lucid-session-api",
+            "version": __version__,
+            "links": {
+                "sessions": "/api/v1/sessions",
+                "health": "/health",
+                "metrics": "/metrics",
+                "openapi": "/schema/openapi.json",
+                "docs": "/schema",
+            },
+        }
+
+    @get(
+        ["/health", "/api/v1/sessions/health"], summary="Health of the service and its dependencies"
+    )
+    async def health(self, check_health: CheckHealth) -> Response[HealthResponse]:
+        return await _health(check_health)
+
+    @get(
+        ["/metrics", "/api/v1/sessions/metrics"],
+        summary="Prometheus metrics",
+        media_type=CONTENT_TYPE_LATEST,
+    )
+    async def metrics(
+        self, metrics: Metrics, system_statistics: SystemStatistics, principal: Principal
+    ) -> Response[bytes]:
+        return await _metrics(metrics, system_statistics, principal)
+
+    @get("/api/v1/sessions/statistics", summary="System-wide statistics")
+    async def statistics(
+        self, system_statistics: SystemStatistics, principal: Principal
+    ) -> SystemStatisticsResponse:
+        report = await system_statistics(principal)
+        return SystemStatisticsResponse(
+            sessions_total=report.summary.sessions_total,
+            sessions_by_status=report.sessions_by_status,
+            chunks_total=report.summary.chunks_total,
+            size_bytes_total=report.summary.size_bytes_total,
+            stored_bytes_total=report.summary.stored_bytes_total,
+            compression_ratio=report.compression_ratio,
+            storage=StorageFigures(
+                free_bytes=report.storage.free_bytes, used_bytes=report.storage.used_bytes
+            ),
+        )

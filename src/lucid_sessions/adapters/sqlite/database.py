@@ -1,0 +1,131 @@
+"""One SQLite database file shared by the embedded adapters.
+
+A single connection guarded by a lock; every call runs in a worker thread so the event loop
+never blocks. WAL mode with synchronous=FULL: a committed write survives a crash or power loss.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import anyio.to_thread
+
+from lucid_sessions.domain.errors import StorageUnavailable
+from lucid_sessions.domain.ports.health import HealthProbe
+
+__all__ = ["SqliteDatabase"]
+
+T = TypeVar("T")
+
+# Each entry upgrades the schema by one version (PRAGMA user_version).
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE sessions (
+        session_id   TEXT PRIMARY KEY,
+        version      INTEGER NOT NULL,
+        status       TEXT NOT NULL,
+        project      TEXT,
+        environment  TEXT,
+        owner        TEXT,
+        created_us   INTEGER NOT NULL,
+        chunks_count INTEGER NOT NULL,
+        size_bytes   INTEGER NOT NULL,
+        stored_bytes INTEGER NOT NULL,
+        doc          TEXT NOT NULL
+    );
+    CREATE INDEX sessions_newest ON sessions (created_us DESC, session_id DESC);
+    CREATE INDEX sessions_status ON sessions (status, created_us DESC, session_id DESC);
+    CREATE INDEX sessions_project ON sessions (project, created_us DESC, session_id DESC);
+    CREATE INDEX sessions_environment
+        ON sessions (environment, created_us DESC, session_id DESC);
+    CREATE INDEX sessions_owner ON sessions (owner, created_us DESC, session_id DESC);
+    CREATE TABLE session_tags (
+        tag        TEXT NOT NULL,
+        session_id TEXT NOT NULL REFERENCES sessions (session_id) ON DELETE CASCADE,
+        PRIMARY KEY (tag, session_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX session_tags_session ON session_tags (session_id);
+    """,
+]
+
+
+class SqliteDatabase(HealthProbe):
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def open(self, migrations: list[str] | None = None) -> None:
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self._path, check_same_thread=False, isolation_level=None, timeout=30
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageUnavailable(f"cannot open the embedded database: {exc}") from exc
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        self._conn = conn
+        self._migrate(MIGRATIONS if migrations is None else migrations)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _migrate(self, migrations: list[str]) -> None:
+        conn = self._require()
+        current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        for number, script in enumerate(migrations[current:], start=current + 1):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def _require(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StorageUnavailable("the embedded database is closed")
+        return self._conn
+
+    def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in one transaction, holding the connection lock (blocking)."""
+        with self._lock:
+            conn = self._require()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in one transaction in a worker thread."""
+        try:
+            return await anyio.to_thread.run_sync(self.call, fn)
+        except sqlite3.OperationalError as exc:
+            raise StorageUnavailable(f"the embedded database failed: {exc}") from exc
+
+    async def ping(self) -> bool:
+        try:
+            await self.run(lambda conn: conn.execute("SELECT 1").fetchone())
+        except (sqlite3.Error, StorageUnavailable):
+            return False
+        return True

@@ -1,0 +1,191 @@
+"""SqliteSessionRepository: sessions as JSON documents plus indexed filter columns."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from lucid_sessions.adapters.session_codec import session_from_doc, session_to_doc
+from lucid_sessions.adapters.sqlite.database import SqliteDatabase
+from lucid_sessions.domain.errors import ConcurrencyError, SessionNotFound
+from lucid_sessions.domain.ports.sessions import (
+    SessionPage,
+    SessionQuery,
+    SessionRepository,
+    SessionSummary,
+)
+from lucid_sessions.domain.session import Session
+
+__all__ = ["SqliteSessionRepository"]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _row(session: Session, version: int) -> dict[str, Any]:
+    doc = session_to_doc(session)
+    doc["version"] = version
+    meta = session.metadata
+    return {
+        "session_id": session.session_id,
+        "version": version,
+        "status": session.status.value,
+        "project": meta.project,
+        "environment": meta.environment,
+        "owner": meta.owner,
+        "created_us": _micros(session.created_at),
+        "chunks_count": session.chunks_count,
+        "size_bytes": session.size_bytes,
+        "stored_bytes": session.stored_bytes,
+        "doc": json.dumps(doc, separators=(",", ":")),
+    }
+
+
+def _write_tags(conn: sqlite3.Connection, session: Session) -> None:
+    conn.execute("DELETE FROM session_tags WHERE session_id = ?", (session.session_id,))
+    conn.executemany(
+        "INSERT OR IGNORE INTO session_tags (tag, session_id) VALUES (?, ?)",
+        [(tag, session.session_id) for tag in session.metadata.tags],
+    )
+
+
+def _where(query: SessionQuery) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    for column, value in (
+        ("status", None if query.status is None else query.status.value),
+        ("project", query.project),
+        ("environment", query.environment),
+        ("owner", query.owner),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    if query.tag is not None:
+        clauses.append("session_id IN (SELECT session_id FROM session_tags WHERE tag = ?)")
+        args.append(query.tag)
+    if query.created_after is not None:
+        clauses.append("created_us >= ?")
+        args.append(_micros(query.created_after))
+    if query.created_before is not None:
+        clauses.append("created_us < ?")
+        args.append(_micros(query.created_before))
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+class SqliteSessionRepository(SessionRepository):
+    def __init__(self, database: SqliteDatabase) -> None:
+        self._db = database
+
+    async def add(self, session: Session) -> None:
+        row = _row(session, session.version + 1)
+
+        def insert(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO sessions (session_id, version, status, project, environment,"
+                    " owner, created_us, chunks_count, size_bytes, stored_bytes, doc) VALUES"
+                    " (:session_id, :version, :status, :project, :environment, :owner,"
+                    " :created_us, :chunks_count, :size_bytes, :stored_bytes, :doc)",
+                    row,
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ConcurrencyError(f"session {session.session_id!r} already exists") from exc
+            _write_tags(conn, session)
+
+        await self._db.run(insert)
+        session.version += 1
+
+    async def get(self, session_id: str) -> Session:
+        def select(conn: sqlite3.Connection) -> str | None:
+            found = conn.execute(
+                "SELECT doc FROM sessions WHERE session_id = ?", (session_id,)
+            ).fetchone()
+            return None if found is None else str(found[0])
+
+        doc = await self._db.run(select)
+        if doc is None:
+            raise SessionNotFound(session_id)
+        return session_from_doc(json.loads(doc))
+
+    async def save(self, session: Session) -> None:
+        row = _row(session, session.version + 1)
+        row["expected"] = session.version
+
+        def update(conn: sqlite3.Connection) -> None:
+            changed = conn.execute(
+                "UPDATE sessions SET version = :version, status = :status, project = :project,"
+                " environment = :environment, owner = :owner, chunks_count = :chunks_count,"
+                " size_bytes = :size_bytes, stored_bytes = :stored_bytes, doc = :doc"
+                " WHERE session_id = :session_id AND version = :expected",
+                row,
+            ).rowcount
+            if changed == 0:
+                exists = conn.execute(
+                    "SELECT 1 FROM sessions WHERE session_id = ?", (session.session_id,)
+                ).fetchone()
+                if exists is None:
+                    raise SessionNotFound(session.session_id)
+                raise ConcurrencyError(
+                    f"session {session.session_id!r} was changed by another request; retry"
+                )
+            _write_tags(conn, session)
+
+        await self._db.run(update)
+        session.version += 1
+
+    async def delete(self, session_id: str, expected_version: int | None = None) -> None:
+        def remove(conn: sqlite3.Connection) -> None:
+            found = conn.execute(
+                "SELECT version FROM sessions WHERE session_id = ?", (session_id,)
+            ).fetchone()
+            if found is None:
+                raise SessionNotFound(session_id)
+            if expected_version is not None and int(found[0]) != expected_version:
+                raise ConcurrencyError(
+                    f"session {session_id!r} was changed by another request; retry"
+                )
+            conn.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+
+        await self._db.run(remove)
+
+    async def list(self, query: SessionQuery) -> SessionPage:
+        where, args = _where(query)
+
+        def select(conn: sqlite3.Connection) -> tuple[list[str], int]:
+            sql = f"SELECT COUNT(*) FROM sessions{where}"  # noqa: S608 - fixed columns, bound values
+            total = int(conn.execute(sql, args).fetchone()[0])
+            docs = conn.execute(
+                f"SELECT doc FROM sessions{where}"  # noqa: S608 - fixed columns, bound values
+                " ORDER BY created_us DESC, session_id DESC LIMIT ? OFFSET ?",
+                [*args, query.limit, query.offset],
+            ).fetchall()
+            return [str(d[0]) for d in docs], total
+
+        docs, total = await self._db.run(select)
+        return SessionPage(sessions=[session_from_doc(json.loads(d)) for d in docs], total=total)
+
+    async def summarize(self, owner: str | None = None) -> SessionSummary:
+        where, args = ("WHERE owner = ?", [owner]) if owner is not None else ("", [])
+
+        def select(conn: sqlite3.Connection) -> SessionSummary:
+            rows = conn.execute(
+                "SELECT status, COUNT(*), COALESCE(SUM(chunks_count), 0),"  # noqa: S608
+                " COALESCE(SUM(size_bytes), 0), COALESCE(SUM(stored_bytes), 0)"
+                f" FROM sessions {where} GROUP BY status",
+                args,
+            ).fetchall()
+            return SessionSummary(
+                sessions_by_status={str(r[0]): int(r[1]) for r in rows},
+                chunks_total=sum(int(r[2]) for r in rows),
+                size_bytes_total=sum(int(r[3]) for r in rows),
+                stored_bytes_total=sum(int(r[4]) for r in rows),
+            )
+
+        return await self._db.run(select)

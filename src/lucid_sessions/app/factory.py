@@ -1,0 +1,86 @@
+"""The Litestar application factory: builds the app around a container."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from dependency_injector import providers
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+
+from lucid_sessions import __version__
+from lucid_sessions.adapters.http.middleware import RequestLogMiddleware
+from lucid_sessions.adapters.http.sessions import SessionController
+from lucid_sessions.adapters.http.system import SystemController
+from lucid_sessions.adapters.logging import configure_logging
+from lucid_sessions.app.container import HTTP_DEPENDENCIES, Container
+from lucid_sessions.app.errors import exception_handlers
+from lucid_sessions.app.settings import Settings, load_settings
+from lucid_sessions.domain.principal import Principal
+
+__all__ = ["build_container", "create_app"]
+
+_log = structlog.get_logger("lucid_sessions.app")
+
+
+def build_container(settings: Settings | None = None) -> Container:
+    container = Container()
+    container.settings.override(settings or load_settings())
+    return container
+
+
+def _bridge(provider: providers.Provider[Any]) -> Provide:
+    def resolve() -> Any:
+        return provider()
+
+    return Provide(resolve, sync_to_thread=False)
+
+
+async def _maybe_await(value: Any) -> None:
+    if inspect.isawaitable(value):
+        await value
+
+
+def _lifespan(container: Container) -> Callable[[Litestar], Any]:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await _maybe_await(container.init_resources())
+        for name in HTTP_DEPENDENCIES:  # a wiring mistake fails here, at start-up
+            getattr(container, name)()
+        settings: Settings = container.settings()
+        _log.info("started", env=settings.env, store="sqlite", version=__version__)
+        try:
+            yield
+        finally:
+            await _maybe_await(container.shutdown_resources())
+            _log.info("stopped")
+
+    return lifespan
+
+
+def create_app(container: Container | None = None) -> Litestar:
+    container = container or build_container()
+    settings: Settings = container.settings()
+    configure_logging(settings.log_level)
+    dependencies = {name: _bridge(getattr(container, name)) for name in HTTP_DEPENDENCIES}
+    app = Litestar(
+        route_handlers=[SystemController, SessionController],
+        dependencies=dependencies,
+        exception_handlers=exception_handlers(),
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins)),
+        middleware=[DefineMiddleware(RequestLogMiddleware, metrics=container.metrics())],
+        openapi_config=OpenAPIConfig(title="lucid-sessions", version=__version__, path="/schema"),
+        lifespan=[_lifespan(container)],
+        signature_namespace={"Principal": Principal},
+        logging_config=None,
+        debug=False,
+    )
+    app.state.container = container
+    return app

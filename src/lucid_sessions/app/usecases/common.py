@@ -1,0 +1,61 @@
+"""What every session use case shares: visibility scoping and optimistic retries."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from lucid_sessions.domain.errors import ConcurrencyError, SessionNotFound
+from lucid_sessions.domain.ports.sessions import SessionRepository
+from lucid_sessions.domain.principal import Principal
+from lucid_sessions.domain.session import Session, validate_id
+
+__all__ = ["MAX_ATTEMPTS", "SessionView", "load_visible", "mutate"]
+
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """A session as read at `as_of` (the time its derived figures are computed for)."""
+
+    session: Session
+    as_of: datetime
+
+
+async def load_visible(repo: SessionRepository, principal: Principal, session_id: str) -> Session:
+    """Validate the id, load the session and hide it from principals that may not see it."""
+    validate_id(session_id)
+    session = await repo.get(session_id)
+    if not principal.may_see(session.metadata.owner):
+        raise SessionNotFound(session_id)
+    return session
+
+
+async def mutate(
+    repo: SessionRepository,
+    principal: Principal,
+    session_id: str,
+    change: Callable[[Session], Awaitable[T] | T],
+) -> tuple[Session, T]:
+    """Load, apply `change`, save conditionally; on a concurrent write, reload and re-apply.
+
+    `change` runs its guards against the freshest state on every attempt, so a retry that
+    finds the state moved on raises the domain error (e.g. InvalidTransition) instead.
+    """
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        session = await load_visible(repo, principal, session_id)
+        outcome = change(session)
+        result: T = await outcome if isinstance(outcome, Awaitable) else outcome
+        try:
+            await repo.save(session)
+        except ConcurrencyError:
+            if attempt == MAX_ATTEMPTS:
+                raise
+            continue
+        return session, result
+    raise AssertionError("unreachable")

@@ -1,0 +1,49 @@
+"""Health of the service's dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from lucid_sessions.domain.ports.health import HealthProbe
+from lucid_sessions.domain.ports.system import Clock
+
+__all__ = ["CheckHealth", "HealthReport"]
+
+Check = Literal["ok", "down", "disabled"]
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    status: Literal["healthy", "degraded", "unhealthy"]
+    checks: dict[str, Check]
+    timestamp: datetime
+
+
+class CheckHealth:
+    """database and storage are vital (unhealthy when down); the cache is optional (degraded)."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        database: HealthProbe,
+        storage: HealthProbe,
+        cache: HealthProbe | None = None,
+    ) -> None:
+        self._clock, self._database, self._storage, self._cache = clock, database, storage, cache
+
+    async def __call__(self) -> HealthReport:
+        database: Check = "ok" if await self._database.ping() else "down"
+        storage: Check = "ok" if await self._storage.ping() else "down"
+        cache: Check = "disabled"
+        if self._cache is not None:
+            cache = "ok" if await self._cache.ping() else "down"
+        status: Literal["healthy", "degraded", "unhealthy"] = "healthy"
+        if "down" in (database, storage):
+            status = "unhealthy"
+        elif cache == "down":
+            status = "degraded"
+        return HealthReport(
+            status, {"database": database, "cache": cache, "storage": storage}, self._clock.now()
+        )

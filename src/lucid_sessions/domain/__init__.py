@@ -1,0 +1,1 @@
+"""The pure domain core: no framework, no I/O, no clock, no randomness."""

@@ -1,0 +1,1 @@
+"""Ports the domain declares; adapters implement them."""

@@ -1,0 +1,30 @@
+"""Who is asking: every use case receives a principal and scopes what it may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["Principal", "Role"]
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    USER = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    id: str
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    def owner_scope(self) -> str | None:
+        """The owner a query must be limited to, or None for every session."""
+        return None if self.is_admin else self.id
+
+    def may_see(self, owner: str | None) -> bool:
+        return self.is_admin or owner == self.id

@@ -1,0 +1,110 @@
+"""Real processes for tests: free ports, waiting until they answer, clean stops."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+__all__ = ["ServiceProcess", "free_port", "lucid_sessions_command"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def lucid_sessions_command() -> list[str]:
+    """The installed console script, next to the running interpreter."""
+    script = Path(sys.executable).parent / "lucid-sessions"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("lucid-sessions")
+    if found:
+        return [found]
+    return [sys.executable, "-m", "lucid_sessions.app.cli"]
+
+
+@dataclass
+class ServiceProcess:
+    """`lucid-sessions serve` on a free 127.0.0.1 port, with its own data folder."""
+
+    data_dir: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "server.log"
+
+    def start(self, timeout: float = 30.0) -> None:
+        environ = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("LUCID_", "MONGODB_", "REDIS_", "SESSION_API_"))
+        }
+        environ.update(
+            {
+                "LUCID_ENV": "development",
+                "LUCID_STORAGE_PATH": str(self.data_dir / "sessions"),
+                "LUCID_CHUNK_STORE_PATH": str(self.data_dir / "chunks"),
+                "LOG_LEVEL": "INFO",
+            }
+        )
+        environ.update(self.env)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [*lucid_sessions_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=environ,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log_path.read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1.0).status_code in (200, 503):
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not answer in {timeout}s:\n{self.log_path.read_text()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        code = self.process.returncode
+        self.process = None
+        return code
+
+    def stop_gracefully(self) -> bool:
+        """SIGTERM; True when the server ran its shutdown to the end (uvicorn re-raises the
+        signal after a graceful shutdown, so the exit status is -SIGTERM or 0)."""
+        code = self.stop(signal.SIGTERM)
+        return code in (0, -signal.SIGTERM) and '"stopped"' in self.log_path.read_text()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
