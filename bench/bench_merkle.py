@@ -1,0 +1,110 @@
+"""Benchmark of the RFC 9162 Merkle tree (``lucid_sessions.domain.merkle``).
+
+Run as ``python bench/bench_merkle.py``; a combined runner can import ``main()`` instead.
+Every figure is the best of ``REPEATS`` runs, all measured in the same process, so the ratio
+against raw BLAKE3 hashing (the in-process baseline) is meaningful across machines.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from lucid_sessions.domain.merkle import (
+    CompactRange,
+    MerkleTree,
+    blake3_256,
+    leaf_hash,
+    verify_inclusion,
+)
+
+__all__ = ["main"]
+
+LEAVES = 100_000
+EVERY = 1_000
+REPEATS = 3
+
+
+def _best_of(run: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _chunk_digests() -> list[bytes]:
+    """Stand-ins for the 32-byte BLAKE3 digests of chunks: the tree's leaf data."""
+    return [blake3_256(i.to_bytes(8, "big")) for i in range(LEAVES)]
+
+
+def _raw_hashing(inputs: list[bytes]) -> None:
+    for data in inputs:
+        blake3_256(data)
+
+
+def _tree_with_proofs(digests: list[bytes]) -> MerkleTree:
+    tree = MerkleTree()
+    for number, digest in enumerate(digests, start=1):
+        tree.append(digest)
+        if number % EVERY == 0:
+            tree.inclusion_proof(number // 2, number)
+            tree.root(number)
+    return tree
+
+
+def _compact_range(leaf_hashes: list[bytes]) -> CompactRange:
+    edge = CompactRange()
+    for number, value in enumerate(leaf_hashes, start=1):
+        edge.append_leaf_hash(value)
+        if number % EVERY == 0:
+            edge.root()
+    return edge
+
+
+def _check(tree: MerkleTree, edge: CompactRange) -> None:
+    """The timed work must be the real thing: same roots, and proofs that verify."""
+    root = tree.root()
+    if edge.root() != root:
+        raise AssertionError("CompactRange and MerkleTree disagree")
+    for size in range(EVERY, LEAVES + 1, 7 * EVERY):
+        index = size // 3
+        proof = tree.inclusion_proof(index, size)
+        if not verify_inclusion(tree.leaf_hash_at(index), index, size, proof, tree.root(size)):
+            raise AssertionError(f"inclusion proof {index}/{size} does not verify")
+
+
+def _line(name: str, seconds: float, baseline: float) -> str:
+    return (
+        f"{name}: {seconds:.3f} s (ratio {seconds / baseline:.2f}x "
+        f"vs raw blake3 leaf hashing {baseline:.3f} s)"
+    )
+
+
+def main() -> list[str]:
+    digests = _chunk_digests()
+    raw_inputs = [b"\x00" + digest for digest in digests]  # 33 bytes, like a leaf hash input
+    leaf_hashes = [leaf_hash(digest) for digest in digests]
+
+    baseline = _best_of(lambda: _raw_hashing(raw_inputs))
+    tree_time = _best_of(lambda: _tree_with_proofs(digests))
+    edge_time = _best_of(lambda: _compact_range(leaf_hashes))
+    bulk_time = _best_of(lambda: MerkleTree.from_leaf_hashes(leaf_hashes))
+    _check(_tree_with_proofs(digests), _compact_range(leaf_hashes))
+
+    return [
+        f"merkle.raw_blake3_100k_33B: {baseline:.3f} s ({baseline / LEAVES * 1e6:.2f} us/hash)",
+        _line("merkle.append_100k_with_proofs", tree_time, baseline),
+        _line("merkle.compact_range_append_100k", edge_time, baseline),
+        _line("merkle.from_leaf_hashes_100k", bulk_time, baseline),
+    ]
+
+
+if __name__ == "__main__":
+    for output in main():
+        print(output)
