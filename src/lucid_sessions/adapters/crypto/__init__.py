@@ -1,0 +1,35 @@
+"""Crypto adapters: AEAD ciphers, the master key ring and the Ed25519 signer."""
+
+from __future__ import annotations
+
+from lucid_sessions.adapters.crypto.aead import (
+    AesGcmCipher,
+    ChaCha20Poly1305Cipher,
+    cipher_by_name,
+    cpu_has_aes,
+    default_cipher_name,
+)
+from lucid_sessions.adapters.crypto.keyring import (
+    KeyConfigError,
+    StaticKeyRing,
+    load_master_keys,
+    master_key_file_path,
+    rotate_master_key,
+)
+from lucid_sessions.adapters.crypto.signer import Ed25519Signer, load_signer, verify_signature
+
+__all__ = [
+    "AesGcmCipher",
+    "ChaCha20Poly1305Cipher",
+    "Ed25519Signer",
+    "KeyConfigError",
+    "StaticKeyRing",
+    "cipher_by_name",
+    "cpu_has_aes",
+    "default_cipher_name",
+    "load_master_keys",
+    "load_signer",
+    "master_key_file_path",
+    "rotate_master_key",
+    "verify_signature",
+]

@@ -1,0 +1,113 @@
+"""`Cipher` adapters on `cryptography`: AES-256-GCM and ChaCha20-Poly1305.
+
+Both take 32-byte keys and a random 96-bit nonce per message (from `os.urandom`), with a
+16-byte tag appended to the ciphertext. Random nonces are safe far beyond the number of chunks
+one session data key ever seals (NIST's bound for GCM is 2**32 messages per key).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import ClassVar, Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+
+from lucid_sessions.domain.errors import IntegrityError, InvalidValue
+from lucid_sessions.domain.ports.crypto import Cipher, CipherName
+
+__all__ = [
+    "KEY_SIZE",
+    "NONCE_SIZE",
+    "TAG_SIZE",
+    "AesGcmCipher",
+    "ChaCha20Poly1305Cipher",
+    "cipher_by_name",
+    "cpu_has_aes",
+    "default_cipher_name",
+]
+
+KEY_SIZE: Final = 32
+NONCE_SIZE: Final = 12
+TAG_SIZE: Final = 16
+_CPUINFO: Final = Path("/proc/cpuinfo")
+
+
+class _AeadCipher(Cipher):
+    """Shared behaviour; subclasses name the algorithm and its `cryptography` class."""
+
+    _name: ClassVar[CipherName]
+    _algorithm: ClassVar[type[AESGCM] | type[ChaCha20Poly1305]]
+
+    @property
+    def name(self) -> CipherName:
+        return self._name
+
+    @property
+    def nonce_size(self) -> int:
+        return NONCE_SIZE
+
+    def seal(self, key: bytes, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
+        if len(key) != KEY_SIZE:
+            raise InvalidValue("data_key", f"must be {KEY_SIZE} bytes, got {len(key)}")
+        nonce = os.urandom(NONCE_SIZE)
+        return nonce, self._algorithm(key).encrypt(nonce, plaintext, aad)
+
+    def open(self, key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+        if len(key) != KEY_SIZE or len(nonce) != NONCE_SIZE:
+            raise IntegrityError(f"{self._name}: wrong key or nonce size")
+        try:
+            return self._algorithm(key).decrypt(nonce, ciphertext, aad)
+        except (InvalidTag, ValueError, OverflowError) as exc:
+            raise IntegrityError(f"{self._name}: authentication failed") from exc
+
+
+class AesGcmCipher(_AeadCipher):
+    """AES-256-GCM: fastest where the CPU has AES instructions."""
+
+    _name = "aes-256-gcm"
+    _algorithm = AESGCM
+
+
+class ChaCha20Poly1305Cipher(_AeadCipher):
+    """ChaCha20-Poly1305: constant-time and fast in software (e.g. Raspberry Pi 4)."""
+
+    _name = "chacha20-poly1305"
+    _algorithm = ChaCha20Poly1305
+
+
+_CIPHERS: Final[dict[str, type[_AeadCipher]]] = {
+    "aes-256-gcm": AesGcmCipher,
+    "chacha20-poly1305": ChaCha20Poly1305Cipher,
+}
+
+
+def cipher_by_name(name: str) -> Cipher:
+    """The cipher called `name`; `InvalidValue("cipher", ...)` for any other name."""
+    try:
+        return _CIPHERS[name]()
+    except KeyError:
+        expected = ", ".join(_CIPHERS)
+        raise InvalidValue("cipher", f"unknown cipher {name!r} (expected {expected})") from None
+
+
+def cpu_has_aes(cpuinfo: Path = _CPUINFO) -> bool:
+    """Whether /proc/cpuinfo lists AES instructions (x86 `flags`, arm64 `Features`).
+
+    False when the file cannot be read (e.g. not Linux).
+    """
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        label, colon, values = line.partition(":")
+        if colon and label.strip().lower() in {"flags", "features"} and "aes" in values.split():
+            return True
+    return False
+
+
+def default_cipher_name(cpuinfo: Path = _CPUINFO) -> CipherName:
+    """AES-256-GCM where the CPU has AES instructions, ChaCha20-Poly1305 elsewhere."""
+    return "aes-256-gcm" if cpu_has_aes(cpuinfo) else "chacha20-poly1305"
