@@ -4,6 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${LUCID_VENV:-.venv}/bin"
 
+# Real servers the tests start themselves (redis-server from Debian, the mongoeco wire server).
+if [ -x scripts/ensure-test-services.sh ]; then bash scripts/ensure-test-services.sh; fi
+
 echo "== ruff check";          "$BIN/ruff" check src tests bench
 echo "== ruff format --check"; "$BIN/ruff" format --check src tests bench
 echo "== mypy";                "$BIN/mypy"

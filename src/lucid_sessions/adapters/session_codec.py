@@ -33,6 +33,14 @@ def from_timestamp(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text).astimezone(UTC)
 
 
+def _hex(value: bytes | None) -> str | None:
+    return None if value is None else value.hex()
+
+
+def _unhex(value: str | None) -> bytes | None:
+    return None if value is None else bytes.fromhex(value)
+
+
 def session_to_doc(session: Session) -> dict[str, Any]:
     rdp, rec, sto, meta = (
         session.rdp_config,
@@ -92,9 +100,12 @@ def session_to_doc(session: Session) -> dict[str, Any]:
         "frame_count": session.frame_count,
         "recorded_seconds": session.recorded_seconds,
         "merkle_frontier": [h.hex() for h in session.merkle_frontier],
-        "merkle_root": None if session.merkle_root is None else session.merkle_root.hex(),
+        "merkle_root": _hex(session.merkle_root),
         "pipeline_paused": session.pipeline_paused,
         "error": session.error,
+        "finalized_at": to_timestamp(session.finalized_at),
+        "manifest_signature": _hex(session.manifest_signature),
+        "manifest_public_key": _hex(session.manifest_public_key),
         "version": session.version,
     }
 
@@ -147,8 +158,11 @@ def session_from_doc(doc: dict[str, Any]) -> Session:
         frame_count=int(doc.get("frame_count", 0)),
         recorded_seconds=float(doc.get("recorded_seconds", 0.0)),
         merkle_frontier=tuple(bytes.fromhex(h) for h in doc.get("merkle_frontier", ())),
-        merkle_root=None if root is None else bytes.fromhex(root),
+        merkle_root=_unhex(root),
         pipeline_paused=bool(doc.get("pipeline_paused", False)),
         error=doc.get("error"),
+        finalized_at=from_timestamp(doc.get("finalized_at")),
+        manifest_signature=_unhex(doc.get("manifest_signature")),
+        manifest_public_key=_unhex(doc.get("manifest_public_key")),
         version=int(doc["version"]),
     )

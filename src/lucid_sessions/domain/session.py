@@ -7,7 +7,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
-from lucid_sessions.domain.errors import InvalidTransition, InvalidValue, PolicyViolation
+from lucid_sessions.domain.chunk import ChunkRecord
+from lucid_sessions.domain.errors import (
+    ChunkConflict,
+    InvalidTransition,
+    InvalidValue,
+    PolicyViolation,
+)
+from lucid_sessions.domain.merkle import CompactRange
 from lucid_sessions.domain.values import (
     Limits,
     RDPConfig,
@@ -73,6 +80,9 @@ class Session:
     merkle_root: bytes | None = None
     pipeline_paused: bool = False
     error: str | None = None
+    finalized_at: datetime | None = None
+    manifest_signature: bytes | None = None
+    manifest_public_key: bytes | None = None
     version: int = 0
 
     def __post_init__(self) -> None:
@@ -189,6 +199,37 @@ class Session:
         busy = _ACTIVE | {SessionStatus.PROCESSING}
         if self.status in busy and not force:
             raise InvalidTransition("delete (without force=true)", self.status.value)
+
+    # -- recording data ------------------------------------------------------------------
+    def check_next_chunk(self, sequence_number: int) -> None:
+        """Guards of an upload of a new chunk (before any work is done for it)."""
+        self._require("upload a chunk to", SessionStatus.RECORDING)
+        if sequence_number != self.chunks_count:
+            raise ChunkConflict(
+                f"expected chunk {self.chunks_count} of session {self.session_id!r}, "
+                f"got {sequence_number}"
+            )
+
+    def append_chunk(self, chunk: ChunkRecord, now: datetime) -> None:
+        """Commit a stored chunk: counters, and the Merkle root in O(log n)."""
+        self.check_next_chunk(chunk.sequence_number)
+        frontier = CompactRange(self.chunks_count, self.merkle_frontier)
+        frontier.append_leaf_hash(chunk.leaf_hash)
+        self.merkle_frontier = frontier.hashes
+        self.merkle_root = frontier.root()
+        self.chunks_count += 1
+        self.size_bytes += chunk.size_bytes
+        self.stored_bytes += chunk.stored_size_bytes
+        self.frame_count += chunk.frame_count or 0
+        self.recorded_seconds += chunk.duration_seconds or 0.0
+        self.updated_at = now
+
+    def finalize(self, now: datetime, signature: bytes, public_key: bytes) -> None:
+        """Seal the manifest and complete the session."""
+        self.manifest_signature = signature
+        self.manifest_public_key = public_key
+        self.finalized_at = now
+        self.complete(now)
 
     def set_pipeline_paused(self, paused: bool, now: datetime) -> None:
         self.pipeline_paused = paused

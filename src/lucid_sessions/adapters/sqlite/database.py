@@ -50,6 +50,41 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX session_tags_session ON session_tags (session_id);
     """,
+    """
+    CREATE TABLE chunks (
+        session_id        TEXT NOT NULL,
+        sequence_number   INTEGER NOT NULL,
+        blake3            BLOB NOT NULL,
+        leaf_hash         BLOB NOT NULL,
+        size_bytes        INTEGER NOT NULL,
+        stored_size_bytes INTEGER NOT NULL,
+        timestamp_us      INTEGER NOT NULL,
+        compression       TEXT NOT NULL,
+        compression_ratio REAL NOT NULL,
+        encrypted         INTEGER NOT NULL,
+        cipher            TEXT,
+        duration_seconds  REAL,
+        frame_count       INTEGER,
+        PRIMARY KEY (session_id, sequence_number)
+    ) WITHOUT ROWID;
+    CREATE INDEX chunks_time ON chunks (session_id, timestamp_us);
+    CREATE TABLE data_keys (
+        session_id TEXT PRIMARY KEY,
+        key_id     TEXT NOT NULL,
+        wrapped    BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE pipeline_stats (
+        session_id TEXT NOT NULL,
+        stage      TEXT NOT NULL,
+        processed  INTEGER NOT NULL,
+        failed     INTEGER NOT NULL,
+        bytes_in   INTEGER NOT NULL,
+        bytes_out  INTEGER NOT NULL,
+        seconds    REAL NOT NULL,
+        last_error TEXT,
+        PRIMARY KEY (session_id, stage)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

@@ -1,0 +1,41 @@
+"""Chunk values: what is recorded about every stored chunk of a recording."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from lucid_sessions.domain.errors import InvalidValue
+
+__all__ = ["ChunkRecord", "validate_sequence_number"]
+
+MAX_SEQUENCE = 2**40
+
+
+def validate_sequence_number(value: int, field: str = "sequence_number") -> int:
+    if not 0 <= value < MAX_SEQUENCE:
+        raise InvalidValue(field, f"must be between 0 and {MAX_SEQUENCE - 1}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRecord:
+    """Metadata of one chunk. `blake3` is the digest of the original bytes (the Merkle leaf
+    data); `leaf_hash` is BLAKE3(0x00 || blake3)."""
+
+    session_id: str
+    sequence_number: int
+    blake3: bytes
+    leaf_hash: bytes
+    size_bytes: int
+    stored_size_bytes: int
+    timestamp: datetime
+    compression: str
+    compression_ratio: float
+    encrypted: bool
+    cipher: str | None
+    duration_seconds: float | None = None
+    frame_count: int | None = None
+
+    def same_content(self, digest: bytes, size: int) -> bool:
+        return self.blake3 == digest and self.size_bytes == size
