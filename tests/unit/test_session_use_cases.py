@@ -9,6 +9,10 @@ import pytest
 
 from lucid_sessions.adapters.memory import (
     FrozenClock,
+    InMemoryBlobStore,
+    InMemoryChunkIndex,
+    InMemoryDataKeyStore,
+    InMemoryPipelineStats,
     InMemorySessionRepository,
     SequentialIdGenerator,
 )
@@ -62,7 +66,13 @@ def app() -> App:
         ListSessions(repo, clock),
         UpdateSession(repo, clock),
         ControlRecording(repo, clock),
-        DeleteSession(repo),
+        DeleteSession(
+            repo,
+            InMemoryChunkIndex(),
+            InMemoryBlobStore(),
+            InMemoryDataKeyStore(),
+            InMemoryPipelineStats(),
+        ),
     )
 
 

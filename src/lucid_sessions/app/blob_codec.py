@@ -14,6 +14,7 @@ the chunk's BLAKE3 digest.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Final
@@ -56,6 +57,9 @@ class SealedBlob:
     compression_ratio: float
     encrypted: bool
     cipher: CipherName | None
+    compressed_size: int = 0
+    compress_seconds: float = 0.0
+    encrypt_seconds: float = 0.0
 
 
 class BlobCodec:
@@ -92,7 +96,9 @@ class BlobCodec:
         """
         if len(data) > self._max_original_size:
             raise InvalidValue("data", f"chunk exceeds {self._max_original_size} bytes")
+        started = time.perf_counter()
         applied, payload = self._compress(data, compression, level)
+        compressed_at = time.perf_counter()
         header = BlobHeader(
             compression=applied,
             cipher=None,
@@ -102,6 +108,7 @@ class BlobCodec:
             payload_size=len(payload),
         )
         ratio = len(data) / len(payload) if payload else 1.0
+        compressed_size = len(payload)
         if cipher is not None:
             header, payload = self._encrypt(
                 session_id, sequence_number, header, payload, cipher, data_key
@@ -113,6 +120,9 @@ class BlobCodec:
             compression_ratio=ratio,
             encrypted=cipher is not None,
             cipher=cipher,
+            compressed_size=compressed_size,
+            compress_seconds=compressed_at - started,
+            encrypt_seconds=time.perf_counter() - compressed_at,
         )
 
     def open(

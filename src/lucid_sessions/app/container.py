@@ -2,23 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from dependency_injector import containers, providers
 
+from lucid_sessions.adapters.compression import StandardCompressor
+from lucid_sessions.adapters.crypto import (
+    AesGcmCipher,
+    ChaCha20Poly1305Cipher,
+    default_cipher_name,
+    load_master_keys,
+    load_signer,
+)
+from lucid_sessions.adapters.fs.blobs import FilesystemBlobStore
 from lucid_sessions.adapters.fs.probe import FolderProbe
 from lucid_sessions.adapters.metrics import Metrics
-from lucid_sessions.adapters.sqlite.database import SqliteDatabase
-from lucid_sessions.adapters.sqlite.sessions import SqliteSessionRepository
+from lucid_sessions.adapters.sqlite import (
+    SqliteChunkIndex,
+    SqliteDatabase,
+    SqliteDataKeyStore,
+    SqlitePipelineStats,
+    SqliteSessionRepository,
+)
 from lucid_sessions.adapters.system import SystemClock, UlidIdGenerator
+from lucid_sessions.app.background import FinalizationRunner
+from lucid_sessions.app.blob_codec import BlobCodec
+from lucid_sessions.app.locks import KeyedLocks
 from lucid_sessions.app.settings import Settings
 from lucid_sessions.app.usecases.change_session import ControlRecording, UpdateSession
 from lucid_sessions.app.usecases.create_session import CreateSession
 from lucid_sessions.app.usecases.delete_session import DeleteSession
+from lucid_sessions.app.usecases.finalize import FinalizeSession
 from lucid_sessions.app.usecases.health import CheckHealth
+from lucid_sessions.app.usecases.ingest_chunk import IngestChunk
+from lucid_sessions.app.usecases.integrity import Integrity
+from lucid_sessions.app.usecases.pipeline import PipelineControl
+from lucid_sessions.app.usecases.read_chunks import ChunkReader
 from lucid_sessions.app.usecases.read_sessions import GetSession, ListSessions
 from lucid_sessions.app.usecases.statistics import SystemStatistics
+from lucid_sessions.domain.ports.crypto import CipherName
 from lucid_sessions.domain.principal import Principal, Role
 
 __all__ = ["DEVELOPMENT_PRINCIPAL", "HTTP_DEPENDENCIES", "Container"]
@@ -42,19 +66,78 @@ def prepare_folders(settings: Settings) -> Iterator[tuple[Path, ...]]:
     yield folders
 
 
+def choose_cipher(settings: Settings) -> CipherName:
+    return default_cipher_name() if settings.cipher == "auto" else settings.cipher
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
+    environ: providers.Provider[Mapping[str, str]] = providers.Object(os.environ)
 
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UlidIdGenerator)
     metrics = providers.Singleton(Metrics)
     principal = providers.Object(DEVELOPMENT_PRINCIPAL)
+    locks = providers.Singleton(KeyedLocks)
 
+    # -- storage ---------------------------------------------------------------------------
     folders = providers.Resource(prepare_folders, settings)
     database = providers.Resource(open_database, settings)
     session_repository = providers.Singleton(SqliteSessionRepository, database)
+    chunk_index = providers.Singleton(SqliteChunkIndex, database)
+    data_keys = providers.Singleton(SqliteDataKeyStore, database)
+    pipeline_stats = providers.Singleton(SqlitePipelineStats, database)
+    blob_store = providers.Singleton(
+        lambda settings, _folders: FilesystemBlobStore(Path(settings.chunk_store_path)),
+        settings,
+        folders,
+    )
     storage_probe = providers.Singleton(lambda folders: FolderProbe(*folders), folders)
 
+    # -- crypto ----------------------------------------------------------------------------
+    keyring = providers.Singleton(
+        lambda env, s, _f: load_master_keys(env, Path(s.storage_path), s.production),
+        environ,
+        settings,
+        folders,
+    )
+    signer = providers.Singleton(
+        lambda env, s, _f: load_signer(env, Path(s.storage_path), s.production),
+        environ,
+        settings,
+        folders,
+    )
+    cipher_name = providers.Singleton(choose_cipher, settings)
+    codec = providers.Singleton(
+        lambda keyring: BlobCodec(
+            StandardCompressor(),
+            {"aes-256-gcm": AesGcmCipher(), "chacha20-poly1305": ChaCha20Poly1305Cipher()},
+            keyring,
+        ),
+        keyring,
+    )
+
+    # -- use cases ---------------------------------------------------------------------------
+    chunk_reader = providers.Singleton(
+        ChunkReader,
+        repo=session_repository,
+        index=chunk_index,
+        blobs=blob_store,
+        keys=data_keys,
+        codec=codec,
+    )
+    finalize_session = providers.Factory(
+        FinalizeSession,
+        repo=session_repository,
+        reader=chunk_reader,
+        signer=signer,
+        stats=pipeline_stats,
+        clock=clock,
+    )
+    finalization_runner = providers.Singleton(
+        FinalizationRunner, finalize=finalize_session, repo=session_repository
+    )
+    schedule_finalization = providers.Callable(lambda runner: runner.schedule, finalization_runner)
     check_health = providers.Factory(
         CheckHealth, clock=clock, database=database, storage=storage_probe
     )
@@ -62,15 +145,49 @@ class Container(containers.DeclarativeContainer):
     get_session = providers.Factory(GetSession, repo=session_repository, clock=clock)
     list_sessions = providers.Factory(ListSessions, repo=session_repository, clock=clock)
     update_session = providers.Factory(UpdateSession, repo=session_repository, clock=clock)
-    control_recording = providers.Factory(ControlRecording, repo=session_repository, clock=clock)
-    delete_session = providers.Factory(DeleteSession, repo=session_repository)
+    control_recording = providers.Factory(
+        ControlRecording,
+        repo=session_repository,
+        clock=clock,
+        on_stopped=schedule_finalization,
+    )
+    delete_session = providers.Factory(
+        DeleteSession,
+        repo=session_repository,
+        index=chunk_index,
+        blobs=blob_store,
+        keys=data_keys,
+        stats=pipeline_stats,
+    )
     system_statistics = providers.Factory(
         SystemStatistics, repo=session_repository, usage=storage_probe
+    )
+    ingest_chunk = providers.Factory(
+        IngestChunk,
+        repo=session_repository,
+        index=chunk_index,
+        blobs=blob_store,
+        keys=data_keys,
+        keyring=keyring,
+        codec=codec,
+        stats=pipeline_stats,
+        clock=clock,
+        locks=locks,
+        cipher=cipher_name,
+    )
+    integrity = providers.Singleton(Integrity, reader=chunk_reader)
+    pipeline_control = providers.Factory(
+        PipelineControl,
+        repo=session_repository,
+        stats=pipeline_stats,
+        clock=clock,
+        on_resume=schedule_finalization,
     )
 
 
 # Litestar dependency name -> container provider name (the names handlers ask for).
 HTTP_DEPENDENCIES: tuple[str, ...] = (
+    "settings",
     "principal",
     "metrics",
     "check_health",
@@ -81,4 +198,8 @@ HTTP_DEPENDENCIES: tuple[str, ...] = (
     "control_recording",
     "delete_session",
     "system_statistics",
+    "ingest_chunk",
+    "chunk_reader",
+    "integrity",
+    "pipeline_control",
 )

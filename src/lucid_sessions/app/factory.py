@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import structlog
 from dependency_injector import providers
 from litestar import Litestar
@@ -16,10 +17,13 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
 from lucid_sessions import __version__
+from lucid_sessions.adapters.http.chunks import ChunkController
+from lucid_sessions.adapters.http.integrity import IntegrityController, PipelineController
 from lucid_sessions.adapters.http.middleware import RequestLogMiddleware
 from lucid_sessions.adapters.http.sessions import SessionController
 from lucid_sessions.adapters.http.system import SystemController
 from lucid_sessions.adapters.logging import configure_logging
+from lucid_sessions.app.background import FinalizationRunner
 from lucid_sessions.app.container import HTTP_DEPENDENCIES, Container
 from lucid_sessions.app.errors import exception_handlers
 from lucid_sessions.app.settings import Settings, load_settings
@@ -55,9 +59,21 @@ def _lifespan(container: Container) -> Callable[[Litestar], Any]:
         for name in HTTP_DEPENDENCIES:  # a wiring mistake fails here, at start-up
             getattr(container, name)()
         settings: Settings = container.settings()
-        _log.info("started", env=settings.env, store="sqlite", version=__version__)
+        runner: FinalizationRunner = container.finalization_runner()
         try:
-            yield
+            async with anyio.create_task_group() as background:
+                await background.start(runner.run)
+                _log.info(
+                    "started",
+                    env=settings.env,
+                    store="sqlite",
+                    cipher=container.cipher_name(),
+                    version=__version__,
+                )
+                try:
+                    yield
+                finally:
+                    background.cancel_scope.cancel()
         finally:
             await _maybe_await(container.shutdown_resources())
             _log.info("stopped")
@@ -71,14 +87,20 @@ def create_app(container: Container | None = None) -> Litestar:
     configure_logging(settings.log_level)
     dependencies = {name: _bridge(getattr(container, name)) for name in HTTP_DEPENDENCIES}
     app = Litestar(
-        route_handlers=[SystemController, SessionController],
+        route_handlers=[
+            SystemController,
+            SessionController,
+            ChunkController,
+            IntegrityController,
+            PipelineController,
+        ],
         dependencies=dependencies,
         exception_handlers=exception_handlers(),
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)),
         middleware=[DefineMiddleware(RequestLogMiddleware, metrics=container.metrics())],
         openapi_config=OpenAPIConfig(title="lucid-sessions", version=__version__, path="/schema"),
         lifespan=[_lifespan(container)],
-        signature_namespace={"Principal": Principal},
+        signature_namespace={"Principal": Principal, "Settings": Settings},
         logging_config=None,
         debug=False,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -61,8 +62,13 @@ class RecordingAction(StrEnum):
 class ControlRecording:
     """start / pause / resume / stop: one use case, the aggregate holds the rules."""
 
-    def __init__(self, repo: SessionRepository, clock: Clock) -> None:
-        self._repo, self._clock = repo, clock
+    def __init__(
+        self,
+        repo: SessionRepository,
+        clock: Clock,
+        on_stopped: Callable[[str], None] | None = None,
+    ) -> None:
+        self._repo, self._clock, self._on_stopped = repo, clock, on_stopped
 
     async def __call__(
         self, principal: Principal, session_id: str, action: RecordingAction
@@ -80,4 +86,6 @@ class ControlRecording:
                     session.stop(now)
 
         session, _ = await mutate(self._repo, principal, session_id, apply)
+        if action is RecordingAction.STOP and self._on_stopped is not None:
+            self._on_stopped(session.session_id)  # finalization runs in the background
         return SessionView(session, self._clock.now())

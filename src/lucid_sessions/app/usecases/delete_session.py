@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lucid_sessions.app.usecases.common import load_visible
+from lucid_sessions.domain.ports.chunks import BlobStore, ChunkIndex, DataKeyStore, PipelineStats
 from lucid_sessions.domain.ports.sessions import SessionRepository
 from lucid_sessions.domain.principal import Principal
 
@@ -10,11 +11,32 @@ __all__ = ["DeleteSession"]
 
 
 class DeleteSession:
-    def __init__(self, repo: SessionRepository) -> None:
-        self._repo = repo
+    """Metadata goes first (the session vanishes at once and atomically), then chunk
+    metadata, blobs, the data key and pipeline figures. A crash in between leaves only
+    orphaned data of a session that no longer exists, never a session without its data."""
+
+    def __init__(
+        self,
+        repo: SessionRepository,
+        index: ChunkIndex,
+        blobs: BlobStore,
+        keys: DataKeyStore,
+        stats: PipelineStats,
+    ) -> None:
+        self._repo, self._index, self._blobs, self._keys, self._stats = (
+            repo,
+            index,
+            blobs,
+            keys,
+            stats,
+        )
 
     async def __call__(self, principal: Principal, session_id: str, *, force: bool = False) -> str:
         session = await load_visible(self._repo, principal, session_id)
         session.ensure_deletable(force=force)
         await self._repo.delete(session.session_id, expected_version=session.version)
+        await self._index.delete_session(session.session_id)
+        await self._blobs.delete_session(session.session_id)
+        await self._keys.delete(session.session_id)
+        await self._stats.delete_session(session.session_id)
         return session.session_id

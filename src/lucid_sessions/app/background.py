@@ -1,0 +1,77 @@
+"""Background work: finalization of stopped sessions, resumed after a restart."""
+
+from __future__ import annotations
+
+import math
+
+import anyio
+import structlog
+from anyio.abc import TaskStatus
+
+from lucid_sessions.app.usecases.finalize import FinalizeSession
+from lucid_sessions.domain.errors import DomainError, NotFound, PipelinePaused
+from lucid_sessions.domain.ports.sessions import SessionQuery, SessionRepository
+from lucid_sessions.domain.session import SessionStatus
+
+__all__ = ["FinalizationRunner"]
+
+_log = structlog.get_logger("lucid_sessions.finalization")
+
+
+class FinalizationRunner:
+    """Runs FinalizeSession for every stopped session, one at a time.
+
+    At start it finds sessions left `stopped` or `processing` (a crash or restart) and
+    finishes them. A session whose pipeline is paused waits until `schedule` is called again
+    (by pipeline resume). Transient failures are retried after `retry_seconds`.
+    """
+
+    def __init__(
+        self, finalize: FinalizeSession, repo: SessionRepository, retry_seconds: float = 2.0
+    ) -> None:
+        self._finalize, self._repo, self._retry = finalize, repo, retry_seconds
+        self._send, self._receive = anyio.create_memory_object_stream[str](math.inf)
+        self._idle = anyio.Event()
+        self._pending: set[str] = set()
+
+    def schedule(self, session_id: str) -> None:
+        if session_id not in self._pending:
+            self._pending.add(session_id)
+            self._idle = anyio.Event()
+            self._send.send_nowait(session_id)
+
+    async def _recover(self) -> None:
+        for status in (SessionStatus.PROCESSING, SessionStatus.STOPPED):
+            offset = 0
+            while True:
+                page = await self._repo.list(SessionQuery(status=status, limit=500, offset=offset))
+                for session in page.sessions:
+                    if not session.pipeline_paused:
+                        self.schedule(session.session_id)
+                offset += len(page.sessions)
+                if not page.sessions or offset >= page.total:
+                    break
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        await self._recover()
+        task_status.started()
+        async for session_id in self._receive:
+            self._pending.discard(session_id)
+            try:
+                outcome = await self._finalize(session_id)
+                _log.info("finalized", session_id=session_id, status=outcome.value)
+            except PipelinePaused:
+                _log.info("finalization_held", session_id=session_id)
+            except NotFound:
+                _log.info("finalization_dropped", session_id=session_id, reason="deleted")
+            except DomainError as exc:
+                _log.warning("finalization_retry", session_id=session_id, error=exc.detail)
+                await anyio.sleep(self._retry)
+                self.schedule(session_id)
+            if not self._pending:
+                self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """For tests and shutdown: returns when nothing is queued."""
+        if self._pending:
+            await self._idle.wait()

@@ -1,0 +1,90 @@
+"""Finalization after stop: verify every blob, final root, signed manifest, completed."""
+
+from __future__ import annotations
+
+import time
+
+from lucid_sessions.app.usecases.read_chunks import ChunkReader
+from lucid_sessions.domain.errors import IntegrityError, PipelinePaused
+from lucid_sessions.domain.manifest import build_manifest, canonical_bytes, manifest_root
+from lucid_sessions.domain.ports.chunks import PipelineStats, StageFigures
+from lucid_sessions.domain.ports.crypto import Signer
+from lucid_sessions.domain.ports.sessions import SessionRepository
+from lucid_sessions.domain.ports.system import Clock
+from lucid_sessions.domain.principal import Principal, Role
+from lucid_sessions.domain.session import SessionStatus
+
+__all__ = ["SYSTEM", "FinalizeSession"]
+
+SYSTEM = Principal("system", Role.ADMIN)
+
+
+class FinalizeSession:
+    """Idempotent and resumable: safe to run again after a crash, at any step. A concurrent
+    edit makes a save raise ConcurrencyError; the runner then simply runs it again."""
+
+    def __init__(
+        self,
+        repo: SessionRepository,
+        reader: ChunkReader,
+        signer: Signer,
+        stats: PipelineStats,
+        clock: Clock,
+    ) -> None:
+        self._repo, self._reader, self._signer = repo, reader, signer
+        self._stats, self._clock = stats, clock
+
+    async def __call__(self, session_id: str) -> SessionStatus:
+        session = await self._repo.get(session_id)
+        if session.status not in (SessionStatus.STOPPED, SessionStatus.PROCESSING):
+            return session.status
+        if session.pipeline_paused:
+            raise PipelinePaused(session_id)
+        if session.status is SessionStatus.STOPPED:
+            session.begin_processing(self._clock.now())
+            await self._repo.save(session)
+        started = time.perf_counter()
+        chunks = [r async for r in self._reader.all_committed(session)]
+        checked = 0
+        try:
+            for record in chunks:
+                await self._reader.open(record)
+                checked += record.size_bytes
+            root = manifest_root(chunks)
+            if session.chunks_count and root != session.merkle_root:
+                raise IntegrityError("the chunk index does not reproduce the session's root")
+        except IntegrityError as exc:
+            session.fail(self._clock.now(), f"finalization failed: {exc.detail}")
+            await self._repo.save(session)
+            await self._figures(session_id, checked, time.perf_counter() - started, exc.detail)
+            return SessionStatus.FAILED
+        now = self._clock.now()
+        public_key = self._signer.public_key()
+        body = build_manifest(
+            session,
+            chunks,
+            status=SessionStatus.COMPLETED,
+            finalized_at=now,
+            public_key=public_key,
+        )
+        session.finalize(now, self._signer.sign(canonical_bytes(body)), public_key)
+        await self._repo.save(session)
+        await self._figures(session_id, checked, time.perf_counter() - started, None)
+        return SessionStatus.COMPLETED
+
+    async def _figures(
+        self, session_id: str, checked: int, seconds: float, error: str | None
+    ) -> None:
+        await self._stats.record(
+            session_id,
+            {
+                "finalization": StageFigures(
+                    processed=1 if error is None else 0,
+                    failed=0 if error is None else 1,
+                    bytes_in=checked,
+                    bytes_out=checked,
+                    seconds=seconds,
+                    last_error=error,
+                )
+            },
+        )

@@ -1,0 +1,217 @@
+"""Chunk ingest: hash, compress, encrypt, store durably, then commit to the Merkle tree."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import anyio.to_thread
+
+from lucid_sessions.app.blob_codec import BlobCodec, SealedBlob
+from lucid_sessions.app.locks import KeyedLocks
+from lucid_sessions.app.usecases.common import MAX_ATTEMPTS, load_visible
+from lucid_sessions.domain.chunk import ChunkRecord, validate_sequence_number
+from lucid_sessions.domain.errors import (
+    ChunkConflict,
+    ConcurrencyError,
+    InvalidValue,
+    PipelinePaused,
+)
+from lucid_sessions.domain.merkle import blake3_256, leaf_hash
+from lucid_sessions.domain.ports.chunks import (
+    BlobStore,
+    ChunkIndex,
+    DataKeyStore,
+    PipelineStats,
+    StageFigures,
+)
+from lucid_sessions.domain.ports.crypto import Algorithm, CipherName, KeyRing, WrappedKey
+from lucid_sessions.domain.ports.sessions import SessionRepository
+from lucid_sessions.domain.ports.system import Clock
+from lucid_sessions.domain.principal import Principal
+from lucid_sessions.domain.session import Session
+
+__all__ = ["ChunkUpload", "IngestChunk", "IngestResult", "ensure_data_key"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkUpload:
+    session_id: str
+    sequence_number: int
+    data: bytes
+    declared_blake3: str | None = None
+    timestamp: datetime | None = None
+    duration_seconds: float | None = None
+    frame_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    record: ChunkRecord
+    created: bool
+    seconds: float
+
+
+async def ensure_data_key(keys: DataKeyStore, keyring: KeyRing, session_id: str) -> WrappedKey:
+    stored = await keys.get(session_id)
+    if stored is not None:
+        return stored
+    _, wrapped = keyring.new_data_key()
+    return await keys.put_if_absent(session_id, wrapped)
+
+
+def _check_declared(upload: ChunkUpload, digest: bytes) -> None:
+    if upload.declared_blake3 is None:
+        return
+    if upload.declared_blake3.strip().lower() != digest.hex():
+        raise InvalidValue(
+            "X-Content-BLAKE3", f"does not match the body (body BLAKE3 is {digest.hex()})"
+        )
+
+
+class IngestChunk:
+    def __init__(
+        self,
+        repo: SessionRepository,
+        index: ChunkIndex,
+        blobs: BlobStore,
+        keys: DataKeyStore,
+        keyring: KeyRing,
+        codec: BlobCodec,
+        stats: PipelineStats,
+        clock: Clock,
+        locks: KeyedLocks,
+        cipher: CipherName,
+    ) -> None:
+        self._repo, self._index, self._blobs, self._keys = repo, index, blobs, keys
+        self._keyring, self._codec, self._stats, self._clock = keyring, codec, stats, clock
+        self._locks, self._cipher = locks, cipher
+
+    async def __call__(self, principal: Principal, upload: ChunkUpload) -> IngestResult:
+        started = time.perf_counter()
+        validate_sequence_number(upload.sequence_number)
+        session = await load_visible(self._repo, principal, upload.session_id)
+        hashed_at = time.perf_counter()
+        digest = await anyio.to_thread.run_sync(blake3_256, upload.data)
+        hash_seconds = time.perf_counter() - hashed_at
+        _check_declared(upload, digest)
+        replay = await self._replay(session, upload, digest)
+        if replay is not None:
+            return IngestResult(replay, False, time.perf_counter() - started)
+        self._check_accepting(session, upload)
+        async with self._locks.hold(session.session_id):
+            # Another upload of this session may have committed while we waited.
+            session = await load_visible(self._repo, principal, upload.session_id)
+            replay = await self._replay(session, upload, digest)
+            if replay is not None:
+                return IngestResult(replay, False, time.perf_counter() - started)
+            self._check_accepting(session, upload)
+            record, sealed, store_seconds = await self._store(session, upload, digest)
+            merkle_at = time.perf_counter()
+            await self._commit(principal, session, record)
+            commit_seconds = time.perf_counter() - merkle_at
+        await self._record_figures(
+            session.session_id, upload, sealed, hash_seconds + commit_seconds, store_seconds
+        )
+        return IngestResult(record, True, time.perf_counter() - started)
+
+    async def _replay(
+        self, session: Session, upload: ChunkUpload, digest: bytes
+    ) -> ChunkRecord | None:
+        if upload.sequence_number >= session.chunks_count:
+            return None
+        stored = await self._index.get(session.session_id, upload.sequence_number)
+        if not stored.same_content(digest, len(upload.data)):
+            raise ChunkConflict(
+                f"chunk {upload.sequence_number} of session {session.session_id!r} is already "
+                "stored with different bytes"
+            )
+        return stored
+
+    @staticmethod
+    def _check_accepting(session: Session, upload: ChunkUpload) -> None:
+        session.check_next_chunk(upload.sequence_number)
+        if session.pipeline_paused:
+            raise PipelinePaused(session.session_id)
+
+    async def _store(
+        self, session: Session, upload: ChunkUpload, digest: bytes
+    ) -> tuple[ChunkRecord, SealedBlob, float]:
+        config, storage = session.recording_config, session.storage_config
+        compression: Algorithm = (
+            "none" if not storage.compression_enabled else config.compression.value
+        )
+        cipher = self._cipher if storage.encryption_enabled else None
+        data_key = (
+            await ensure_data_key(self._keys, self._keyring, session.session_id)
+            if cipher is not None
+            else None
+        )
+        sealed = await anyio.to_thread.run_sync(
+            lambda: self._codec.seal(
+                session_id=session.session_id,
+                sequence_number=upload.sequence_number,
+                data=upload.data,
+                compression=compression,
+                level=config.compression_level,
+                cipher=cipher,
+                data_key=data_key,
+            )
+        )
+        stored_at = time.perf_counter()
+        await self._blobs.put(session.session_id, upload.sequence_number, sealed.data)
+        record = ChunkRecord(
+            session_id=session.session_id,
+            sequence_number=upload.sequence_number,
+            blake3=digest,
+            leaf_hash=leaf_hash(digest),
+            size_bytes=len(upload.data),
+            stored_size_bytes=len(sealed.data),
+            timestamp=upload.timestamp or self._clock.now(),
+            compression=sealed.compression,
+            compression_ratio=sealed.compression_ratio,
+            encrypted=sealed.encrypted,
+            cipher=sealed.cipher,
+            duration_seconds=upload.duration_seconds,
+            frame_count=upload.frame_count,
+        )
+        await self._index.put(record)
+        return record, sealed, time.perf_counter() - stored_at
+
+    async def _commit(self, principal: Principal, session: Session, record: ChunkRecord) -> None:
+        """Append to the aggregate; on a concurrent write (an edit, a pause), reload and retry."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            session.append_chunk(record, self._clock.now())
+            try:
+                await self._repo.save(session)
+                return
+            except ConcurrencyError:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                session = await load_visible(self._repo, principal, session.session_id)
+
+    async def _record_figures(
+        self,
+        session_id: str,
+        upload: ChunkUpload,
+        sealed: SealedBlob,
+        merkle_seconds: float,
+        store_seconds: float,
+    ) -> None:
+        size = len(upload.data)
+        figures = {
+            "compression": StageFigures(
+                1, 0, size, sealed.compressed_size, round(sealed.compress_seconds, 6)
+            ),
+            "encryption": StageFigures(
+                1 if sealed.encrypted else 0,
+                0,
+                sealed.compressed_size if sealed.encrypted else 0,
+                len(sealed.data) if sealed.encrypted else 0,
+                round(sealed.encrypt_seconds, 6),
+            ),
+            "merkle_building": StageFigures(1, 0, size, 32, round(merkle_seconds, 6)),
+            "storage": StageFigures(1, 0, len(sealed.data), len(sealed.data), store_seconds),
+        }
+        await self._stats.record(session_id, figures)

@@ -1,0 +1,69 @@
+"""The session manifest and its canonical bytes (what the service signs)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from lucid_sessions.domain.chunk import ChunkRecord
+from lucid_sessions.domain.merkle import empty_root, leaf_hash, root_from_leaf_hashes
+from lucid_sessions.domain.session import Session, SessionStatus
+
+__all__ = ["build_manifest", "canonical_bytes", "manifest_root", "rfc3339"]
+
+SIGNATURE_FIELDS = ("signature",)
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def manifest_root(chunks: Sequence[ChunkRecord]) -> bytes:
+    """The Merkle root recomputed from the chunks' BLAKE3 digests (the leaf data)."""
+    if not chunks:
+        return empty_root()
+    return root_from_leaf_hashes([leaf_hash(c.blake3) for c in chunks])
+
+
+def build_manifest(
+    session: Session,
+    chunks: Sequence[ChunkRecord],
+    *,
+    status: SessionStatus | None = None,
+    finalized_at: datetime | None = None,
+    public_key: bytes | None = None,
+    signature: bytes | None = None,
+) -> dict[str, Any]:
+    """The manifest document. The signature covers `canonical_bytes` of this document
+    without its `signature` field (`public_key` is part of what is signed)."""
+    return {
+        "session_id": session.session_id,
+        "status": (status or session.status).value,
+        "chunks_count": len(chunks),
+        "size_bytes": sum(c.size_bytes for c in chunks),
+        "merkle_root": manifest_root(chunks).hex(),
+        "hash_algorithm": "blake3",
+        "tree": "rfc9162",
+        "created_at": rfc3339(session.created_at),
+        "finalized_at": rfc3339(finalized_at),
+        "chunks": [
+            {
+                "sequence_number": c.sequence_number,
+                "blake3": c.blake3.hex(),
+                "size_bytes": c.size_bytes,
+            }
+            for c in chunks
+        ],
+        "public_key": None if public_key is None else public_key.hex(),
+        "signature": None if signature is None else signature.hex(),
+    }
+
+
+def canonical_bytes(manifest: dict[str, Any]) -> bytes:
+    """UTF-8 JSON, keys sorted, no insignificant whitespace, without the signature field."""
+    unsigned = {k: v for k, v in manifest.items() if k not in SIGNATURE_FIELDS}
+    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
