@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+
+import anyio
 
 from lucid_sessions import __version__
+from lucid_sessions.app.container import Container
+from lucid_sessions.app.factory import build_container
 from lucid_sessions.app.settings import Settings, SettingsError, load_settings
+from lucid_sessions.app.usecases.finalize import SYSTEM
+from lucid_sessions.domain.errors import DomainError
 
 __all__ = ["main"]
 
@@ -16,7 +23,7 @@ __all__ = ["main"]
 def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
 
-    from lucid_sessions.app.factory import build_container, create_app
+    from lucid_sessions.app.factory import create_app
 
     app = create_app(build_container(settings))
     uvicorn.run(
@@ -36,6 +43,50 @@ def _check_config(settings: Settings) -> int:
     return 0
 
 
+async def _with_container(settings: Settings, work: Callable[[Container], Awaitable[int]]) -> int:
+    container = build_container(settings)
+    outcome = container.init_resources()
+    if inspect.isawaitable(outcome):
+        await outcome
+    try:
+        return await work(container)
+    finally:
+        outcome = container.shutdown_resources()
+        if inspect.isawaitable(outcome):
+            await outcome
+
+
+def _verify(settings: Settings, session_id: str) -> int:
+    async def work(container: Container) -> int:
+        try:
+            report = await container.verify_session()(SYSTEM, session_id)
+        except DomainError as exc:
+            print(f"lucid-sessions verify: {exc.detail}", file=sys.stderr)
+            return 2
+        print("\n".join(report.lines()))
+        return 0 if report.ok else 1
+
+    return anyio.run(_with_container, settings, work)
+
+
+def _rotate_keys(settings: Settings) -> int:
+    try:
+        new_id = build_container(settings).rotate_master_key()
+    except SettingsError as exc:
+        print(f"lucid-sessions keys rotate: {exc}", file=sys.stderr)
+        return 2
+
+    async def work(container: Container) -> int:
+        report = await container.rewrap_data_keys()()
+        print(
+            f"master key {new_id} is current; re-wrapped {report.rewrapped} data keys "
+            f"({report.already_current} already current, {report.raced} changed meanwhile)"
+        )
+        return 0
+
+    return anyio.run(_with_container, settings, work)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lucid-sessions", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -44,6 +95,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default: settings)")
     serve.add_argument("--port", type=int, help="bind port (default: SESSION_API_PORT or 8113)")
     commands.add_parser("check-config", help="print the effective configuration, secrets masked")
+    verify = commands.add_parser(
+        "verify", help="re-read every blob, check hashes, the Merkle root and the manifest"
+    )
+    verify.add_argument("session_id")
+    keys = commands.add_parser("keys", help="master key management")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    key_commands.add_parser("rotate", help="new master key id; re-wraps every data key")
     return parser
 
 
@@ -61,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(settings, args.host, args.port)
     if args.command == "check-config":
         return _check_config(settings)
+    if args.command == "verify":
+        return _verify(settings, args.session_id)
+    if args.command == "keys" and args.keys_command == "rotate":
+        return _rotate_keys(settings)
     return 2
 
 

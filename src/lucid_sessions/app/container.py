@@ -13,9 +13,15 @@ from lucid_sessions.adapters.crypto import (
     AesGcmCipher,
     ChaCha20Poly1305Cipher,
     default_cipher_name,
-    load_master_keys,
     load_signer,
+    verify_signature,
 )
+from lucid_sessions.adapters.crypto.keyring import (
+    KeyConfigError,
+    master_key_file_path,
+    rotate_master_key,
+)
+from lucid_sessions.adapters.crypto.reloading import ReloadingKeyRing
 from lucid_sessions.adapters.fs.blobs import FilesystemBlobStore
 from lucid_sessions.adapters.fs.probe import FolderProbe
 from lucid_sessions.adapters.metrics import Metrics
@@ -30,7 +36,7 @@ from lucid_sessions.adapters.system import SystemClock, UlidIdGenerator
 from lucid_sessions.app.background import FinalizationRunner
 from lucid_sessions.app.blob_codec import BlobCodec
 from lucid_sessions.app.locks import KeyedLocks
-from lucid_sessions.app.settings import Settings
+from lucid_sessions.app.settings import Settings, SettingsError
 from lucid_sessions.app.usecases.change_session import ControlRecording, UpdateSession
 from lucid_sessions.app.usecases.create_session import CreateSession
 from lucid_sessions.app.usecases.delete_session import DeleteSession
@@ -41,7 +47,9 @@ from lucid_sessions.app.usecases.integrity import Integrity
 from lucid_sessions.app.usecases.pipeline import PipelineControl
 from lucid_sessions.app.usecases.read_chunks import ChunkReader
 from lucid_sessions.app.usecases.read_sessions import GetSession, ListSessions
+from lucid_sessions.app.usecases.rotate_keys import RewrapDataKeys
 from lucid_sessions.app.usecases.statistics import SystemStatistics
+from lucid_sessions.app.usecases.verify import VerifySession
 from lucid_sessions.domain.ports.crypto import CipherName
 from lucid_sessions.domain.principal import Principal, Role
 
@@ -64,6 +72,14 @@ def prepare_folders(settings: Settings) -> Iterator[tuple[Path, ...]]:
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
     yield folders
+
+
+def rotate_master_key_file(environ: Mapping[str, str], settings: Settings) -> str:
+    """Add a new current master key to the key file in use; SettingsError when impossible."""
+    try:
+        return rotate_master_key(master_key_file_path(environ, Path(settings.storage_path)))
+    except KeyConfigError as exc:
+        raise SettingsError(str(exc)) from exc
 
 
 def choose_cipher(settings: Settings) -> CipherName:
@@ -96,7 +112,7 @@ class Container(containers.DeclarativeContainer):
 
     # -- crypto ----------------------------------------------------------------------------
     keyring = providers.Singleton(
-        lambda env, s, _f: load_master_keys(env, Path(s.storage_path), s.production),
+        lambda env, s, _f: ReloadingKeyRing(env, Path(s.storage_path), s.production),
         environ,
         settings,
         folders,
@@ -176,6 +192,11 @@ class Container(containers.DeclarativeContainer):
         cipher=cipher_name,
     )
     integrity = providers.Singleton(Integrity, reader=chunk_reader)
+    verify_session = providers.Factory(
+        VerifySession, reader=chunk_reader, check_signature=providers.Object(verify_signature)
+    )
+    rewrap_data_keys = providers.Factory(RewrapDataKeys, keys=data_keys, keyring=keyring)
+    rotate_master_key = providers.Callable(rotate_master_key_file, environ, settings)
     pipeline_control = providers.Factory(
         PipelineControl,
         repo=session_repository,

@@ -1,0 +1,76 @@
+"""Verify a session end to end: every blob, the Merkle root, the manifest signature."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from lucid_sessions.app.usecases.read_chunks import ChunkReader
+from lucid_sessions.domain.errors import IntegrityError
+from lucid_sessions.domain.manifest import build_manifest, canonical_bytes, manifest_root
+from lucid_sessions.domain.principal import Principal
+
+__all__ = ["VerificationReport", "VerifySession"]
+
+SignatureCheck = Callable[[bytes, bytes, bytes], bool]  # (public_key, message, signature)
+
+
+@dataclass(slots=True)
+class VerificationReport:
+    session_id: str
+    status: str
+    chunks_count: int
+    chunks_verified: int = 0
+    bytes_verified: int = 0
+    corrupt: list[tuple[int, str]] = field(default_factory=list)
+    root_matches: bool = False
+    manifest: str = "unsigned"  # unsigned | valid | invalid
+
+    @property
+    def ok(self) -> bool:
+        return not self.corrupt and self.root_matches and self.manifest != "invalid"
+
+    def lines(self) -> list[str]:
+        out = [
+            f"session {self.session_id} ({self.status}): {self.chunks_count} chunks",
+            f"chunks verified: {self.chunks_verified} ({self.bytes_verified} bytes)",
+        ]
+        out += [f"CORRUPT chunk {seq}: {reason}" for seq, reason in self.corrupt]
+        out.append(f"merkle root: {'ok' if self.root_matches else 'MISMATCH'}")
+        out.append(f"manifest signature: {self.manifest}")
+        out.append("result: OK" if self.ok else "result: FAILED")
+        return out
+
+
+class VerifySession:
+    def __init__(self, reader: ChunkReader, check_signature: SignatureCheck) -> None:
+        self._reader, self._check = reader, check_signature
+
+    async def __call__(self, principal: Principal, session_id: str) -> VerificationReport:
+        session = await self._reader.session(principal, session_id)
+        report = VerificationReport(session_id, session.status.value, session.chunks_count)
+        chunks = [r async for r in self._reader.all_committed(session)]
+        for record in chunks:
+            try:
+                await self._reader.open(record)
+            except IntegrityError as exc:
+                report.corrupt.append((record.sequence_number, exc.detail))
+                continue
+            report.chunks_verified += 1
+            report.bytes_verified += record.size_bytes
+        root = manifest_root(chunks)
+        report.root_matches = len(chunks) == session.chunks_count and (
+            session.chunks_count == 0 or root == session.merkle_root
+        )
+        if session.manifest_signature is not None and session.manifest_public_key is not None:
+            body = build_manifest(
+                session,
+                chunks,
+                finalized_at=session.finalized_at,
+                public_key=session.manifest_public_key,
+            )
+            valid = self._check(
+                session.manifest_public_key, canonical_bytes(body), session.manifest_signature
+            )
+            report.manifest = "valid" if valid else "invalid"
+        return report
