@@ -1,0 +1,318 @@
+"""Ingest, read, proofs, finalization, verification and key rotation over fakes."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import anyio
+import pytest
+
+from lucid_sessions.adapters.compression import StandardCompressor
+from lucid_sessions.adapters.crypto import AesGcmCipher, ChaCha20Poly1305Cipher, Ed25519Signer
+from lucid_sessions.adapters.crypto.keyring import StaticKeyRing
+from lucid_sessions.adapters.crypto.signer import verify_signature
+from lucid_sessions.adapters.memory import (
+    FrozenClock,
+    InMemoryBlobStore,
+    InMemoryChunkIndex,
+    InMemoryDataKeyStore,
+    InMemoryPipelineStats,
+    InMemorySessionRepository,
+)
+from lucid_sessions.app.blob_codec import BlobCodec
+from lucid_sessions.app.locks import KeyedLocks
+from lucid_sessions.app.usecases.finalize import SYSTEM, FinalizeSession
+from lucid_sessions.app.usecases.ingest_chunk import ChunkUpload, IngestChunk
+from lucid_sessions.app.usecases.integrity import Integrity
+from lucid_sessions.app.usecases.pipeline import PipelineControl
+from lucid_sessions.app.usecases.read_chunks import ChunkReader
+from lucid_sessions.app.usecases.rotate_keys import RewrapDataKeys
+from lucid_sessions.app.usecases.verify import VerifySession
+from lucid_sessions.domain.errors import (
+    ChunkConflict,
+    ChunkNotFound,
+    CorruptChunk,
+    InvalidTransition,
+    InvalidValue,
+    PipelinePaused,
+)
+from lucid_sessions.domain.manifest import canonical_bytes
+from lucid_sessions.domain.merkle import (
+    blake3_256,
+    leaf_hash,
+    root_from_leaf_hashes,
+    verify_consistency,
+    verify_inclusion,
+)
+from lucid_sessions.domain.session import SessionStatus
+from lucid_sessions.domain.values import Compression, RecordingConfig, StorageConfig
+from tests.factories import make_session
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass
+class World:
+    repo: InMemorySessionRepository
+    index: InMemoryChunkIndex
+    blobs: InMemoryBlobStore
+    keys: InMemoryDataKeyStore
+    stats: InMemoryPipelineStats
+    keyring: StaticKeyRing
+    master: bytes
+    signer: Ed25519Signer
+    ingest: IngestChunk
+    reader: ChunkReader
+    integrity: Integrity
+    finalize: FinalizeSession
+    pipeline: PipelineControl
+
+
+@pytest.fixture
+def world() -> World:
+    repo, index, blobs = InMemorySessionRepository(), InMemoryChunkIndex(), InMemoryBlobStore()
+    keys, stats, clock = InMemoryDataKeyStore(), InMemoryPipelineStats(), FrozenClock()
+    master = os.urandom(32)
+    keyring = StaticKeyRing({"k1": master}, "k1")
+    codec = BlobCodec(
+        StandardCompressor(),
+        {"aes-256-gcm": AesGcmCipher(), "chacha20-poly1305": ChaCha20Poly1305Cipher()},
+        keyring,
+    )
+    signer = Ed25519Signer.generate()
+    reader = ChunkReader(repo, index, blobs, keys, codec)
+    ingest = IngestChunk(
+        repo, index, blobs, keys, keyring, codec, stats, clock, KeyedLocks(), "chacha20-poly1305"
+    )
+    return World(
+        repo,
+        index,
+        blobs,
+        keys,
+        stats,
+        keyring,
+        master,
+        signer,
+        ingest,
+        reader,
+        Integrity(reader),
+        FinalizeSession(repo, reader, signer, stats, clock),
+        PipelineControl(repo, stats, clock),
+    )
+
+
+async def recording(world: World, sid: str = "sess-a", **kwargs: object) -> str:
+    session = make_session(sid, **kwargs)  # type: ignore[arg-type]
+    session.start(session.created_at)
+    await world.repo.add(session)
+    return sid
+
+
+def chunk(n: int, size: int = 50_000) -> bytes:
+    return (f"frame {n} ".encode() * (size // 8 + 1))[:size]
+
+
+async def put(world: World, sid: str, n: int, data: bytes | None = None) -> bool:
+    upload = ChunkUpload(sid, n, chunk(n) if data is None else data)
+    return (await world.ingest(SYSTEM, upload)).created
+
+
+async def test_ingest_commits_counters_root_and_figures(world: World) -> None:
+    sid = await recording(world)
+    blobs = [chunk(n, 10_000 + n) for n in range(5)]
+    for n, data in enumerate(blobs):
+        assert await put(world, sid, n, data)
+    session = await world.repo.get(sid)
+    assert session.chunks_count == 5
+    assert session.size_bytes == sum(map(len, blobs))
+    assert 0 < session.stored_bytes < session.size_bytes, "screen-like data compresses"
+    leaves = [leaf_hash(blake3_256(d)) for d in blobs]
+    assert session.merkle_root == root_from_leaf_hashes(leaves)
+    figures = await world.stats.get(sid)
+    assert figures["storage"].processed == 5
+    assert figures["compression"].bytes_in == session.size_bytes
+    assert figures["encryption"].processed == 5
+    for n, data in enumerate(blobs):
+        assert await world.reader.open(await world.index.get(sid, n)) == data
+
+
+async def test_replays_gaps_and_conflicts(world: World) -> None:
+    sid = await recording(world)
+    await put(world, sid, 0)
+    assert not await put(world, sid, 0), "an identical replay is not a new chunk"
+    with pytest.raises(ChunkConflict):
+        await put(world, sid, 0, b"other bytes")
+    with pytest.raises(ChunkConflict, match="expected chunk 1"):
+        await put(world, sid, 2)
+    assert (await world.repo.get(sid)).chunks_count == 1
+
+
+async def test_declared_hash_must_match(world: World) -> None:
+    sid = await recording(world)
+    data = chunk(0)
+    with pytest.raises(InvalidValue, match="X-Content-BLAKE3"):
+        await world.ingest(SYSTEM, ChunkUpload(sid, 0, data, declared_blake3="00" * 32))
+    assert (await world.repo.get(sid)).chunks_count == 0
+    ok = ChunkUpload(sid, 0, data, declared_blake3=blake3_256(data).hex().upper())
+    assert (await world.ingest(SYSTEM, ok)).created
+
+
+async def test_only_while_recording_and_not_paused(world: World) -> None:
+    session = make_session("sess-c")
+    await world.repo.add(session)
+    with pytest.raises(InvalidTransition, match="created"):
+        await put(world, "sess-c", 0)
+    sid = await recording(world)
+    await world.pipeline.set_paused(SYSTEM, sid, True)
+    with pytest.raises(PipelinePaused):
+        await put(world, sid, 0)
+    await world.pipeline.set_paused(SYSTEM, sid, False)
+    assert await put(world, sid, 0)
+
+
+async def test_concurrent_uploads_of_one_session_commit_each_once(world: World) -> None:
+    sid = await recording(world)
+    outcomes: list[str] = []
+
+    async def upload(n: int) -> None:
+        try:
+            outcomes.append("new" if await put(world, sid, n) else "replay")
+        except ChunkConflict:
+            outcomes.append("conflict")
+
+    async with anyio.create_task_group() as tg:
+        for n in (0, 0, 0, 1):
+            tg.start_soon(upload, n)
+    session = await world.repo.get(sid)
+    assert outcomes.count("new") == session.chunks_count
+    assert outcomes.count("new") >= 1
+    for n in range(session.chunks_count):
+        assert await world.reader.open(await world.index.get(sid, n)) == chunk(n)
+
+
+async def test_settings_choose_compression_and_encryption(world: World) -> None:
+    plain = await recording(
+        world,
+        "sess-plain",
+        storage_config=StorageConfig(encryption_enabled=False, compression_enabled=False),
+    )
+    lz4 = await recording(
+        world, "sess-lz4", recording_config=RecordingConfig(compression=Compression.LZ4)
+    )
+    await put(world, plain, 0)
+    await put(world, lz4, 0)
+    random_bytes = os.urandom(20_000)
+    await put(world, lz4, 1, random_bytes)
+    p0 = await world.index.get(plain, 0)
+    assert (p0.compression, p0.encrypted, p0.cipher) == ("none", False, None)
+    assert await world.keys.get(plain) is None, "no data key for an unencrypted session"
+    assert (await world.index.get(lz4, 0)).compression == "lz4"
+    assert (await world.index.get(lz4, 1)).compression == "none", "incompressible stays raw"
+    assert await world.reader.open(await world.index.get(lz4, 1)) == random_bytes
+
+
+async def test_tampered_or_moved_blobs_never_read(world: World) -> None:
+    sid = await recording(world)
+    other = await recording(world, "sess-b")
+    for n in range(3):
+        await put(world, sid, n)
+        await put(world, other, n, chunk(n + 10))
+    blob = bytearray(await world.blobs.get(sid, 1))
+    blob[-5] ^= 0x01
+    await world.blobs.put(sid, 1, bytes(blob))
+    await world.blobs.put(sid, 2, await world.blobs.get(sid, 0))
+    await world.blobs.put(sid, 0, await world.blobs.get(other, 0))
+    for n in range(3):
+        with pytest.raises(CorruptChunk, match=f"chunk {n} "):
+            await world.reader.open(await world.index.get(sid, n))
+    report = await VerifySession(world.reader, verify_signature)(SYSTEM, sid)
+    assert [seq for seq, _ in report.corrupt] == [0, 1, 2]
+    assert not report.ok
+
+
+async def test_missing_blob_is_corruption(world: World) -> None:
+    sid = await recording(world)
+    await put(world, sid, 0)
+    await world.blobs.delete_session(sid)
+    with pytest.raises(CorruptChunk, match="missing"):
+        await world.reader.open(await world.index.get(sid, 0))
+
+
+async def test_proofs_verify_at_every_size(world: World) -> None:
+    sid = await recording(world)
+    for n in range(7):
+        await put(world, sid, n, chunk(n, 100))
+    session = await world.repo.get(sid)
+    assert session.merkle_root is not None
+    for size in range(1, 8):
+        for k in range(size):
+            proof = await world.integrity.inclusion(SYSTEM, sid, k, size)
+            assert verify_inclusion(proof.leaf_hash, k, size, proof.audit_path, proof.root)
+        c = await world.integrity.consistency(SYSTEM, sid, size, None)
+        assert c.second_root == session.merkle_root
+        assert verify_consistency(size, 7, c.first_root, c.second_root, c.proof)
+    with pytest.raises(InvalidValue, match="tree_size"):
+        await world.integrity.inclusion(SYSTEM, sid, 3, 3)
+    with pytest.raises(ChunkNotFound):
+        await world.integrity.inclusion(SYSTEM, sid, 7, None)
+    with pytest.raises(InvalidValue):
+        await world.integrity.consistency(SYSTEM, sid, 5, 4)
+
+
+async def test_finalization_signs_a_verifiable_manifest(world: World) -> None:
+    sid = await recording(world)
+    for n in range(4):
+        await put(world, sid, n)
+    session = await world.repo.get(sid)
+    session.stop(session.created_at)
+    await world.repo.save(session)
+    assert await world.finalize(sid) is SessionStatus.COMPLETED
+    assert await world.finalize(sid) is SessionStatus.COMPLETED, "idempotent"
+    manifest = await world.integrity.manifest(SYSTEM, sid)
+    assert manifest["status"] == "completed"
+    assert manifest["chunks_count"] == 4
+    public_key = bytes.fromhex(manifest["public_key"])
+    signature = bytes.fromhex(manifest["signature"])
+    assert verify_signature(public_key, canonical_bytes(manifest), signature)
+    tampered = dict(manifest, size_bytes=manifest["size_bytes"] + 1)
+    assert not verify_signature(public_key, canonical_bytes(tampered), signature)
+    report = await VerifySession(world.reader, verify_signature)(SYSTEM, sid)
+    assert report.ok
+    assert report.manifest == "valid"
+
+
+async def test_finalization_fails_a_corrupt_session_and_waits_while_paused(world: World) -> None:
+    sid = await recording(world)
+    await put(world, sid, 0)
+    session = await world.repo.get(sid)
+    session.stop(session.created_at)
+    session.set_pipeline_paused(True, session.created_at)
+    await world.repo.save(session)
+    with pytest.raises(PipelinePaused):
+        await world.finalize(sid)
+    assert (await world.repo.get(sid)).status is SessionStatus.STOPPED
+    await world.pipeline.set_paused(SYSTEM, sid, False)
+    blob = bytearray(await world.blobs.get(sid, 0))
+    blob[-1] ^= 0xFF
+    await world.blobs.put(sid, 0, bytes(blob))
+    assert await world.finalize(sid) is SessionStatus.FAILED
+    failed = await world.repo.get(sid)
+    assert failed.error is not None
+    assert "corrupt" in failed.error
+    assert (await world.stats.get(sid))["finalization"].failed == 1
+
+
+async def test_rewrap_keeps_data_readable(world: World) -> None:
+    sid = await recording(world)
+    await put(world, sid, 0)
+    before = await world.keys.get(sid)
+    assert before is not None
+    rotated = StaticKeyRing({"k1": world.master, "k2": os.urandom(32)}, "k2")
+    report = await RewrapDataKeys(world.keys, rotated)()
+    assert (report.rewrapped, report.current_key_id) == (1, "k2")
+    after = await world.keys.get(sid)
+    assert after is not None
+    assert after.key_id == "k2"
+    assert rotated.unwrap(after) == world.keyring.unwrap(before)
+    assert (await RewrapDataKeys(world.keys, rotated)()).already_current == 1
