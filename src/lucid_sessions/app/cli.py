@@ -6,11 +6,12 @@ import argparse
 import inspect
 import json
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 import anyio
 
 from lucid_sessions import __version__
+from lucid_sessions.app.audit import audit_manifest
 from lucid_sessions.app.container import Container
 from lucid_sessions.app.factory import build_container
 from lucid_sessions.app.settings import Settings, SettingsError, load_settings
@@ -87,6 +88,35 @@ def _rotate_keys(settings: Settings) -> int:
     return anyio.run(_with_container, settings, work)
 
 
+def _audit(manifest_path: str, public_key_hex: str | None, recording_path: str | None) -> int:
+    from lucid_sessions.app.container import signature_checker
+
+    try:
+        with open(manifest_path, encoding="utf-8") as handle:
+            manifest = json.load(handle)
+        public_key = bytes.fromhex(public_key_hex or manifest.get("public_key") or "")
+    except (OSError, ValueError) as exc:
+        print(f"lucid-sessions audit: cannot read the manifest: {exc}", file=sys.stderr)
+        return 2
+
+    def pieces(path: str) -> Iterator[bytes]:
+        with open(path, "rb") as handle:
+            while piece := handle.read(1 << 20):
+                yield piece
+
+    report = audit_manifest(
+        manifest,
+        public_key,
+        signature_checker(),
+        None if recording_path is None else pieces(recording_path),
+    )
+    for problem in report.problems:
+        print(f"PROBLEM: {problem}")
+    print(f"chunks checked against the recording: {report.chunks_checked}")
+    print("result: OK" if report.ok else "result: FAILED")
+    return 0 if report.ok else 1
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lucid-sessions", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -99,6 +129,12 @@ def _parser() -> argparse.ArgumentParser:
         "verify", help="re-read every blob, check hashes, the Merkle root and the manifest"
     )
     verify.add_argument("session_id")
+    audit = commands.add_parser(
+        "audit", help="offline: verify a manifest (and a downloaded recording) with the public key"
+    )
+    audit.add_argument("manifest", help="the manifest JSON file (GET .../manifest)")
+    audit.add_argument("--public-key", help="the service's Ed25519 public key (hex) you trust")
+    audit.add_argument("--recording", help="the recording file (GET .../recording)")
     keys = commands.add_parser("keys", help="master key management")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     key_commands.add_parser("rotate", help="new master key id; re-wraps every data key")
@@ -107,6 +143,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "audit":  # offline: needs no configuration
+        return _audit(args.manifest, args.public_key, args.recording)
     try:
         settings = load_settings()
     except SettingsError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from dependency_injector import containers, providers
@@ -80,6 +80,11 @@ def rotate_master_key_file(environ: Mapping[str, str], settings: Settings) -> st
         return rotate_master_key(master_key_file_path(environ, Path(settings.storage_path)))
     except KeyConfigError as exc:
         raise SettingsError(str(exc)) from exc
+
+
+def signature_checker() -> Callable[[bytes, bytes, bytes], bool]:
+    """The Ed25519 verification used by offline audits."""
+    return verify_signature
 
 
 def choose_cipher(settings: Settings) -> CipherName:
