@@ -113,6 +113,9 @@ class Container(containers.DeclarativeContainer):
         settings,
         folders,
     )
+    swept_temporaries = providers.Resource(
+        lambda blobs: iter([blobs.sweep_temporaries()]), blob_store
+    )
     storage_probe = providers.Singleton(lambda folders: FolderProbe(*folders), folders)
 
     # -- crypto ----------------------------------------------------------------------------

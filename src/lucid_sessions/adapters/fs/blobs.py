@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -81,6 +82,20 @@ class FilesystemBlobStore(BlobStore):
         shutil.rmtree(folder, ignore_errors=True)
         if folder.parent.is_dir():
             _fsync_dir(folder.parent)
+
+    def sweep_temporaries(self, older_than_seconds: float = 600.0) -> int:
+        """Remove temporary files left by a crash mid-write (never visible as blobs);
+        only those older than `older_than_seconds`, so a concurrent writer is not harmed."""
+        removed = 0
+        cutoff = time.time() - older_than_seconds
+        for temporary in self._root.glob("*/*/.*.tmp"):
+            try:
+                if temporary.stat().st_mtime < cutoff:
+                    temporary.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
 
     async def put(self, session_id: str, sequence_number: int, blob: bytes) -> None:
         try:

@@ -15,8 +15,10 @@ from lucid_sessions.domain.chunk import ChunkRecord, validate_sequence_number
 from lucid_sessions.domain.errors import (
     ChunkConflict,
     ConcurrencyError,
+    CorruptChunk,
     InvalidValue,
     PipelinePaused,
+    StorageUnavailable,
 )
 from lucid_sessions.domain.merkle import blake3_256, leaf_hash
 from lucid_sessions.domain.ports.chunks import (
@@ -107,7 +109,12 @@ class IngestChunk:
             if replay is not None:
                 return IngestResult(replay, False, time.perf_counter() - started)
             self._check_accepting(session, upload)
-            record, sealed, store_seconds = await self._store(session, upload, digest)
+            try:
+                record, sealed, store_seconds = await self._store(session, upload, digest)
+            except (StorageUnavailable, CorruptChunk) as exc:
+                failed = StageFigures(failed=1, bytes_in=len(upload.data), last_error=exc.detail)
+                await self._stats.record(session.session_id, {"storage": failed})
+                raise
             merkle_at = time.perf_counter()
             await self._commit(principal, session, record)
             commit_seconds = time.perf_counter() - merkle_at
