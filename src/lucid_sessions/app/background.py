@@ -6,7 +6,7 @@ import math
 
 import anyio
 import structlog
-from anyio.abc import TaskStatus
+from anyio.abc import TaskGroup, TaskStatus
 
 from lucid_sessions.app.usecases.finalize import FinalizeSession
 from lucid_sessions.domain.errors import DomainError, NotFound, PipelinePaused
@@ -33,6 +33,9 @@ class FinalizationRunner:
         self._send, self._receive = anyio.create_memory_object_stream[str](math.inf)
         self._idle = anyio.Event()
         self._pending: set[str] = set()
+        self._attempts: dict[str, int] = {}
+        self._max_attempts = 8
+        self._retries: TaskGroup | None = None
 
     def schedule(self, session_id: str) -> None:
         if session_id not in self._pending:
@@ -53,8 +56,13 @@ class FinalizationRunner:
                     break
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        await self._recover()
-        task_status.started()
+        async with anyio.create_task_group() as retries:
+            self._retries = retries
+            await self._recover()
+            task_status.started()
+            await self._serve()
+
+    async def _serve(self) -> None:
         async for session_id in self._receive:
             self._pending.discard(session_id)
             try:
@@ -66,10 +74,27 @@ class FinalizationRunner:
                 _log.info("finalization_dropped", session_id=session_id, reason="deleted")
             except DomainError as exc:
                 _log.warning("finalization_retry", session_id=session_id, error=exc.detail)
-                await anyio.sleep(self._retry)
-                self.schedule(session_id)
+                await self._retry_later(session_id)
+            except Exception:  # one session's bug must never stop the runner or the service
+                _log.exception("finalization_error", session_id=session_id)
+                await self._retry_later(session_id)
             if not self._pending:
                 self._idle.set()
+
+    async def _retry_later(self, session_id: str) -> None:
+        attempts = self._attempts.get(session_id, 0) + 1
+        self._attempts[session_id] = attempts
+        if attempts > self._max_attempts:
+            _log.error("finalization_gave_up", session_id=session_id, attempts=attempts - 1)
+            return
+        delay = min(self._retry * 2 ** (attempts - 1), 300.0)
+
+        async def later() -> None:
+            await anyio.sleep(delay)
+            self.schedule(session_id)
+
+        assert self._retries is not None
+        self._retries.start_soon(later)
 
     async def wait_idle(self) -> None:
         """For tests and shutdown: returns when nothing is queued."""

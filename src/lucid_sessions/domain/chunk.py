@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from lucid_sessions.domain.errors import InvalidValue
 
-__all__ = ["ChunkRecord", "validate_sequence_number"]
+__all__ = ["ChunkRecord", "check_timestamp", "validate_sequence_number"]
 
 MAX_SEQUENCE = 2**40
+
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def check_timestamp(moment: datetime, field: str) -> datetime:
+    """Chunk times must be timezone-aware and between 1970 and 9999 (UTC)."""
+    if moment.tzinfo is None:
+        raise InvalidValue(field, "must carry a time zone")
+    if not EARLIEST <= moment < LATEST:
+        raise InvalidValue(field, "must be between 1970-01-01 and 9999-01-01 (UTC)")
+    return moment
 
 
 def validate_sequence_number(value: int, field: str = "sequence_number") -> int:
@@ -36,6 +49,10 @@ class ChunkRecord:
     cipher: str | None
     duration_seconds: float | None = None
     frame_count: int | None = None
+
+    def __post_init__(self) -> None:
+        validate_sequence_number(self.sequence_number)
+        check_timestamp(self.timestamp, "timestamp")
 
     def same_content(self, digest: bytes, size: int) -> bool:
         return self.blake3 == digest and self.size_bytes == size

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import structlog
@@ -18,6 +19,7 @@ from lucid_sessions.adapters.http.chunk_schemas import (
     ChunkResponse,
     chunk_response,
 )
+from lucid_sessions.adapters.http.mapping import as_utc
 from lucid_sessions.adapters.http.ranges import ByteRange, Unsatisfiable, etag_matches, parse_range
 from lucid_sessions.adapters.metrics import Metrics
 from lucid_sessions.app.settings import Settings
@@ -35,9 +37,15 @@ OCTETS = "application/octet-stream"
 _log = structlog.get_logger("lucid_sessions.download")
 
 
+_DECIMAL = re.compile(r"^[0-9]{1,13}$")
+_RFC3339 = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
 def parse_chunk_id(raw: str, field: str = "chunk_id") -> int:
-    if not raw.isdigit() or len(raw) > 13:
-        raise InvalidValue(field, "must be a decimal sequence number")
+    if not _DECIMAL.match(raw):
+        raise InvalidValue(field, "must be a decimal sequence number (ASCII digits)")
     return int(raw)
 
 
@@ -67,13 +75,16 @@ def _header_time(request: Request[Any, Any, Any], name: str) -> datetime | None:
     raw = request.headers.get(name)
     if raw is None:
         return None
+    text = raw.strip()
+    if not _RFC3339.match(text):
+        raise InvalidValue(name, "must be an RFC 3339 timestamp, e.g. 2026-01-31T12:00:00Z")
+    fraction = re.search(r"\.([0-9]+)", text)
+    if fraction and len(fraction.group(1)) > 6:  # datetime keeps microseconds
+        text = text.replace(fraction.group(0), fraction.group(0)[:7])
     try:
-        moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidValue(name, "must be an RFC 3339 timestamp") from None
-    if moment.tzinfo is None:
-        raise InvalidValue(name, "must carry a time zone (e.g. Z)")
-    return moment
+        return datetime.fromisoformat(text.upper().replace("Z", "+00:00")).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise InvalidValue(name, "is not a representable point in time") from None
 
 
 async def _read_capped(request: Request[Any, Any, Any], cap: int) -> bytes:
@@ -167,7 +178,7 @@ class ChunkController(Controller):
         start_time: datetime | None = None,
         end_time: datetime | None = None,
     ) -> ChunkListResponse:
-        query = ChunkQuery(session_id, 0, limit, offset, start_time, end_time)
+        query = ChunkQuery(session_id, 0, limit, offset, as_utc(start_time), as_utc(end_time))
         page = await chunk_reader.list(principal, query)
         return ChunkListResponse(
             chunks=[chunk_response(r) for r in page.chunks],

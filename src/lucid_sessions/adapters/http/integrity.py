@@ -63,10 +63,17 @@ class IntegrityController(Controller):
         session_id: str,
         principal: Principal,
         integrity: Integrity,
-        first: Annotated[int, Parameter(query="from", ge=0)],
-        second: Annotated[int | None, Parameter(query="to", ge=0)] = None,
+        first: Annotated[str, Parameter(query="from", description="older tree size")],
+        second: Annotated[
+            str | None, Parameter(query="to", description="newer tree size (default: current)")
+        ] = None,
     ) -> ConsistencyResponse:
-        proof = await integrity.consistency(principal, session_id, first, second)
+        proof = await integrity.consistency(
+            principal,
+            session_id,
+            parse_chunk_id(first, "from"),
+            None if second is None else parse_chunk_id(second, "to"),
+        )
         return ConsistencyResponse(
             first=proof.first,
             second=proof.second,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from lucid_sessions.adapters.http.schemas import (
     CreateSessionRequest,
     RDPConfigIn,
@@ -26,7 +28,14 @@ from lucid_sessions.domain.values import (
     StorageConfig,
 )
 
-__all__ = ["changes_from_request", "new_session_from_request", "session_response"]
+__all__ = ["as_utc", "changes_from_request", "new_session_from_request", "session_response"]
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """Query timestamps without an offset are read as UTC (the contract's time zone)."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _rdp(model: RDPConfigIn) -> RDPConfig:

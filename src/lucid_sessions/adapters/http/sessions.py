@@ -10,6 +10,7 @@ from litestar.params import Parameter
 
 from lucid_sessions.adapters.http.body import strict_body
 from lucid_sessions.adapters.http.mapping import (
+    as_utc,
     changes_from_request,
     new_session_from_request,
     session_response,
@@ -76,8 +77,8 @@ class SessionController(Controller):
             environment=environment,
             owner=owner,
             tag=tag,
-            created_after=created_after,
-            created_before=created_before,
+            created_after=as_utc(created_after),
+            created_before=as_utc(created_before),
             limit=limit,
             offset=offset,
         )

@@ -11,7 +11,7 @@ import anyio.to_thread
 from lucid_sessions.app.blob_codec import BlobCodec, SealedBlob
 from lucid_sessions.app.locks import KeyedLocks
 from lucid_sessions.app.usecases.common import MAX_ATTEMPTS, load_visible
-from lucid_sessions.domain.chunk import ChunkRecord, validate_sequence_number
+from lucid_sessions.domain.chunk import ChunkRecord, check_timestamp, validate_sequence_number
 from lucid_sessions.domain.errors import (
     ChunkConflict,
     ConcurrencyError,
@@ -93,6 +93,8 @@ class IngestChunk:
     async def __call__(self, principal: Principal, upload: ChunkUpload) -> IngestResult:
         started = time.perf_counter()
         validate_sequence_number(upload.sequence_number)
+        if upload.timestamp is not None:
+            check_timestamp(upload.timestamp, "X-Chunk-Timestamp")
         session = await load_visible(self._repo, principal, upload.session_id)
         hashed_at = time.perf_counter()
         digest = await anyio.to_thread.run_sync(blake3_256, upload.data)
