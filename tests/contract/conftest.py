@@ -1,8 +1,14 @@
-"""Ports under contract: each fixture hands a test every implementation of one port."""
+"""Ports under contract: each fixture hands a test every implementation of one port.
+
+"mongo" runs the Beanie adapters against one mongoeco wire server per test session (or the
+real server named by MONGODB_TEST_URL), each test on a fresh database; without mongoeco
+(no Python 3.13 here) those cases skip with the reason.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -15,6 +21,7 @@ from lucid_sessions.adapters.memory import (
     InMemoryPipelineStats,
     InMemorySessionRepository,
 )
+from lucid_sessions.adapters.mongo import MongoStores, open_mongo
 from lucid_sessions.adapters.sqlite import (
     SqliteChunkIndex,
     SqliteDatabase,
@@ -23,14 +30,27 @@ from lucid_sessions.adapters.sqlite import (
     SqliteSessionRepository,
 )
 from lucid_sessions.domain.ports.chunks import BlobStore, ChunkIndex, DataKeyStore, PipelineStats
-from lucid_sessions.domain.ports.sessions import SessionRepository
+from lucid_sessions.domain.ports.sessions import (
+    SessionPage,
+    SessionQuery,
+    SessionRepository,
+    SessionSummary,
+)
+from lucid_sessions.domain.session import Session
+from tests.servers_db import (
+    MongoecoServer,
+    MongoTarget,
+    ServerUnavailable,
+    fresh_database_name,
+    mongo_target_from_env,
+)
 
 # A factory per implementation; `reopen` gives a fresh adapter over the same storage (or None
 # where storage does not outlive the object, as for the in-memory fake).
 RepoFactory = Callable[[Path], tuple[SessionRepository, Callable[[], SessionRepository] | None]]
 
-SESSION_REPOSITORIES = ["memory", "sqlite"]
-METADATA_STORES = ["memory", "sqlite"]
+SESSION_REPOSITORIES = ["memory", "sqlite", "mongo"]
+METADATA_STORES = ["memory", "sqlite", "mongo"]
 BLOB_STORES = ["memory", "filesystem"]
 
 
@@ -45,6 +65,79 @@ class Opened:
         return SqliteSessionRepository(database)
 
 
+# -- MongoDB -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def mongo_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoTarget]:
+    """MONGODB_TEST_URL, or one mongoeco server (in memory) for the whole test session."""
+    configured = mongo_target_from_env()
+    if configured is not None:
+        yield configured
+        return
+    server = MongoecoServer(tmp_path_factory.mktemp("mongoeco"))
+    try:
+        server.start()
+    except ServerUnavailable as exc:
+        pytest.skip(f"no MongoDB server for the mongo suites: {exc}")
+    try:
+        yield MongoTarget(server.url, emulated=True)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mongo_url(mongo_target: MongoTarget) -> Iterator[str]:
+    """A fresh database on the MongoDB target, dropped afterwards."""
+    database = fresh_database_name()
+    yield mongo_target.url(database)
+    mongo_target.drop(database)
+
+
+open_mongo_stores = asynccontextmanager(open_mongo)
+
+
+@pytest.fixture
+async def mongo_stores(mongo_url: str) -> AsyncIterator[MongoStores]:
+    async with open_mongo_stores(mongo_url, server_selection_timeout_ms=5000) as stores:
+        yield stores
+
+
+class ReopenedMongoRepository(SessionRepository):
+    """A new client (and `init_beanie`) over the same database, opened on first use, because
+    `reopen` is synchronous while opening is not."""
+
+    def __init__(self, url: str, stack: AsyncExitStack) -> None:
+        self._url, self._stack = url, stack
+        self._stores: MongoStores | None = None
+
+    async def _repo(self) -> SessionRepository:
+        if self._stores is None:
+            self._stores = await self._stack.enter_async_context(open_mongo_stores(self._url))
+        return self._stores.sessions
+
+    async def add(self, session: Session) -> None:
+        await (await self._repo()).add(session)
+
+    async def get(self, session_id: str) -> Session:
+        return await (await self._repo()).get(session_id)
+
+    async def save(self, session: Session) -> None:
+        await (await self._repo()).save(session)
+
+    async def delete(self, session_id: str, expected_version: int | None = None) -> None:
+        await (await self._repo()).delete(session_id, expected_version)
+
+    async def list(self, query: SessionQuery) -> SessionPage:
+        return await (await self._repo()).list(query)
+
+    async def summarize(self, owner: str | None = None) -> SessionSummary:
+        return await (await self._repo()).summarize(owner)
+
+
+# -- ports ---------------------------------------------------------------------------------------
+
+
 @pytest.fixture(params=SESSION_REPOSITORIES)
 async def session_repo_pair(
     request: pytest.FixtureRequest, tmp_path: Path
@@ -54,6 +147,11 @@ async def session_repo_pair(
         yield InMemorySessionRepository(), None
     elif request.param == "sqlite":
         yield opened.sqlite(tmp_path), lambda: opened.sqlite(tmp_path)
+    elif request.param == "mongo":
+        url = request.getfixturevalue("mongo_url")
+        async with AsyncExitStack() as stack:
+            stores = await stack.enter_async_context(open_mongo_stores(url))
+            yield stores.sessions, lambda: ReopenedMongoRepository(url, stack)
     for database in opened.databases:
         database.close()
 
@@ -77,6 +175,9 @@ def sqlite_db(tmp_path: Path) -> Iterator[SqliteDatabase]:
 def chunk_index(request: pytest.FixtureRequest, tmp_path: Path) -> ChunkIndex:
     if request.param == "memory":
         return InMemoryChunkIndex()
+    if request.param == "mongo":
+        stores: MongoStores = request.getfixturevalue("mongo_stores")
+        return stores.chunks
     return SqliteChunkIndex(request.getfixturevalue("sqlite_db"))
 
 
@@ -84,6 +185,9 @@ def chunk_index(request: pytest.FixtureRequest, tmp_path: Path) -> ChunkIndex:
 def data_key_store(request: pytest.FixtureRequest) -> DataKeyStore:
     if request.param == "memory":
         return InMemoryDataKeyStore()
+    if request.param == "mongo":
+        stores: MongoStores = request.getfixturevalue("mongo_stores")
+        return stores.data_keys
     return SqliteDataKeyStore(request.getfixturevalue("sqlite_db"))
 
 
@@ -91,6 +195,9 @@ def data_key_store(request: pytest.FixtureRequest) -> DataKeyStore:
 def pipeline_stats(request: pytest.FixtureRequest) -> PipelineStats:
     if request.param == "memory":
         return InMemoryPipelineStats()
+    if request.param == "mongo":
+        stores: MongoStores = request.getfixturevalue("mongo_stores")
+        return stores.pipeline_stats
     return SqlitePipelineStats(request.getfixturevalue("sqlite_db"))
 
 

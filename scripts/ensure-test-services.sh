@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Installs what the tests need to start real database servers themselves (idempotent):
+#   - redis-server from Debian (apt-get, when missing and running as root);
+#   - .venv-mongoeco: Python >= 3.13 with mongoeco[wire] (a MongoDB wire-protocol server) and
+#     pymongo, pinned below; recreated only when the pins or the interpreter change.
+# Never fails the run: what cannot be had is reported here, and the suites that need it skip
+# with the reason. Python 3.13 is looked up as: $LUCID_PYTHON313, pyenv's 3.13+ versions,
+# python3.13/python3.14 on PATH.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "ensure-test-services: $*" >&2; }
+
+# -- redis-server ------------------------------------------------------------------------------
+if command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ]; then
+  :
+elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing redis-server with apt-get"
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends redis-server >/dev/null; }; then
+    say "could not install redis-server: the Redis cache suites will skip"
+  fi
+else
+  say "redis-server is missing and cannot be installed here (need root and apt-get):" \
+      "sudo apt-get install redis-server; the Redis cache suites will skip"
+fi
+
+# -- mongoeco ----------------------------------------------------------------------------------
+VENV="${LUCID_MONGOECO_VENV:-.venv-mongoeco}"
+PINS="mongoeco[wire]==4.11.0
+pymongo==4.20.1
+attrs==26.1.0
+cxp==5.0.0
+dnspython==2.9.2
+jsonschema==4.26.0
+jsonschema-specifications==2025.9.1
+msgspec==0.22.0
+numkong==7.8.6
+numpy==2.5.5
+pyuca==1.2
+referencing==0.37.0
+rfc8785==0.1.4
+rpds-py==2026.9.1
+shapely==2.2.0
+tqdm==4.70.1
+usearch==2.26.6"
+
+is_313() { [ -n "$1" ] && "$1" -c 'import sys; sys.exit(sys.version_info < (3, 13))' 2>/dev/null; }
+
+find_python313() {
+  local candidate version
+  if is_313 "${LUCID_PYTHON313:-}"; then echo "$LUCID_PYTHON313"; return 0; fi
+  if command -v pyenv >/dev/null 2>&1; then
+    for version in $(pyenv versions --bare 2>/dev/null | grep -E '^3\.(1[3-9]|[2-9][0-9])(\.|$)' | sort -rV); do
+      candidate="$(PYENV_VERSION="$version" pyenv which python3 2>/dev/null)"
+      if is_313 "$candidate"; then echo "$candidate"; return 0; fi
+    done
+  fi
+  for candidate in python3.13 python3.14 python3; do
+    candidate="$(command -v "$candidate" 2>/dev/null)"
+    if is_313 "$candidate"; then echo "$candidate"; return 0; fi
+  done
+  return 1
+}
+
+PY313="$(find_python313)"
+if [ -z "$PY313" ]; then
+  say "no Python >= 3.13 found (set LUCID_PYTHON313, or install one with pyenv):" \
+      "the MongoDB suites will skip"
+  exit 0
+fi
+
+STAMP="$VENV/.lucid-pins"
+WANT="$("$PY313" -c 'import sys; print(sys.version.split()[0])') $(printf '%s' "$PINS" | sha256sum | cut -d' ' -f1)"
+if [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
+  exit 0
+fi
+
+say "preparing $VENV (mongoeco wire server) with $PY313"
+rm -rf "$VENV"
+CONSTRAINTS="$(mktemp)"
+trap 'rm -f "$CONSTRAINTS"' EXIT
+printf '%s\n' "$PINS" | sed 's/\[wire\]//' >"$CONSTRAINTS"
+if "$PY313" -m venv "$VENV" \
+  && "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+       -c "$CONSTRAINTS" "mongoeco[wire]==4.11.0" "pymongo==4.20.1" \
+  && "$VENV/bin/python" -c 'import mongoeco.wire.proxy, pymongo'; then
+  echo "$WANT" >"$STAMP"
+else
+  say "could not prepare $VENV: the MongoDB suites will skip"
+  rm -rf "$VENV"
+fi
+exit 0

@@ -1,0 +1,48 @@
+"""open_redis_cache: the life cycle of the Redis client behind RedisSessionCache."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from lucid_sessions.adapters.redis.cache import DEFAULT_NAMESPACE, RedisSessionCache
+
+__all__ = ["open_redis_cache"]
+
+
+async def open_redis_cache(
+    url: str,
+    ttl_seconds: float = 300.0,
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    timeout_seconds: float = 0.5,
+    retry_interval: float = 1.0,
+) -> AsyncIterator[RedisSessionCache]:
+    """Yield a RedisSessionCache over a client for `url`; close the client on exit.
+
+    Entry point for REDIS_URL (a dependency-injector `providers.Resource`):
+    `CachedSessionRepository(repository, cache)` for sessions and `cache.ping` for the
+    `cache` check of /health. Never touches the network here: a Redis that is down at start-up
+    is an outage like any other (reads miss, /health says degraded) and is used once it
+    answers. Timeouts are short (`timeout_seconds` to connect and per command) and commands
+    are not retried, so a down or slow Redis costs a request at most that long.
+    """
+    client: Redis = Redis.from_url(
+        url,
+        socket_connect_timeout=timeout_seconds,
+        socket_timeout=timeout_seconds,
+        retry=Retry(NoBackoff(), 0),
+        retry_on_timeout=False,
+    )
+    try:
+        yield RedisSessionCache(
+            client,
+            ttl_seconds=ttl_seconds,
+            namespace=namespace,
+            retry_interval=retry_interval,
+        )
+    finally:
+        await client.aclose()

@@ -1,0 +1,112 @@
+"""CachedSessionRepository: a read-through SessionCache in front of any SessionRepository.
+
+Composition (REDIS_URL set): `CachedSessionRepository(repository, redis_cache)` replaces the
+repository everywhere sessions are read or written; `list` and `summarize` always go to the
+repository.
+
+Why no read after a write returns stale data:
+
+- Writes go to the repository first; then the cache is updated *through*: `add` and `save`
+  `put` the new version, `delete` leaves a tombstone (`invalidate`). A read that starts after
+  the write returned therefore finds the new version or nothing.
+- The race "a reader fetched version N from the repository, a writer saved N+1 and updated
+  the cache, then the reader puts N" cannot win: the cache keeps versions monotonic (`put`
+  never replaces a newer-or-equal version, and a tombstone refuses every `put` for one TTL),
+  so the late `put` of N is ignored. A deleted session likewise cannot be brought back.
+- A write whose outcome is unknown (the repository raised anything but ConcurrencyError, or
+  the task was cancelled) leaves a tombstone, because the write may have been applied. A
+  ConcurrencyError means the caller read a stale version, possibly from the cache: the entry
+  is refreshed from the repository so a retry reads the winner's version.
+- Cache updates after a write are shielded from cancellation, so a cancelled request cannot
+  commit to the repository and skip the cache update.
+- A cache that is down misses every read and remembers failed updates as tombstones that it
+  applies before answering again (the SessionCache contract), so every call still succeeds
+  through the repository and an outage leaves nothing stale behind in this process. Across
+  processes sharing one Redis, staleness after a partition is bounded by the TTL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+
+import anyio
+
+from lucid_sessions.domain.errors import ConcurrencyError
+from lucid_sessions.domain.ports.cache import SessionCache
+from lucid_sessions.domain.ports.sessions import (
+    SessionPage,
+    SessionQuery,
+    SessionRepository,
+    SessionSummary,
+)
+from lucid_sessions.domain.session import Session
+
+__all__ = ["CachedSessionRepository"]
+
+
+async def _shielded(update: Awaitable[None]) -> None:
+    with anyio.CancelScope(shield=True):
+        await update
+
+
+class CachedSessionRepository(SessionRepository):
+    """Read-through, write-through decorator; see the module docstring for the guarantees."""
+
+    def __init__(self, repository: SessionRepository, cache: SessionCache) -> None:
+        self._repository = repository
+        self._cache = cache
+
+    async def get(self, session_id: str) -> Session:
+        cached = await self._cache.get(session_id)
+        if cached is not None:
+            return cached
+        session = await self._repository.get(session_id)
+        await self._cache.put(session.copy())
+        return session
+
+    async def add(self, session: Session) -> None:
+        try:
+            await self._repository.add(session)
+        except ConcurrencyError:
+            raise  # the id exists and nothing was written: the cache is as right as before
+        except BaseException:
+            await _shielded(self._cache.invalidate(session.session_id))
+            raise
+        await _shielded(self._cache.put(session.copy()))
+
+    async def save(self, session: Session) -> None:
+        try:
+            await self._repository.save(session)
+        except ConcurrencyError:
+            await _shielded(self._refresh(session.session_id))
+            raise
+        except BaseException:
+            await _shielded(self._cache.invalidate(session.session_id))
+            raise
+        await _shielded(self._cache.put(session.copy()))
+
+    async def delete(self, session_id: str, expected_version: int | None = None) -> None:
+        try:
+            await self._repository.delete(session_id, expected_version)
+        except ConcurrencyError:
+            await _shielded(self._refresh(session_id))
+            raise
+        except BaseException:
+            await _shielded(self._cache.invalidate(session_id))
+            raise
+        await _shielded(self._cache.invalidate(session_id))
+
+    async def list(self, query: SessionQuery) -> SessionPage:
+        return await self._repository.list(query)
+
+    async def summarize(self, owner: str | None = None) -> SessionSummary:
+        return await self._repository.summarize(owner)
+
+    async def _refresh(self, session_id: str) -> None:
+        """Replace a possibly stale entry by the stored version (or a tombstone)."""
+        try:
+            fresh = await self._repository.get(session_id)
+        except Exception:  # SessionNotFound, or the repository is down: forget the entry
+            await self._cache.invalidate(session_id)
+        else:
+            await self._cache.put(fresh)

@@ -1,0 +1,235 @@
+"""CachedSessionRepository over fakes: no read after a write is stale, and the cache is optional."""
+
+from __future__ import annotations
+
+import contextlib
+
+import anyio
+import pytest
+
+from lucid_sessions.adapters.memory import FrozenClock, InMemorySessionRepository
+from lucid_sessions.adapters.memory.cache import InMemorySessionCache
+from lucid_sessions.app.caching import CachedSessionRepository
+from lucid_sessions.domain.errors import ConcurrencyError, SessionNotFound, StorageUnavailable
+from lucid_sessions.domain.ports.sessions import SessionQuery
+from lucid_sessions.domain.session import Session, SessionStatus
+from tests.factories import at, make_session
+
+pytestmark = pytest.mark.anyio
+
+TTL = 300.0
+
+
+class GatedRepository(InMemorySessionRepository):
+    """Holds a `get` after it has read from the store, until released (a slow reader), and can
+    make `save` fail or hang after it committed (an unknown outcome)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold_next_get = False
+        self.read_done = anyio.Event()
+        self.release = anyio.Event()
+        self.after_commit: str | None = None  # "raise" | "hang"
+        self.committed = anyio.Event()
+
+    async def get(self, session_id: str) -> Session:
+        found = await super().get(session_id)
+        if self.hold_next_get:
+            self.hold_next_get = False
+            self.read_done.set()
+            await self.release.wait()
+        return found
+
+    async def save(self, session: Session) -> None:
+        await super().save(session)
+        self.committed.set()
+        if self.after_commit == "raise":
+            raise StorageUnavailable("the connection dropped before the reply")
+        if self.after_commit == "hang":
+            await anyio.sleep_forever()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def store() -> GatedRepository:
+    return GatedRepository()
+
+
+@pytest.fixture
+def cache(clock: FrozenClock) -> InMemorySessionCache:
+    return InMemorySessionCache(clock, ttl_seconds=TTL)
+
+
+@pytest.fixture
+def repo(store: GatedRepository, cache: InMemorySessionCache) -> CachedSessionRepository:
+    return CachedSessionRepository(store, cache)
+
+
+async def age_out(cache: InMemorySessionCache, clock: FrozenClock, session_id: str) -> None:
+    """The TTL passes, so the next read misses the cache."""
+    clock.advance(TTL + 1)
+    assert await cache.get(session_id) is None
+
+
+async def rename(repo: CachedSessionRepository, name: str) -> Session:
+    session = await repo.get("sess-a")
+    session.update(at(10), name=name)
+    await repo.save(session)
+    return session
+
+
+async def test_reads_through_and_writes_through(
+    repo: CachedSessionRepository, cache: InMemorySessionCache
+) -> None:
+    await repo.add(make_session("sess-a"))
+    assert (await cache.get("sess-a")) == await repo.get("sess-a")
+    await cache.invalidate("sess-a")
+    assert (await repo.get("sess-a")).version == 1  # a tombstone only means "ask the store"
+    with pytest.raises(SessionNotFound):
+        await repo.get("sess-missing")
+
+
+async def test_no_read_after_a_write_is_stale(repo: CachedSessionRepository) -> None:
+    await repo.add(make_session("sess-a"))
+    assert (await repo.get("sess-a")).version == 1
+    await rename(repo, "second")
+    loaded = await repo.get("sess-a")
+    assert (loaded.name, loaded.version) == ("second", 2)
+    loaded.start(at(11))
+    await repo.save(loaded)
+    assert (await repo.get("sess-a")).status is SessionStatus.RECORDING
+    await repo.delete("sess-a", expected_version=3)
+    with pytest.raises(SessionNotFound):
+        await repo.get("sess-a")
+
+
+async def test_slow_reader_cannot_cache_a_version_older_than_a_write(
+    repo: CachedSessionRepository,
+    store: GatedRepository,
+    cache: InMemorySessionCache,
+    clock: FrozenClock,
+) -> None:
+    await repo.add(make_session("sess-a"))
+    await age_out(cache, clock, "sess-a")
+    store.hold_next_get = True
+    async with anyio.create_task_group() as tg:
+        read: list[Session] = []
+
+        async def slow_read() -> None:
+            read.append(await repo.get("sess-a"))
+
+        tg.start_soon(slow_read)
+        await store.read_done.wait()  # the reader holds version 1, not yet cached
+        writer = await store.get("sess-a")
+        writer.update(at(5), name="written")
+        await repo.save(writer)  # version 2 reaches the store and the cache
+        store.release.set()  # now the reader puts version 1
+    assert read[0].version == 1
+    loaded = await repo.get("sess-a")
+    assert (loaded.name, loaded.version) == ("written", 2)
+
+
+async def test_slow_reader_cannot_bring_back_a_deleted_session(
+    repo: CachedSessionRepository,
+    store: GatedRepository,
+    cache: InMemorySessionCache,
+    clock: FrozenClock,
+) -> None:
+    await repo.add(make_session("sess-a"))
+    await age_out(cache, clock, "sess-a")
+    store.hold_next_get = True
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(repo.get, "sess-a")
+        await store.read_done.wait()
+        await repo.delete("sess-a")
+        store.release.set()
+    with pytest.raises(SessionNotFound):
+        await repo.get("sess-a")
+
+
+async def test_every_call_succeeds_while_the_cache_is_down(
+    repo: CachedSessionRepository, cache: InMemorySessionCache
+) -> None:
+    cache.available = False
+    await repo.add(make_session("sess-a"))
+    await repo.add(make_session("sess-b"))
+    await rename(repo, "renamed")
+    assert (await repo.get("sess-a")).name == "renamed"
+    assert (await repo.list(SessionQuery())).total == 2
+    assert (await repo.summarize()).sessions_total == 2
+    await repo.delete("sess-b")
+    with pytest.raises(SessionNotFound):
+        await repo.get("sess-b")
+    assert not await cache.ping()
+
+
+async def test_writes_during_an_outage_win_over_what_the_cache_kept(
+    repo: CachedSessionRepository, cache: InMemorySessionCache
+) -> None:
+    await repo.add(make_session("sess-a"))
+    await repo.add(make_session("sess-b"))
+    assert (await repo.get("sess-a")).version == 1  # cached
+    cache.available = False  # a partition: the cache keeps version 1
+    await rename(repo, "during the outage")
+    await repo.delete("sess-b")
+    cache.available = True
+    loaded = await repo.get("sess-a")
+    assert (loaded.name, loaded.version) == ("during the outage", 2)
+    with pytest.raises(SessionNotFound):
+        await repo.get("sess-b")
+
+
+async def test_a_conflict_refreshes_a_stale_entry(
+    repo: CachedSessionRepository, store: GatedRepository
+) -> None:
+    await repo.add(make_session("sess-a"))
+    await repo.get("sess-a")
+    behind = await store.get("sess-a")  # another process wrote, its cache update was lost
+    behind.update(at(3), name="elsewhere")
+    await store.save(behind)
+    stale = await repo.get("sess-a")
+    assert stale.version == 1
+    stale.update(at(4), name="mine")
+    with pytest.raises(ConcurrencyError):
+        await repo.save(stale)
+    retry = await repo.get("sess-a")
+    assert (retry.name, retry.version) == ("elsewhere", 2)
+
+
+@pytest.mark.parametrize("outcome", ["raise", "hang"])
+async def test_a_write_with_an_unknown_outcome_leaves_no_stale_entry(
+    repo: CachedSessionRepository, store: GatedRepository, outcome: str
+) -> None:
+    await repo.add(make_session("sess-a"))
+    session = await repo.get("sess-a")
+    store.after_commit = outcome
+    session.update(at(2), name="committed")
+    async with anyio.create_task_group() as tg:
+
+        async def save() -> None:
+            with contextlib.suppress(StorageUnavailable):
+                await repo.save(session)
+
+        tg.start_soon(save)
+        await store.committed.wait()
+        tg.cancel_scope.cancel()  # the request goes away ("hang") or has already failed
+    store.after_commit = None
+    loaded = await repo.get("sess-a")
+    assert (loaded.name, loaded.version) == ("committed", 2)
+
+
+async def test_lists_and_summaries_come_from_the_store(
+    repo: CachedSessionRepository, store: GatedRepository
+) -> None:
+    await repo.add(make_session("sess-a"))
+    await repo.get("sess-a")
+    behind = await store.get("sess-a")
+    behind.start(at(1))
+    await store.save(behind)
+    page = await repo.list(SessionQuery())
+    assert page.sessions[0].status is SessionStatus.RECORDING
+    assert (await repo.summarize()).sessions_by_status == {"recording": 1}
