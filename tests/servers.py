@@ -52,7 +52,8 @@ class ServiceProcess:
     def log_path(self) -> Path:
         return self.data_dir / "server.log"
 
-    def start(self, timeout: float = 30.0) -> None:
+    def environment(self) -> dict[str, str]:
+        """The service's environment: ours, less any service setting, plus its own."""
         environ = {
             key: value
             for key, value in os.environ.items()
@@ -67,6 +68,21 @@ class ServiceProcess:
             }
         )
         environ.update(self.env)
+        return environ
+
+    def run_cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """`lucid-sessions ARGS` beside the server, with the server's configuration."""
+        return subprocess.run(
+            [*lucid_sessions_command(), *args],
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def start(self, timeout: float = 30.0) -> None:
+        environ = self.environment()
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [*lucid_sessions_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],

@@ -128,9 +128,11 @@ def wait_status(
 
 
 @pytest.fixture(scope="module")
-def capped_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+def capped_server(
+    tmp_path_factory: pytest.TempPathFactory, stack_env: dict[str, str]
+) -> Iterator[ServiceProcess]:
     service = ServiceProcess(
-        tmp_path_factory.mktemp("capped"), env={"LUCID_MAX_CHUNK_BYTES": str(CAP)}
+        tmp_path_factory.mktemp("capped"), env={**stack_env, "LUCID_MAX_CHUNK_BYTES": str(CAP)}
     )
     service.start()
     yield service
@@ -699,8 +701,8 @@ def test_time_filter_without_offset_is_not_a_server_error(client: httpx.Client, 
 
 
 @pytest.fixture
-def fresh_server(tmp_path: Path) -> Iterator[ServiceProcess]:
-    service = ServiceProcess(tmp_path / "fresh")
+def fresh_server(tmp_path: Path, stack_env: dict[str, str]) -> Iterator[ServiceProcess]:
+    service = ServiceProcess(tmp_path / "fresh", env=stack_env)
     service.data_dir.mkdir()
     service.start()
     yield service

@@ -36,7 +36,7 @@ def assert_error(response: httpx.Response, status: int, *needles: str) -> dict[s
     return body
 
 
-def test_root_health_and_schema(client: httpx.Client) -> None:
+def test_root_health_and_schema(client: httpx.Client, server: ServiceProcess) -> None:
     root = client.get("/").json()
     assert root["service"] == "lucid-session-api"
     health = client.get("/health")
@@ -44,7 +44,8 @@ def test_root_health_and_schema(client: httpx.Client) -> None:
     body = health.json()
     assert body["status"] == "healthy"
     assert body["service"] == "session-api"
-    assert body["checks"] == {"database": "ok", "cache": "disabled", "storage": "ok"}
+    cache = "disabled" if server.env.get("REDIS_URL") is None else "ok"
+    assert body["checks"] == {"database": "ok", "cache": cache, "storage": "ok"}
     schema = client.get("/schema/openapi.json").json()
     assert f"{BASE}/{{session_id}}/start" in schema["paths"]
     assert client.get(f"{BASE}/health").json()["status"] == "healthy"
@@ -270,8 +271,10 @@ def test_unknown_and_malformed_ids(client: httpx.Client) -> None:
     assert_error(client.delete(f"{BASE}/bad%20id"), 400, "session_id")
 
 
-def test_data_survives_restart(tmp_path_factory: pytest.TempPathFactory) -> None:
-    service = ServiceProcess(tmp_path_factory.mktemp("restart"))
+def test_data_survives_restart(
+    tmp_path_factory: pytest.TempPathFactory, stack_env: dict[str, str]
+) -> None:
+    service = ServiceProcess(tmp_path_factory.mktemp("restart"), env=stack_env)
     service.start()
     try:
         with httpx.Client(base_url=service.url) as http:

@@ -47,28 +47,7 @@ def blob_path(server: ServiceProcess, sid: str, seq: int) -> Path:
 
 def verify_cli(server: ServiceProcess, sid: str) -> subprocess.CompletedProcess[str]:
     """`lucid-sessions verify SID` beside the server, with the server's configuration."""
-    environ = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("LUCID_", "MONGODB_", "REDIS_", "SESSION_API_"))
-    }
-    environ.update(
-        {
-            "LUCID_ENV": "development",
-            "LUCID_STORAGE_PATH": str(server.data_dir / "sessions"),
-            "LUCID_CHUNK_STORE_PATH": str(server.data_dir / "chunks"),
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    environ.update(server.env)
-    return subprocess.run(
-        [*lucid_sessions_command(), "verify", sid],
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return server.run_cli("verify", sid)
 
 
 def verify_cli_available() -> bool:
@@ -102,8 +81,10 @@ def read_recording(
 
 
 @pytest.fixture(scope="module")
-def vault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    service = ServiceProcess(tmp_path_factory.mktemp("vault"))
+def vault(
+    tmp_path_factory: pytest.TempPathFactory, stack_env: dict[str, str]
+) -> Iterator[ServiceProcess]:
+    service = ServiceProcess(tmp_path_factory.mktemp("vault"), env=stack_env)
     service.start()
     yield service
     service.stop()
@@ -334,9 +315,11 @@ def crash_chunk(seed: int, seq: int) -> bytes:
 
 
 @pytest.mark.parametrize("seed", [11, 29])
-def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path: Path, seed: int) -> None:
+def test_sigkill_mid_stream_loses_nothing_acknowledged(
+    tmp_path: Path, seed: int, stack_env: dict[str, str]
+) -> None:
     rng = random.Random(seed)
-    service = ServiceProcess(tmp_path / "crash")
+    service = ServiceProcess(tmp_path / "crash", env=stack_env)
     service.data_dir.mkdir()
     service.start()
     try:
@@ -422,9 +405,11 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path: Path, seed: int
         service.stop()
 
 
-def test_upload_survives_a_restart_between_chunks(tmp_path: Path) -> None:
+def test_upload_survives_a_restart_between_chunks(
+    tmp_path: Path, stack_env: dict[str, str]
+) -> None:
     """A graceful restart keeps everything too (the baseline of the crash test)."""
-    service = ServiceProcess(tmp_path / "restart")
+    service = ServiceProcess(tmp_path / "restart", env=stack_env)
     service.data_dir.mkdir()
     service.start()
     try:
@@ -447,10 +432,12 @@ def test_upload_survives_a_restart_between_chunks(tmp_path: Path) -> None:
         service.stop()
 
 
-def test_leftovers_of_an_interrupted_write_are_never_chunks(tmp_path: Path) -> None:
+def test_leftovers_of_an_interrupted_write_are_never_chunks(
+    tmp_path: Path, stack_env: dict[str, str]
+) -> None:
     """What a crash between blob write and metadata commit leaves behind (an orphan blob at
     the next sequence number, temporary files) is invisible, and the recorder overwrites it."""
-    service = ServiceProcess(tmp_path / "leftovers")
+    service = ServiceProcess(tmp_path / "leftovers", env=stack_env)
     service.data_dir.mkdir()
     service.start()
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -12,7 +11,7 @@ import anyio
 
 from lucid_sessions import __version__
 from lucid_sessions.app.audit import audit_manifest
-from lucid_sessions.app.container import Container
+from lucid_sessions.app.container import Container, running
 from lucid_sessions.app.factory import build_container
 from lucid_sessions.app.settings import Settings, SettingsError, load_settings
 from lucid_sessions.app.usecases.finalize import SYSTEM
@@ -26,6 +25,8 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
     from lucid_sessions.app.factory import create_app
 
+    if anyio.run(_with_container, settings, _preflight) != 0:
+        return 2
     app = create_app(build_container(settings))
     uvicorn.run(
         app,
@@ -45,16 +46,23 @@ def _check_config(settings: Settings) -> int:
 
 
 async def _with_container(settings: Settings, work: Callable[[Container], Awaitable[int]]) -> int:
-    container = build_container(settings)
-    outcome = container.init_resources()
-    if inspect.isawaitable(outcome):
-        await outcome
     try:
-        return await work(container)
-    finally:
-        outcome = container.shutdown_resources()
-        if inspect.isawaitable(outcome):
-            await outcome
+        async with running(build_container(settings)) as container:
+            return await work(container)
+    except DomainError as exc:
+        print(f"lucid-sessions: {exc.detail}", file=sys.stderr)
+        return 2
+    except SettingsError as exc:
+        print(f"lucid-sessions: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+
+
+async def _preflight(container: Container) -> int:
+    """Everything start-up needs, checked before the server binds: the stores answer, the
+    keys load. A failure is one clear line and exit status 2, not a traceback."""
+    container.keyring()
+    container.signer()
+    return 0
 
 
 def _verify(settings: Settings, session_id: str) -> int:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from dependency_injector import containers, providers
@@ -25,18 +27,12 @@ from lucid_sessions.adapters.crypto.reloading import ReloadingKeyRing
 from lucid_sessions.adapters.fs.blobs import FilesystemBlobStore
 from lucid_sessions.adapters.fs.probe import FolderProbe
 from lucid_sessions.adapters.metrics import Metrics
-from lucid_sessions.adapters.sqlite import (
-    SqliteChunkIndex,
-    SqliteDatabase,
-    SqliteDataKeyStore,
-    SqlitePipelineStats,
-    SqliteSessionRepository,
-)
 from lucid_sessions.adapters.system import SystemClock, UlidIdGenerator
 from lucid_sessions.app.background import FinalizationRunner
 from lucid_sessions.app.blob_codec import BlobCodec
 from lucid_sessions.app.locks import KeyedLocks
 from lucid_sessions.app.settings import Settings, SettingsError
+from lucid_sessions.app.stores import Stores, open_stores
 from lucid_sessions.app.usecases.change_session import ControlRecording, UpdateSession
 from lucid_sessions.app.usecases.create_session import CreateSession
 from lucid_sessions.app.usecases.delete_session import DeleteSession
@@ -50,21 +46,12 @@ from lucid_sessions.app.usecases.read_sessions import GetSession, ListSessions
 from lucid_sessions.app.usecases.rotate_keys import RewrapDataKeys
 from lucid_sessions.app.usecases.statistics import SystemStatistics
 from lucid_sessions.app.usecases.verify import VerifySession
-from lucid_sessions.domain.ports.crypto import CipherName
+from lucid_sessions.domain.ports.crypto import CipherName, Signer
 from lucid_sessions.domain.principal import Principal, Role
 
-__all__ = ["DEVELOPMENT_PRINCIPAL", "HTTP_DEPENDENCIES", "Container"]
+__all__ = ["DEVELOPMENT_PRINCIPAL", "HTTP_DEPENDENCIES", "Container", "running"]
 
 DEVELOPMENT_PRINCIPAL = Principal(id="development", role=Role.ADMIN)
-
-
-def open_database(settings: Settings) -> Iterator[SqliteDatabase]:
-    database = SqliteDatabase(Path(settings.storage_path) / "sessions.sqlite3")
-    database.open()
-    try:
-        yield database
-    finally:
-        database.close()
 
 
 def prepare_folders(settings: Settings) -> Iterator[tuple[Path, ...]]:
@@ -87,6 +74,20 @@ def signature_checker() -> Callable[[bytes, bytes, bytes], bool]:
     return verify_signature
 
 
+def _keyring(env: Mapping[str, str], settings: Settings, _folders: object) -> ReloadingKeyRing:
+    try:
+        return ReloadingKeyRing(env, Path(settings.storage_path), settings.production)
+    except KeyConfigError as exc:
+        raise SettingsError(str(exc)) from exc
+
+
+def _signer(env: Mapping[str, str], settings: Settings, _folders: object) -> Signer:
+    try:
+        return load_signer(env, Path(settings.storage_path), settings.production)
+    except KeyConfigError as exc:
+        raise SettingsError(str(exc)) from exc
+
+
 def choose_cipher(settings: Settings) -> CipherName:
     return default_cipher_name() if settings.cipher == "auto" else settings.cipher
 
@@ -103,11 +104,14 @@ class Container(containers.DeclarativeContainer):
 
     # -- storage ---------------------------------------------------------------------------
     folders = providers.Resource(prepare_folders, settings)
-    database = providers.Resource(open_database, settings)
-    session_repository = providers.Singleton(SqliteSessionRepository, database)
-    chunk_index = providers.Singleton(SqliteChunkIndex, database)
-    data_keys = providers.Singleton(SqliteDataKeyStore, database)
-    pipeline_stats = providers.Singleton(SqlitePipelineStats, database)
+    # Opened asynchronously by `running()` (SQLite or MongoDB, plus the Redis cache).
+    stores = providers.Dependency(instance_of=Stores)
+    session_repository = providers.Callable(lambda s: s.sessions, stores)
+    chunk_index = providers.Callable(lambda s: s.chunks, stores)
+    data_keys = providers.Callable(lambda s: s.data_keys, stores)
+    pipeline_stats = providers.Callable(lambda s: s.pipeline_stats, stores)
+    database = providers.Callable(lambda s: s.database, stores)
+    cache = providers.Callable(lambda s: s.cache, stores)
     blob_store = providers.Singleton(
         lambda settings, _folders: FilesystemBlobStore(Path(settings.chunk_store_path)),
         settings,
@@ -119,18 +123,8 @@ class Container(containers.DeclarativeContainer):
     storage_probe = providers.Singleton(lambda folders: FolderProbe(*folders), folders)
 
     # -- crypto ----------------------------------------------------------------------------
-    keyring = providers.Singleton(
-        lambda env, s, _f: ReloadingKeyRing(env, Path(s.storage_path), s.production),
-        environ,
-        settings,
-        folders,
-    )
-    signer = providers.Singleton(
-        lambda env, s, _f: load_signer(env, Path(s.storage_path), s.production),
-        environ,
-        settings,
-        folders,
-    )
+    keyring = providers.Singleton(_keyring, environ, settings, folders)
+    signer = providers.Singleton(_signer, environ, settings, folders)
     cipher_name = providers.Singleton(choose_cipher, settings)
     codec = providers.Singleton(
         lambda keyring: BlobCodec(
@@ -163,7 +157,7 @@ class Container(containers.DeclarativeContainer):
     )
     schedule_finalization = providers.Callable(lambda runner: runner.schedule, finalization_runner)
     check_health = providers.Factory(
-        CheckHealth, clock=clock, database=database, storage=storage_probe
+        CheckHealth, clock=clock, database=database, storage=storage_probe, cache=cache
     )
     create_session = providers.Factory(CreateSession, repo=session_repository, clock=clock, ids=ids)
     get_session = providers.Factory(GetSession, repo=session_repository, clock=clock)
@@ -232,3 +226,23 @@ HTTP_DEPENDENCIES: tuple[str, ...] = (
     "integrity",
     "pipeline_control",
 )
+
+
+@asynccontextmanager
+async def running(container: Container) -> AsyncIterator[Container]:
+    """Open every resource (folders, the selected stores, the cache) and close them again."""
+    outcome = container.init_resources()
+    if inspect.isawaitable(outcome):
+        await outcome
+    try:
+        async with open_stores(container.settings()) as stores:
+            container.stores.override(providers.Object(stores))
+            try:
+                yield container
+            finally:
+                container.stores.reset_override()
+                container.reset_singletons()
+    finally:
+        outcome = container.shutdown_resources()
+        if inspect.isawaitable(outcome):
+            await outcome

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
@@ -24,9 +23,10 @@ from lucid_sessions.adapters.http.sessions import SessionController
 from lucid_sessions.adapters.http.system import SystemController
 from lucid_sessions.adapters.logging import configure_logging
 from lucid_sessions.app.background import FinalizationRunner
-from lucid_sessions.app.container import HTTP_DEPENDENCIES, Container
+from lucid_sessions.app.container import HTTP_DEPENDENCIES, Container, running
 from lucid_sessions.app.errors import exception_handlers
-from lucid_sessions.app.settings import Settings, load_settings
+from lucid_sessions.app.settings import Settings, SettingsError, load_settings
+from lucid_sessions.domain.errors import DomainError
 from lucid_sessions.domain.principal import Principal
 
 __all__ = ["build_container", "create_app"]
@@ -47,26 +47,26 @@ def _bridge(provider: providers.Provider[Any]) -> Provide:
     return Provide(resolve, sync_to_thread=False)
 
 
-async def _maybe_await(value: Any) -> None:
-    if inspect.isawaitable(value):
-        await value
-
-
 def _lifespan(container: Container) -> Callable[[Litestar], Any]:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await _maybe_await(container.init_resources())
-        for name in HTTP_DEPENDENCIES:  # a wiring mistake fails here, at start-up
-            getattr(container, name)()
         settings: Settings = container.settings()
-        runner: FinalizationRunner = container.finalization_runner()
-        try:
+        async with AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(running(container))
+                for name in HTTP_DEPENDENCIES:  # a wiring mistake fails here, at start-up
+                    getattr(container, name)()
+            except (DomainError, SettingsError) as exc:
+                detail = exc.detail if isinstance(exc, DomainError) else str(exc)
+                _log.error("startup_failed", detail=detail)
+                raise SystemExit(f"lucid-sessions: cannot start: {detail}") from None
+            runner: FinalizationRunner = container.finalization_runner()
             async with anyio.create_task_group() as background:
                 await background.start(runner.run)
                 _log.info(
                     "started",
                     env=settings.env,
-                    store="sqlite",
+                    store=container.stores().kind,
                     cipher=container.cipher_name(),
                     version=__version__,
                 )
@@ -74,9 +74,7 @@ def _lifespan(container: Container) -> Callable[[Litestar], Any]:
                     yield
                 finally:
                     background.cancel_scope.cancel()
-        finally:
-            await _maybe_await(container.shutdown_resources())
-            _log.info("stopped")
+        _log.info("stopped")
 
     return lifespan
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lucid_sessions.app.usecases.common import SessionView
 from lucid_sessions.domain.ports.sessions import SessionRepository
@@ -37,14 +37,7 @@ class CreateSession:
         metadata = request.metadata or SessionMetadata()
         if not principal.is_admin and metadata.owner != principal.id:
             # A user's sessions always belong to that user.
-            metadata = SessionMetadata(
-                project=metadata.project,
-                environment=metadata.environment,
-                tags=metadata.tags,
-                description=metadata.description,
-                owner=principal.id,
-                priority=metadata.priority,
-            )
+            metadata = replace(metadata, owner=principal.id)
         now = self._clock.now()
         session = Session.create(
             session_id=self._ids.new_session_id(),

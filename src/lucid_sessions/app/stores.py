@@ -1,0 +1,92 @@
+"""Opening the persistence adapters the settings select (part of the composition root).
+
+MONGODB_URL set: every persistence port on MongoDB (Beanie); otherwise the embedded SQLite
+store under LUCID_STORAGE_PATH. REDIS_URL set: a read-through Redis cache in front of the
+session repository.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio.to_thread
+
+from lucid_sessions.adapters.mongo import open_mongo
+from lucid_sessions.adapters.redis import open_redis_cache
+from lucid_sessions.adapters.sqlite import (
+    SqliteChunkIndex,
+    SqliteDatabase,
+    SqliteDataKeyStore,
+    SqlitePipelineStats,
+    SqliteSessionRepository,
+)
+from lucid_sessions.app.caching import CachedSessionRepository
+from lucid_sessions.app.settings import Settings
+from lucid_sessions.domain.ports.cache import SessionCache
+from lucid_sessions.domain.ports.chunks import ChunkIndex, DataKeyStore, PipelineStats
+from lucid_sessions.domain.ports.health import HealthProbe
+from lucid_sessions.domain.ports.sessions import SessionRepository
+
+__all__ = ["Stores", "open_stores"]
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    kind: str
+    sessions: SessionRepository
+    chunks: ChunkIndex
+    data_keys: DataKeyStore
+    pipeline_stats: PipelineStats
+    database: HealthProbe
+    cache: SessionCache | None
+
+
+@asynccontextmanager
+async def _metadata(settings: Settings) -> AsyncIterator[Stores]:
+    if settings.mongodb_url:
+        async with asynccontextmanager(open_mongo)(settings.mongodb_url) as mongo:
+            yield Stores(
+                "mongodb",
+                mongo.sessions,
+                mongo.chunks,
+                mongo.data_keys,
+                mongo.pipeline_stats,
+                mongo.health,
+                None,
+            )
+        return
+    database = SqliteDatabase(Path(settings.storage_path) / "sessions.sqlite3")
+    await anyio.to_thread.run_sync(database.open)
+    try:
+        yield Stores(
+            "sqlite",
+            SqliteSessionRepository(database),
+            SqliteChunkIndex(database),
+            SqliteDataKeyStore(database),
+            SqlitePipelineStats(database),
+            database,
+            None,
+        )
+    finally:
+        await anyio.to_thread.run_sync(database.close)
+
+
+@asynccontextmanager
+async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
+    async with _metadata(settings) as stores:
+        if not settings.redis_url:
+            yield stores
+            return
+        async with asynccontextmanager(open_redis_cache)(settings.redis_url) as cache:
+            yield Stores(
+                f"{stores.kind}+redis",
+                CachedSessionRepository(stores.sessions, cache),
+                stores.chunks,
+                stores.data_keys,
+                stores.pipeline_stats,
+                stores.database,
+                cache,
+            )
