@@ -6,7 +6,7 @@ domain model, and the field names here are the storage schema.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lucid_sessions.domain.session import Session, SessionStatus
@@ -20,9 +20,30 @@ from lucid_sessions.domain.values import (
     StorageConfig,
 )
 
-__all__ = ["SCHEMA_VERSION", "from_timestamp", "session_from_doc", "session_to_doc", "to_timestamp"]
+__all__ = [
+    "EPOCH",
+    "SCHEMA_VERSION",
+    "epoch_micros",
+    "from_epoch_micros",
+    "from_timestamp",
+    "session_from_doc",
+    "session_to_doc",
+    "to_timestamp",
+]
 
 SCHEMA_VERSION = 1
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_micros(moment: datetime) -> int:
+    """Exact microseconds since the epoch (the sortable integer every store indexes)."""
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def from_epoch_micros(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
 
 
 def to_timestamp(moment: datetime | None) -> str | None:

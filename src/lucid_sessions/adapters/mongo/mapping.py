@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from lucid_sessions.adapters.mongo.documents import ChunkDocument, SessionDocument
-from lucid_sessions.adapters.session_codec import session_from_doc, session_to_doc, to_timestamp
+from lucid_sessions.adapters.session_codec import (
+    epoch_micros,
+    from_epoch_micros,
+    session_from_doc,
+    session_to_doc,
+    to_timestamp,
+)
 from lucid_sessions.domain.chunk import ChunkRecord
 from lucid_sessions.domain.session import Session
 
@@ -18,7 +24,6 @@ __all__ = [
     "session_to_document",
 ]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TIMES = (
     "created_at",
     "updated_at",
@@ -28,11 +33,6 @@ _TIMES = (
     "paused_at",
     "finalized_at",
 )
-
-
-def epoch_micros(moment: datetime) -> int:
-    """Exact microseconds since the epoch (BSON dates keep milliseconds only)."""
-    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 def _exact(stored: datetime, rest: int) -> datetime:
@@ -103,7 +103,7 @@ def chunk_from_document(document: ChunkDocument) -> ChunkRecord:
         leaf_hash=bytes(document.leaf_hash),
         size_bytes=document.size_bytes,
         stored_size_bytes=document.stored_size_bytes,
-        timestamp=_EPOCH + timedelta(microseconds=document.timestamp_us),
+        timestamp=from_epoch_micros(document.timestamp_us),
         compression=document.compression,
         compression_ratio=document.compression_ratio,
         encrypted=document.encrypted,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lucid_sessions.adapters.session_codec import epoch_micros, from_epoch_micros
 from lucid_sessions.adapters.sqlite.database import SqliteDatabase
 from lucid_sessions.domain.chunk import ChunkRecord
 from lucid_sessions.domain.errors import ChunkNotFound
@@ -21,16 +21,11 @@ from lucid_sessions.domain.ports.crypto import WrappedKey
 
 __all__ = ["SqliteChunkIndex", "SqliteDataKeyStore", "SqlitePipelineStats"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _COLUMNS = (
     "session_id, sequence_number, blake3, leaf_hash, size_bytes, stored_size_bytes,"
     " timestamp_us, compression, compression_ratio, encrypted, cipher, duration_seconds,"
     " frame_count"
 )
-
-
-def _micros(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 def _to_row(r: ChunkRecord) -> tuple[Any, ...]:
@@ -41,7 +36,7 @@ def _to_row(r: ChunkRecord) -> tuple[Any, ...]:
         r.leaf_hash,
         r.size_bytes,
         r.stored_size_bytes,
-        _micros(r.timestamp),
+        epoch_micros(r.timestamp),
         r.compression,
         r.compression_ratio,
         int(r.encrypted),
@@ -59,7 +54,7 @@ def _from_row(row: tuple[Any, ...]) -> ChunkRecord:
         leaf_hash=bytes(row[3]),
         size_bytes=row[4],
         stored_size_bytes=row[5],
-        timestamp=_EPOCH + timedelta(microseconds=row[6]),
+        timestamp=from_epoch_micros(row[6]),
         compression=row[7],
         compression_ratio=row[8],
         encrypted=bool(row[9]),
@@ -100,10 +95,10 @@ class SqliteChunkIndex(ChunkIndex):
         args: list[Any] = [query.session_id, query.committed]
         if query.start_time is not None:
             where += " AND timestamp_us >= ?"
-            args.append(_micros(query.start_time))
+            args.append(epoch_micros(query.start_time))
         if query.end_time is not None:
             where += " AND timestamp_us < ?"
-            args.append(_micros(query.end_time))
+            args.append(epoch_micros(query.end_time))
 
         def select(conn: sqlite3.Connection) -> ChunkPage:
             count = f"SELECT COUNT(*) FROM chunks WHERE {where}"  # noqa: S608

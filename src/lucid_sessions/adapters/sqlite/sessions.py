@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lucid_sessions.adapters.session_codec import session_from_doc, session_to_doc
+from lucid_sessions.adapters.session_codec import epoch_micros, session_from_doc, session_to_doc
 from lucid_sessions.adapters.sqlite.database import SqliteDatabase
 from lucid_sessions.domain.errors import ConcurrencyError, SessionNotFound
 from lucid_sessions.domain.ports.sessions import (
@@ -21,13 +20,6 @@ from lucid_sessions.domain.session import Session
 __all__ = ["SqliteSessionRepository"]
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _micros(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(microseconds=1)
-
-
 def _row(session: Session, version: int) -> dict[str, Any]:
     doc = session_to_doc(session)
     doc["version"] = version
@@ -39,7 +31,7 @@ def _row(session: Session, version: int) -> dict[str, Any]:
         "project": meta.project,
         "environment": meta.environment,
         "owner": meta.owner,
-        "created_us": _micros(session.created_at),
+        "created_us": epoch_micros(session.created_at),
         "chunks_count": session.chunks_count,
         "size_bytes": session.size_bytes,
         "stored_bytes": session.stored_bytes,
@@ -72,10 +64,10 @@ def _where(query: SessionQuery) -> tuple[str, list[Any]]:
         args.append(query.tag)
     if query.created_after is not None:
         clauses.append("created_us >= ?")
-        args.append(_micros(query.created_after))
+        args.append(epoch_micros(query.created_after))
     if query.created_before is not None:
         clauses.append("created_us < ?")
-        args.append(_micros(query.created_before))
+        args.append(epoch_micros(query.created_before))
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
