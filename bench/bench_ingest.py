@@ -1,0 +1,293 @@
+"""Benchmark of chunk ingest over HTTP against the same pipeline run in-process.
+
+Run as ``python bench/bench_ingest.py [NAME=VALUE ...]`` (the pairs are added to the server's
+environment, for experiments); ``bench/run.py`` imports ``main()`` instead.
+
+Figures (issue 3, "Speed and memory"), all measured in this one run on the same chunks:
+
+- ``ingest.inprocess_pipeline``: BLAKE3 + zstd (default level) + AEAD seal of every chunk,
+  single-threaded, in this process: the baseline.
+- ``ingest.inprocess_pipeline_store``: the same plus the server's durable blob write
+  (``FilesystemBlobStore.put``: temporary file, fsync, rename, fsync of the folder).
+- ``ingest.http_one_uploader``: sequential ``PUT .../chunks/{n}`` of the same chunks to a real
+  ``lucid-sessions serve`` over one keep-alive connection; the ratio to the in-process
+  pipeline is the issue's ">= 80%" target.
+- ``ingest.http_two_uploaders``: two threads, two sessions, two connections, at once; the
+  ratio to one uploader is the issue's ">= 1.6x on 2 cores" target.
+- ``ingest.http_body_floor``: the same uploads to ``bench/sink_server.py``, the same uvicorn
+  and Litestar stack and the service's own body reader, doing nothing with the bytes: what
+  receiving alone costs (informational).
+- ``ingest.cpu_ms_per_chunk``: CPU time of the server process and of this client per chunk,
+  which bounds what two uploaders can reach on two cores (informational).
+- ``ingest.server_stage_ms_per_chunk``: the server's own per-stage timings (``/pipeline``).
+
+Every throughput is the best of ``ROUNDS`` rounds, and the rounds of all figures are
+interleaved, so that drift (page cache, disk, other load on the machine) affects all alike.
+The ratios mean something only on an otherwise idle machine (``bench/run.py`` reports how
+busy the rest of the machine was).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # common, the other benchmarks
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.servers
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # lucid_sessions
+
+import anyio
+import httpx
+from tests.servers import free_port
+
+from common import (
+    CHUNK_BYTES,
+    MIB,
+    codec_and_keyring,
+    cpu_seconds,
+    create_recording_session,
+    http_client,
+    marker,
+    running_server,
+    screen_chunks,
+    upload,
+)
+from lucid_sessions.adapters.fs.blobs import FilesystemBlobStore
+from lucid_sessions.domain.merkle import blake3_256
+
+__all__ = ["main"]
+
+CHUNKS = 16  # per uploader and round: 128 MiB
+ROUNDS = 5
+TARGET_HTTP_RATIO = 0.80
+TARGET_PARALLEL_RATIO = 1.6
+BASELINE_SESSION = "sess-benchbaseline"
+SINK = Path(__file__).resolve().parent / "sink_server.py"
+
+
+def _sealer() -> Callable[[int, bytes], bytes]:
+    """What `IngestChunk` does to one chunk (minus the thread hops): BLAKE3, then compress
+    (zstd, default level) and seal with the session's data key; returns the blob."""
+    codec, keyring, cipher = codec_and_keyring()
+    _, data_key = keyring.new_data_key()
+
+    def seal(sequence: int, data: bytes) -> bytes:
+        blake3_256(data)
+        sealed = codec.seal(
+            session_id=BASELINE_SESSION,
+            sequence_number=sequence,
+            data=data,
+            compression="zstd",
+            level=None,
+            cipher=cipher,
+            data_key=data_key,
+        )
+        return sealed.data
+
+    return seal
+
+
+def _pipeline_seconds(chunks: list[bytes]) -> float:
+    seal = _sealer()
+    started = time.perf_counter()
+    for sequence, data in enumerate(chunks):
+        seal(sequence, data)
+    return time.perf_counter() - started
+
+
+def _pipeline_store_seconds(chunks: list[bytes]) -> float:
+    """Hash + seal, one chunk at a time, each followed by the server's durable blob write."""
+    seal = _sealer()
+    with tempfile.TemporaryDirectory(prefix="lucid-bench-blobs-") as folder:
+        store = FilesystemBlobStore(Path(folder))
+
+        async def run() -> float:
+            started = time.perf_counter()
+            for sequence, data in enumerate(chunks):
+                await store.put(BASELINE_SESSION, sequence, seal(sequence, data))
+            return time.perf_counter() - started
+
+        return anyio.run(run)
+
+
+@dataclass
+class _Uploads:
+    """Best wall time over rounds, and CPU seconds summed over rounds."""
+
+    seconds: float = float("inf")
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
+    chunks: int = 0
+    errors: list[BaseException] = field(default_factory=list)
+
+    def cpu_ms_per_chunk(self) -> tuple[float, float]:
+        return self.server_cpu / self.chunks * 1000, self.client_cpu / self.chunks * 1000
+
+
+def _upload_all(url: str, name: str | None, chunks: list[bytes], start: threading.Barrier) -> None:
+    """One uploader: its own connection and session (`name`), or PUT /sink when None."""
+    with http_client(url) as client:
+        session_id = create_recording_session(client, name) if name else None
+        client.get("/health")  # the connection is open before the clock starts
+        start.wait()
+        for sequence, data in enumerate(chunks):
+            if session_id is None:
+                response = client.put(
+                    "/sink", content=data, headers={"Content-Type": "application/octet-stream"}
+                )
+                response.raise_for_status()
+            else:
+                upload(client, session_id, sequence, data)
+
+
+def _http_round(
+    url: str, pid: int, uploaders: int, chunks: list[bytes], label: str | None, into: _Uploads
+) -> None:
+    """`uploaders` threads each upload `chunks` to their own session at once."""
+    start = threading.Barrier(uploaders + 1)
+
+    def work(index: int) -> None:
+        try:
+            _upload_all(url, f"{label}-{index}" if label else None, chunks, start)
+        except BaseException as exc:
+            into.errors.append(exc)
+            start.abort()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(uploaders)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    server_cpu, client_cpu = cpu_seconds(pid), time.process_time()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if into.errors:
+        raise into.errors[0]
+    into.seconds = min(into.seconds, elapsed)
+    into.server_cpu += cpu_seconds(pid) - server_cpu
+    into.client_cpu += time.process_time() - client_cpu
+    into.chunks += uploaders * len(chunks)
+
+
+def _stage_ms_per_chunk(url: str, name_prefix: str) -> dict[str, float]:
+    """Server-side milliseconds per chunk and stage, over sessions named `name_prefix*`."""
+    totals: dict[str, float] = {}
+    chunks = 0
+    with httpx.Client(base_url=url, timeout=30.0) as client:
+        listing = client.get("/api/v1/sessions", params={"limit": 100}).json()
+        for session in listing["sessions"]:
+            if not session["name"].startswith(name_prefix):
+                continue
+            pipeline = client.get(f"/api/v1/sessions/{session['session_id']}/pipeline").json()
+            chunks += pipeline["overall_metrics"]["chunks_processed"]
+            for stage in pipeline["stages"]:
+                if stage["processed"]:
+                    name = stage["stage_name"]
+                    totals[name] = totals.get(name, 0.0) + float(stage["seconds"])
+    return {name: seconds / chunks * 1000 for name, seconds in totals.items()} if chunks else {}
+
+
+@contextmanager
+def _sink_server(env: Mapping[str, str] | None) -> Iterator[tuple[str, int]]:
+    """bench/sink_server.py on a free port: (url, pid)."""
+    port = free_port()
+    sink = subprocess.Popen(
+        [sys.executable, str(SINK), str(port)], env={**os.environ, **(env or {})}
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/health", timeout=1.0).raise_for_status()
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or sink.poll() is not None:
+                    raise RuntimeError("bench/sink_server.py did not start") from None
+                time.sleep(0.1)
+        yield url, sink.pid
+    finally:
+        sink.terminate()
+        sink.wait(timeout=15)
+
+
+def _rate(total_bytes: int, seconds: float) -> float:
+    return total_bytes / MIB / seconds
+
+
+def main(server_env: Mapping[str, str] | None = None) -> list[str]:
+    """The figures; `server_env` adds environment variables to the servers (experiments)."""
+    chunks = screen_chunks(CHUNKS)
+    total = CHUNK_BYTES * CHUNKS
+    _, _, cipher = codec_and_keyring()
+    seal = _sealer()
+    stored = sum(len(seal(n, data)) for n, data in enumerate(chunks))
+
+    pipeline = pipeline_store = float("inf")
+    one, two, floor = _Uploads(), _Uploads(), _Uploads()
+    with running_server(env=server_env) as server, _sink_server(server_env) as (sink, sink_pid):
+        pid = server.process.pid  # type: ignore[union-attr]
+        _http_round(server.url, pid, 1, chunks[:2], "warmup", _Uploads())
+        _http_round(sink, sink_pid, 1, chunks[:2], None, _Uploads())
+        # Interleaved rounds, best of each: a burst of load from elsewhere hits one round of
+        # one figure rather than a whole figure.
+        for round_no in range(1, ROUNDS + 1):
+            pipeline = min(pipeline, _pipeline_seconds(chunks))
+            _http_round(server.url, pid, 1, chunks, f"one-{round_no}", one)
+            _http_round(server.url, pid, 2, chunks, f"two-{round_no}", two)
+            pipeline_store = min(pipeline_store, _pipeline_store_seconds(chunks))
+            _http_round(sink, sink_pid, 1, chunks, None, floor)
+        stages = _stage_ms_per_chunk(server.url, "one-")
+
+    base_rate = _rate(total, pipeline)
+    store_rate = _rate(total, pipeline_store)
+    one_rate = _rate(total, one.seconds)
+    two_rate = _rate(2 * total, two.seconds)
+    floor_rate = _rate(total, floor.seconds)
+    http_ratio = one_rate / base_rate
+    parallel_ratio = two_rate / one_rate
+    one_server, one_client = one.cpu_ms_per_chunk()
+    two_server, two_client = two.cpu_ms_per_chunk()
+    floor_server, floor_client = floor.cpu_ms_per_chunk()
+    lines = [
+        f"ingest.data: {CHUNKS} chunks x {CHUNK_BYTES // MIB} MiB screen-like, "
+        f"zstd-3 + {cipher}, stored ratio {total / stored:.1f}x",
+        f"ingest.inprocess_pipeline: {base_rate:.0f} MiB/s "
+        "(baseline: blake3 + zstd + seal, single-threaded)",
+        f"ingest.inprocess_pipeline_store: {store_rate:.0f} MiB/s "
+        f"(ratio {store_rate / base_rate:.2f} vs baseline {base_rate:.0f} MiB/s; "
+        "+ blob write, fsync, rename, folder fsync)",
+        f"ingest.http_one_uploader: {one_rate:.0f} MiB/s "
+        f"(ratio {http_ratio:.2f} vs baseline {base_rate:.0f} MiB/s) "
+        f"{marker(http_ratio >= TARGET_HTTP_RATIO)} target >= {TARGET_HTTP_RATIO:.2f}; "
+        f"{one_rate / store_rate:.2f} vs pipeline + store",
+        f"ingest.http_two_uploaders: {two_rate:.0f} MiB/s "
+        f"(ratio {parallel_ratio:.2f}x vs baseline one uploader {one_rate:.0f} MiB/s) "
+        f"{marker(parallel_ratio >= TARGET_PARALLEL_RATIO)} target >= "
+        f"{TARGET_PARALLEL_RATIO:.1f}x",
+        f"ingest.http_body_floor: {floor_rate:.0f} MiB/s "
+        f"(ratio {floor_rate / base_rate:.2f} vs baseline {base_rate:.0f} MiB/s; "
+        "PUT to bench/sink_server.py: same HTTP stack, body read and dropped; informational)",
+        f"ingest.cpu_ms_per_chunk: server {one_server:.1f} + client {one_client:.1f} "
+        f"(one uploader), server {two_server:.1f} + client {two_client:.1f} (two uploaders), "
+        f"server {floor_server:.1f} + client {floor_client:.1f} (body floor); "
+        f"in-process pipeline {pipeline / CHUNKS * 1000:.1f}",
+    ]
+    if stages:
+        detail = ", ".join(f"{name} {ms:.1f}" for name, ms in stages.items())
+        lines.append(f"ingest.server_stage_ms_per_chunk (one uploader): {detail}")
+    return lines
+
+
+if __name__ == "__main__":
+    for output in main(dict(arg.split("=", 1) for arg in sys.argv[1:])):
+        print(output)
