@@ -32,7 +32,7 @@ from lucid_sessions.domain.ports.crypto import Algorithm, CipherName, KeyRing, W
 from lucid_sessions.domain.ports.sessions import SessionRepository
 from lucid_sessions.domain.ports.system import Clock
 from lucid_sessions.domain.principal import Principal
-from lucid_sessions.domain.session import Session
+from lucid_sessions.domain.session import Session, validate_id
 
 __all__ = ["ChunkUpload", "IngestChunk", "IngestResult", "ensure_data_key"]
 
@@ -95,41 +95,30 @@ class IngestChunk:
         validate_sequence_number(upload.sequence_number)
         if upload.timestamp is not None:
             check_timestamp(upload.timestamp, "X-Chunk-Timestamp")
-        session = await load_visible(self._repo, principal, upload.session_id)
-        hashed_at = time.perf_counter()
-        digest = await anyio.to_thread.run_sync(blake3_256, upload.data)
-        hash_seconds = time.perf_counter() - hashed_at
-        _check_declared(upload, digest)
-        replay = await self._replay(session, upload, digest)
-        if replay is not None:
-            return IngestResult(replay, False, time.perf_counter() - started)
-        self._check_accepting(session, upload)
-        async with self._locks.hold(session.session_id):
-            # Another upload of this session may have committed while we waited.
+        validate_id(upload.session_id)
+        # One upload per session at a time in this process: the blob written for a sequence
+        # number is always the one indexed and committed right after it.
+        async with self._locks.hold(upload.session_id):
             session = await load_visible(self._repo, principal, upload.session_id)
-            replay = await self._replay(session, upload, digest)
-            if replay is not None:
+            if upload.sequence_number < session.chunks_count:
+                digest = await anyio.to_thread.run_sync(blake3_256, upload.data)
+                _check_declared(upload, digest)
+                replay = await self._replay(session, upload, digest)
                 return IngestResult(replay, False, time.perf_counter() - started)
             self._check_accepting(session, upload)
             try:
-                record, sealed, store_seconds = await self._store(session, upload, digest)
+                record, sealed, timings = await self._store(session, upload)
             except (StorageUnavailable, CorruptChunk) as exc:
                 failed = StageFigures(failed=1, bytes_in=len(upload.data), last_error=exc.detail)
                 await self._stats.record(session.session_id, {"storage": failed})
                 raise
-            merkle_at = time.perf_counter()
+            committed_at = time.perf_counter()
             await self._commit(principal, session, record)
-            commit_seconds = time.perf_counter() - merkle_at
-        await self._record_figures(
-            session.session_id, upload, sealed, hash_seconds + commit_seconds, store_seconds
-        )
+            timings["merkle_building"] += time.perf_counter() - committed_at
+        await self._record_figures(session.session_id, upload, sealed, timings)
         return IngestResult(record, True, time.perf_counter() - started)
 
-    async def _replay(
-        self, session: Session, upload: ChunkUpload, digest: bytes
-    ) -> ChunkRecord | None:
-        if upload.sequence_number >= session.chunks_count:
-            return None
+    async def _replay(self, session: Session, upload: ChunkUpload, digest: bytes) -> ChunkRecord:
         stored = await self._index.get(session.session_id, upload.sequence_number)
         if not stored.same_content(digest, len(upload.data)):
             raise ChunkConflict(
@@ -145,8 +134,11 @@ class IngestChunk:
             raise PipelinePaused(session.session_id)
 
     async def _store(
-        self, session: Session, upload: ChunkUpload, digest: bytes
-    ) -> tuple[ChunkRecord, SealedBlob, float]:
+        self, session: Session, upload: ChunkUpload
+    ) -> tuple[ChunkRecord, SealedBlob, dict[str, float]]:
+        """Hash and seal at the same time (two worker threads; both release the GIL), check
+        the declared hash, then write the blob and index the chunk, also at the same time
+        (the index entry stays invisible until the session commits it)."""
         config, storage = session.recording_config, session.storage_config
         compression: Algorithm = (
             "none" if not storage.compression_enabled else config.compression.value
@@ -157,8 +149,19 @@ class IngestChunk:
             if cipher is not None
             else None
         )
-        sealed = await anyio.to_thread.run_sync(
-            lambda: self._codec.seal(
+        timings = {"merkle_building": 0.0, "storage": 0.0}
+        digest = b""
+        sealed: SealedBlob | None = None
+
+        def digest_of() -> None:
+            nonlocal digest
+            hashed_at = time.perf_counter()
+            digest = blake3_256(upload.data)
+            timings["merkle_building"] += time.perf_counter() - hashed_at
+
+        def seal() -> None:
+            nonlocal sealed
+            sealed = self._codec.seal(
                 session_id=session.session_id,
                 sequence_number=upload.sequence_number,
                 data=upload.data,
@@ -167,9 +170,12 @@ class IngestChunk:
                 cipher=cipher,
                 data_key=data_key,
             )
-        )
-        stored_at = time.perf_counter()
-        await self._blobs.put(session.session_id, upload.sequence_number, sealed.data)
+
+        async with anyio.create_task_group() as work:
+            work.start_soon(anyio.to_thread.run_sync, digest_of)
+            work.start_soon(anyio.to_thread.run_sync, seal)
+        assert sealed is not None
+        _check_declared(upload, digest)
         record = ChunkRecord(
             session_id=session.session_id,
             sequence_number=upload.sequence_number,
@@ -185,8 +191,14 @@ class IngestChunk:
             duration_seconds=upload.duration_seconds,
             frame_count=upload.frame_count,
         )
-        await self._index.put(record)
-        return record, sealed, time.perf_counter() - stored_at
+        stored_at = time.perf_counter()
+        async with anyio.create_task_group() as work:
+            work.start_soon(
+                self._blobs.put, session.session_id, upload.sequence_number, sealed.data
+            )
+            work.start_soon(self._index.put, record)
+        timings["storage"] = time.perf_counter() - stored_at
+        return record, sealed, timings
 
     async def _commit(self, principal: Principal, session: Session, record: ChunkRecord) -> None:
         """Append to the aggregate; on a concurrent write (an edit, a pause), reload and retry."""
@@ -201,26 +213,22 @@ class IngestChunk:
                 session = await load_visible(self._repo, principal, session.session_id)
 
     async def _record_figures(
-        self,
-        session_id: str,
-        upload: ChunkUpload,
-        sealed: SealedBlob,
-        merkle_seconds: float,
-        store_seconds: float,
+        self, session_id: str, upload: ChunkUpload, sealed: SealedBlob, timings: dict[str, float]
     ) -> None:
-        size = len(upload.data)
+        size, stored = len(upload.data), len(sealed.data)
+        encrypted = sealed.encrypted
         figures = {
             "compression": StageFigures(
                 1, 0, size, sealed.compressed_size, round(sealed.compress_seconds, 6)
             ),
             "encryption": StageFigures(
-                1 if sealed.encrypted else 0,
+                1 if encrypted else 0,
                 0,
-                sealed.compressed_size if sealed.encrypted else 0,
-                len(sealed.data) if sealed.encrypted else 0,
+                sealed.compressed_size if encrypted else 0,
+                stored if encrypted else 0,
                 round(sealed.encrypt_seconds, 6),
             ),
-            "merkle_building": StageFigures(1, 0, size, 32, round(merkle_seconds, 6)),
-            "storage": StageFigures(1, 0, len(sealed.data), len(sealed.data), store_seconds),
+            "merkle_building": StageFigures(1, 0, size, 32, round(timings["merkle_building"], 6)),
+            "storage": StageFigures(1, 0, stored, stored, round(timings["storage"], 6)),
         }
         await self._stats.record(session_id, figures)
