@@ -92,12 +92,14 @@ async def _read_capped(request: Request[Any, Any, Any], cap: int) -> bytes:
     announced = request.headers.get("content-length")
     if announced is not None and announced.isdigit() and int(announced) > cap:
         raise HTTPException(status_code=413, detail=f"chunk larger than {cap} bytes")
-    body = bytearray()
+    pieces: list[bytes] = []
+    size = 0
     async for piece in request.stream():
-        body += piece
-        if len(body) > cap:
+        size += len(piece)
+        if size > cap:
             raise HTTPException(status_code=413, detail=f"chunk larger than {cap} bytes")
-    return bytes(body)
+        pieces.append(piece)
+    return b"".join(pieces)
 
 
 def _slices(data: bytes, start: int, end: int) -> Iterator[bytes]:
