@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -171,34 +172,35 @@ def sqlite_db(tmp_path: Path) -> Iterator[SqliteDatabase]:
     database.close()
 
 
-@pytest.fixture(params=METADATA_STORES)
-def chunk_index(request: pytest.FixtureRequest, tmp_path: Path) -> ChunkIndex:
+T = TypeVar("T")
+
+
+def _metadata_store(
+    request: pytest.FixtureRequest, fake: Callable[[], T], mongo: str, sqlite: Callable[[Any], T]
+) -> T:
+    """The implementation `request.param` names: the fake, the MongoDB adapter, or SQLite."""
     if request.param == "memory":
-        return InMemoryChunkIndex()
+        return fake()
     if request.param == "mongo":
         stores: MongoStores = request.getfixturevalue("mongo_stores")
-        return stores.chunks
-    return SqliteChunkIndex(request.getfixturevalue("sqlite_db"))
+        found: T = getattr(stores, mongo)
+        return found
+    return sqlite(request.getfixturevalue("sqlite_db"))
+
+
+@pytest.fixture(params=METADATA_STORES)
+def chunk_index(request: pytest.FixtureRequest) -> ChunkIndex:
+    return _metadata_store(request, InMemoryChunkIndex, "chunks", SqliteChunkIndex)
 
 
 @pytest.fixture(params=METADATA_STORES)
 def data_key_store(request: pytest.FixtureRequest) -> DataKeyStore:
-    if request.param == "memory":
-        return InMemoryDataKeyStore()
-    if request.param == "mongo":
-        stores: MongoStores = request.getfixturevalue("mongo_stores")
-        return stores.data_keys
-    return SqliteDataKeyStore(request.getfixturevalue("sqlite_db"))
+    return _metadata_store(request, InMemoryDataKeyStore, "data_keys", SqliteDataKeyStore)
 
 
 @pytest.fixture(params=METADATA_STORES)
 def pipeline_stats(request: pytest.FixtureRequest) -> PipelineStats:
-    if request.param == "memory":
-        return InMemoryPipelineStats()
-    if request.param == "mongo":
-        stores: MongoStores = request.getfixturevalue("mongo_stores")
-        return stores.pipeline_stats
-    return SqlitePipelineStats(request.getfixturevalue("sqlite_db"))
+    return _metadata_store(request, InMemoryPipelineStats, "pipeline_stats", SqlitePipelineStats)
 
 
 @pytest.fixture(params=BLOB_STORES)

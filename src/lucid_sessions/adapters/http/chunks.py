@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -220,24 +220,15 @@ class ChunkController(Controller):
     ) -> Response[Any]:
         started = time.perf_counter()
         record = await chunk_reader.record(principal, session_id, parse_chunk_id(chunk_id))
-        etag = f'"{record.blake3.hex()}"'
-        if etag_matches(request.headers.get("if-none-match"), etag):
-            return Response(b"", status_code=304, headers={"ETag": etag})
-        wanted = _range_or_416(request, record.size_bytes)
-        data = await chunk_reader.open(record)  # authenticated before a byte is sent
-        metrics.download_duration.observe(time.perf_counter() - started)
+
+        async def body(start: int, end: int) -> AsyncIterator[bytes]:
+            data = await chunk_reader.open(record)  # authenticated before a byte is sent
+            metrics.download_duration.observe(time.perf_counter() - started)
+            return _async_slices(data, start, end)
+
         filename = f"{record.session_id}-{record.sequence_number:06d}.bin"
-        if wanted is None:
-            headers = _download_headers(etag, record.size_bytes, filename)
-            return Stream(_async_slices(data, 0, len(data)), media_type=OCTETS, headers=headers)
-        headers = _download_headers(etag, wanted.length, filename)
-        headers["Content-Range"] = wanted.content_range(record.size_bytes)
-        return Stream(
-            _async_slices(data, wanted.start, wanted.end + 1),
-            status_code=206,
-            media_type=OCTETS,
-            headers=headers,
-        )
+        etag = f'"{record.blake3.hex()}"'
+        return await _send(request, etag, record.size_bytes, filename, body)
 
     @get(
         "/recording",
@@ -252,23 +243,38 @@ class ChunkController(Controller):
         chunk_reader: ChunkReader,
     ) -> Response[Any]:
         session = await chunk_reader.session(principal, session_id)
-        total = session.size_bytes
+
+        async def body(start: int, end: int) -> AsyncIterator[bytes]:
+            records = [r async for r in chunk_reader.all_committed(session)]
+            plan = _plan(records, start, end)
+            first = await chunk_reader.open(plan[0][0]) if plan else b""  # fail before headers
+            return _recording_stream(chunk_reader, plan, first)
+
         root = session.merkle_root.hex() if session.merkle_root else "empty"
         etag = f'"{root}-{session.chunks_count}"'
-        if etag_matches(request.headers.get("if-none-match"), etag):
-            return Response(b"", status_code=304, headers={"ETag": etag})
-        wanted = _range_or_416(request, total)
-        start, end = (0, total) if wanted is None else (wanted.start, wanted.end + 1)
-        records = [r async for r in chunk_reader.all_committed(session)]
-        plan = _plan(records, start, end)
-        first = await chunk_reader.open(plan[0][0]) if plan else b""  # fail before headers
         filename = f"{session.session_id}.recording.bin"
-        headers = _download_headers(etag, end - start, filename)
-        stream = _recording_stream(chunk_reader, plan, first)
-        if wanted is None:
-            return Stream(stream, media_type=OCTETS, headers=headers)
-        headers["Content-Range"] = wanted.content_range(total)
-        return Stream(stream, status_code=206, media_type=OCTETS, headers=headers)
+        return await _send(request, etag, session.size_bytes, filename, body)
+
+
+async def _send(
+    request: Request[Any, Any, Any],
+    etag: str,
+    total: int,
+    filename: str,
+    body: Callable[[int, int], Awaitable[AsyncIterator[bytes]]],
+) -> Response[Any]:
+    """Conditional and ranged download: 304 on a matching If-None-Match, 416 on an
+    unsatisfiable Range, else 200 or 206 streaming `body(start, end)`."""
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(b"", status_code=304, headers={"ETag": etag})
+    wanted = _range_or_416(request, total)
+    start, end = (0, total) if wanted is None else (wanted.start, wanted.end + 1)
+    stream = await body(start, end)
+    headers = _download_headers(etag, end - start, filename)
+    if wanted is None:
+        return Stream(stream, media_type=OCTETS, headers=headers)
+    headers["Content-Range"] = wanted.content_range(total)
+    return Stream(stream, status_code=206, media_type=OCTETS, headers=headers)
 
 
 def _plan(records: list[ChunkRecord], start: int, end: int) -> list[tuple[ChunkRecord, int, int]]:
