@@ -423,9 +423,11 @@ def test_list_details_and_missing_chunks(client: httpx.Client) -> None:
     detail = client.get(f"{BASE}/{sid}/chunks/2")
     assert detail.status_code == 200, detail.text
     assert detail.json() == uploaded[2]
-    for missing in (5, 6, 99, 10**12):
+    for missing in (5, 6, 99, 10**12 - 1):
         assert_error(client.get(f"{BASE}/{sid}/chunks/{missing}"), 404, str(missing))
         assert_error(download(client, sid, missing), 404)
+    # Sequence numbers have at most 12 digits: a longer id is malformed, not missing.
+    assert_error(client.get(f"{BASE}/{sid}/chunks/{10**12}"), 400, "chunk_id")
     assert_error(client.get(f"{BASE}/{sid}/chunks/abc"), 400)
 
 

@@ -9,7 +9,7 @@ from lucid_sessions.domain.errors import InvalidValue
 
 __all__ = ["ChunkRecord", "check_timestamp", "validate_sequence_number"]
 
-MAX_SEQUENCE = 2**40
+MAX_SEQUENCE = 10**12  # 12 decimal digits at most
 
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 import structlog
 from litestar import Controller, Request, Response, get, put
-from litestar.exceptions import HTTPException
 from litestar.params import Parameter
 from litestar.response import Stream
 
@@ -20,6 +19,18 @@ from lucid_sessions.adapters.http.chunk_schemas import (
     chunk_response,
 )
 from lucid_sessions.adapters.http.mapping import as_utc
+from lucid_sessions.adapters.http.openapi import (
+    CHUNK_ID_PATTERN,
+    DOWNLOAD_ERRORS,
+    READ_ERRORS,
+    UPLOAD_ERRORS,
+    ChunkId,
+    Offset,
+    PayloadTooLargeException,
+    RangeNotSatisfiableException,
+    SessionId,
+    UnsupportedMediaTypeException,
+)
 from lucid_sessions.adapters.http.ranges import ByteRange, Unsatisfiable, etag_matches, parse_range
 from lucid_sessions.adapters.metrics import Metrics
 from lucid_sessions.app.settings import Settings
@@ -37,7 +48,7 @@ OCTETS = "application/octet-stream"
 _log = structlog.get_logger("lucid_sessions.download")
 
 
-_DECIMAL = re.compile(r"^[0-9]{1,13}$")
+_DECIMAL = re.compile(CHUNK_ID_PATTERN)
 _RFC3339 = re.compile(
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
@@ -91,13 +102,13 @@ async def _read_capped(request: Request[Any, Any, Any], cap: int) -> bytes:
     """The body, refused with 413 as soon as it passes `cap` (never buffered beyond it)."""
     announced = request.headers.get("content-length")
     if announced is not None and announced.isdigit() and int(announced) > cap:
-        raise HTTPException(status_code=413, detail=f"chunk larger than {cap} bytes")
+        raise PayloadTooLargeException(detail=f"chunk larger than {cap} bytes")
     pieces: list[bytes] = []
     size = 0
     async for piece in request.stream():
         size += len(piece)
         if size > cap:
-            raise HTTPException(status_code=413, detail=f"chunk larger than {cap} bytes")
+            raise PayloadTooLargeException(detail=f"chunk larger than {cap} bytes")
         pieces.append(piece)
     return b"".join(pieces)
 
@@ -118,8 +129,7 @@ def _range_or_416(request: Request[Any, Any, Any], total: int) -> ByteRange | No
     try:
         return parse_range(request.headers.get("range"), total)
     except Unsatisfiable:
-        raise HTTPException(
-            status_code=416,
+        raise RangeNotSatisfiableException(
             detail=f"range not satisfiable; the content has {total} bytes",
             headers={"Content-Range": f"bytes */{total}"},
         ) from None
@@ -143,13 +153,14 @@ class ChunkController(Controller):
         "/chunks/{sequence_number:str}",
         status_code=201,
         request_max_body_size=None,  # the configured cap is enforced while streaming
+        raises=UPLOAD_ERRORS,
         summary="Upload one chunk (raw bytes); retries with identical bytes are safe",
     )
     async def upload_chunk(
         self,
         request: Request[Any, Any, Any],
-        session_id: str,
-        sequence_number: str,
+        session_id: SessionId,
+        sequence_number: ChunkId,
         principal: Principal,
         ingest_chunk: IngestChunk,
         settings: Settings,
@@ -157,7 +168,7 @@ class ChunkController(Controller):
     ) -> Response[ChunkResponse]:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != OCTETS:
-            raise HTTPException(status_code=415, detail=f"Content-Type must be {OCTETS}")
+            raise UnsupportedMediaTypeException(detail=f"Content-Type must be {OCTETS}")
         sequence = parse_chunk_id(sequence_number, "sequence_number")
         upload = ChunkUpload(
             session_id=session_id,
@@ -175,14 +186,14 @@ class ChunkController(Controller):
             metrics.ingest_duration.observe(result.seconds)
         return Response(chunk_response(result.record), status_code=201 if result.created else 200)
 
-    @get("/chunks", summary="List a session's chunks in sequence order")
+    @get("/chunks", raises=READ_ERRORS, summary="List a session's chunks in sequence order")
     async def list_chunks(
         self,
-        session_id: str,
+        session_id: SessionId,
         principal: Principal,
         chunk_reader: ChunkReader,
         limit: Annotated[int, Parameter(ge=1, le=MAX_CHUNK_PAGE)] = 100,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Offset = 0,
         start_time: datetime | None = None,
         end_time: datetime | None = None,
     ) -> ChunkListResponse:
@@ -197,23 +208,28 @@ class ChunkController(Controller):
             has_previous=offset > 0,
         )
 
-    @get("/chunks/{chunk_id:str}", summary="Chunk details")
+    @get("/chunks/{chunk_id:str}", raises=READ_ERRORS, summary="Chunk details")
     async def get_chunk(
-        self, session_id: str, chunk_id: str, principal: Principal, chunk_reader: ChunkReader
+        self,
+        session_id: SessionId,
+        chunk_id: ChunkId,
+        principal: Principal,
+        chunk_reader: ChunkReader,
     ) -> ChunkResponse:
         record = await chunk_reader.record(principal, session_id, parse_chunk_id(chunk_id))
         return chunk_response(record)
 
     @get(
         "/chunks/{chunk_id:str}/download",
+        raises=DOWNLOAD_ERRORS,
         summary="The chunk's original bytes (authenticated, streamed, with Range)",
         media_type=OCTETS,
     )
     async def download_chunk(
         self,
         request: Request[Any, Any, Any],
-        session_id: str,
-        chunk_id: str,
+        session_id: SessionId,
+        chunk_id: ChunkId,
         principal: Principal,
         chunk_reader: ChunkReader,
         metrics: Metrics,
@@ -232,13 +248,14 @@ class ChunkController(Controller):
 
     @get(
         "/recording",
+        raises=DOWNLOAD_ERRORS,
         summary="Every chunk's original bytes in order, streamed, with Range",
         media_type=OCTETS,
     )
     async def download_recording(
         self,
         request: Request[Any, Any, Any],
-        session_id: str,
+        session_id: SessionId,
         principal: Principal,
         chunk_reader: ChunkReader,
     ) -> Response[Any]:

@@ -20,6 +20,13 @@ from lucid_sessions.adapters.http.chunk_schemas import (
     TimeRange,
 )
 from lucid_sessions.adapters.http.chunks import parse_chunk_id
+from lucid_sessions.adapters.http.openapi import (
+    CHUNK_ID_PATTERN,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    ChunkId,
+    SessionId,
+)
 from lucid_sessions.app.usecases.integrity import Integrity
 from lucid_sessions.app.usecases.pipeline import (
     INGEST_STAGES,
@@ -32,16 +39,24 @@ from lucid_sessions.domain.principal import Principal
 
 __all__ = ["IntegrityController", "PipelineController"]
 
+# Documented, and validated by parse_chunk_id so that errors name "from" and "to" (Litestar
+# would name the Python parameters).
+_SIZE_DOC: dict[str, Any] = {"schema_extra": {"pattern": CHUNK_ID_PATTERN}}
+
 
 class IntegrityController(Controller):
     path = "/api/v1/sessions/{session_id:str}"
     tags = ["integrity"]
 
-    @get("/chunks/{chunk_id:str}/proof", summary="RFC 9162 inclusion proof of a chunk")
+    @get(
+        "/chunks/{chunk_id:str}/proof",
+        raises=READ_ERRORS,
+        summary="RFC 9162 inclusion proof of a chunk",
+    )
     async def inclusion_proof(
         self,
-        session_id: str,
-        chunk_id: str,
+        session_id: SessionId,
+        chunk_id: ChunkId,
         principal: Principal,
         integrity: Integrity,
         tree_size: Annotated[int | None, Parameter(ge=1)] = None,
@@ -57,15 +72,19 @@ class IntegrityController(Controller):
             audit_path=[h.hex() for h in proof.audit_path],
         )
 
-    @get("/consistency", summary="RFC 9162 consistency proof between two tree sizes")
+    @get(
+        "/consistency",
+        raises=READ_ERRORS,
+        summary="RFC 9162 consistency proof between two tree sizes",
+    )
     async def consistency_proof(
         self,
-        session_id: str,
+        session_id: SessionId,
         principal: Principal,
         integrity: Integrity,
-        first: Annotated[str, Parameter(query="from", description="older tree size")],
+        first: Annotated[str, Parameter(query="from", **_SIZE_DOC, description="older size")],
         second: Annotated[
-            str | None, Parameter(query="to", description="newer tree size (default: current)")
+            str | None, Parameter(query="to", **_SIZE_DOC, description="newer size (default: now)")
         ] = None,
     ) -> ConsistencyResponse:
         proof = await integrity.consistency(
@@ -82,9 +101,13 @@ class IntegrityController(Controller):
             proof=[h.hex() for h in proof.proof],
         )
 
-    @get("/manifest", summary="The session manifest (signed once the session is completed)")
+    @get(
+        "/manifest",
+        raises=READ_ERRORS,
+        summary="The session manifest (signed once the session is completed)",
+    )
     async def manifest(
-        self, session_id: str, principal: Principal, integrity: Integrity
+        self, session_id: SessionId, principal: Principal, integrity: Integrity
     ) -> dict[str, Any]:
         return await integrity.manifest(principal, session_id)
 
@@ -128,29 +151,43 @@ class PipelineController(Controller):
     path = "/api/v1/sessions/{session_id:str}"
     tags = ["pipeline"]
 
-    @get("/pipeline", summary="Pipeline status with measured figures per stage")
+    @get("/pipeline", raises=READ_ERRORS, summary="Pipeline status with measured figures per stage")
     async def pipeline(
-        self, session_id: str, principal: Principal, pipeline_control: PipelineControl
+        self, session_id: SessionId, principal: Principal, pipeline_control: PipelineControl
     ) -> PipelineResponse:
         return _pipeline_response(await pipeline_control.status(principal, session_id))
 
-    @post("/pipeline/pause", status_code=200, summary="Hold ingest and finalization")
+    @post(
+        "/pipeline/pause",
+        status_code=200,
+        raises=WRITE_ERRORS,
+        summary="Hold ingest and finalization",
+    )
     async def pause_pipeline(
-        self, session_id: str, principal: Principal, pipeline_control: PipelineControl
+        self, session_id: SessionId, principal: Principal, pipeline_control: PipelineControl
     ) -> PipelineResponse:
         view = await pipeline_control.set_paused(principal, session_id, True)
         return _pipeline_response(view)
 
-    @post("/pipeline/resume", status_code=200, summary="Release ingest and finalization")
+    @post(
+        "/pipeline/resume",
+        status_code=200,
+        raises=WRITE_ERRORS,
+        summary="Release ingest and finalization",
+    )
     async def resume_pipeline(
-        self, session_id: str, principal: Principal, pipeline_control: PipelineControl
+        self, session_id: SessionId, principal: Principal, pipeline_control: PipelineControl
     ) -> PipelineResponse:
         view = await pipeline_control.set_paused(principal, session_id, False)
         return _pipeline_response(view)
 
-    @get("/statistics", summary="Statistics of one session, computed from stored data")
+    @get(
+        "/statistics",
+        raises=READ_ERRORS,
+        summary="Statistics of one session, computed from stored data",
+    )
     async def statistics(
-        self, session_id: str, principal: Principal, pipeline_control: PipelineControl
+        self, session_id: SessionId, principal: Principal, pipeline_control: PipelineControl
     ) -> StatisticsResponse:
         view = await pipeline_control.status(principal, session_id)
         s, now = view.session, view.as_of

@@ -15,6 +15,7 @@ from lucid_sessions.adapters.http.mapping import (
     new_session_from_request,
     session_response,
 )
+from lucid_sessions.adapters.http.openapi import READ_ERRORS, WRITE_ERRORS, Offset, SessionId
 from lucid_sessions.adapters.http.schemas import (
     CreateSessionRequest,
     DeletedResponse,
@@ -69,7 +70,7 @@ class SessionController(Controller):
         created_after: datetime | None = None,
         created_before: datetime | None = None,
         limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> SessionListResponse:
         query = SessionQuery(
             status=None if status is None else SessionStatus(status),
@@ -92,16 +93,16 @@ class SessionController(Controller):
             has_previous=result.has_previous,
         )
 
-    @get(f"/{SESSION_ID}", summary="Get a session")
+    @get(f"/{SESSION_ID}", raises=READ_ERRORS, summary="Get a session")
     async def get_session(
-        self, session_id: str, principal: Principal, get_session: GetSession
+        self, session_id: SessionId, principal: Principal, get_session: GetSession
     ) -> SessionResponse:
         return session_response(await get_session(principal, session_id))
 
-    @put(f"/{SESSION_ID}", summary="Update a session")
+    @put(f"/{SESSION_ID}", raises=WRITE_ERRORS, summary="Update a session")
     async def update_session(
         self,
-        session_id: str,
+        session_id: SessionId,
         request: Request[Any, Any, Any],
         data: UpdateSessionRequest,
         principal: Principal,
@@ -111,10 +112,15 @@ class SessionController(Controller):
         view = await update_session(principal, session_id, changes_from_request(data))
         return session_response(view)
 
-    @delete(f"/{SESSION_ID}", status_code=200, summary="Delete a session and its recording")
+    @delete(
+        f"/{SESSION_ID}",
+        status_code=200,
+        raises=WRITE_ERRORS,
+        summary="Delete a session and its recording",
+    )
     async def delete_session(
         self,
-        session_id: str,
+        session_id: SessionId,
         principal: Principal,
         delete_session: DeleteSession,
         force: bool = False,
@@ -122,30 +128,30 @@ class SessionController(Controller):
         deleted = await delete_session(principal, session_id, force=force)
         return DeletedResponse(session_id=deleted, deleted=True)
 
-    @post(f"/{SESSION_ID}/start", status_code=200, summary="Start recording")
+    @post(f"/{SESSION_ID}/start", status_code=200, raises=WRITE_ERRORS, summary="Start recording")
     async def start_recording(
-        self, session_id: str, principal: Principal, control_recording: ControlRecording
+        self, session_id: SessionId, principal: Principal, control_recording: ControlRecording
     ) -> SessionResponse:
         view = await control_recording(principal, session_id, RecordingAction.START)
         return session_response(view)
 
-    @post(f"/{SESSION_ID}/pause", status_code=200, summary="Pause recording")
+    @post(f"/{SESSION_ID}/pause", status_code=200, raises=WRITE_ERRORS, summary="Pause recording")
     async def pause_recording(
-        self, session_id: str, principal: Principal, control_recording: ControlRecording
+        self, session_id: SessionId, principal: Principal, control_recording: ControlRecording
     ) -> SessionResponse:
         view = await control_recording(principal, session_id, RecordingAction.PAUSE)
         return session_response(view)
 
-    @post(f"/{SESSION_ID}/resume", status_code=200, summary="Resume recording")
+    @post(f"/{SESSION_ID}/resume", status_code=200, raises=WRITE_ERRORS, summary="Resume recording")
     async def resume_recording(
-        self, session_id: str, principal: Principal, control_recording: ControlRecording
+        self, session_id: SessionId, principal: Principal, control_recording: ControlRecording
     ) -> SessionResponse:
         view = await control_recording(principal, session_id, RecordingAction.RESUME)
         return session_response(view)
 
-    @post(f"/{SESSION_ID}/stop", status_code=200, summary="Stop recording")
+    @post(f"/{SESSION_ID}/stop", status_code=200, raises=WRITE_ERRORS, summary="Stop recording")
     async def stop_recording(
-        self, session_id: str, principal: Principal, control_recording: ControlRecording
+        self, session_id: SessionId, principal: Principal, control_recording: ControlRecording
     ) -> SessionResponse:
         view = await control_recording(principal, session_id, RecordingAction.STOP)
         return session_response(view)

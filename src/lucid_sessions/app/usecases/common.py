@@ -7,16 +7,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from lucid_sessions.domain.errors import ConcurrencyError, SessionNotFound
+from lucid_sessions.domain.errors import ConcurrencyError, InvalidValue, SessionNotFound
 from lucid_sessions.domain.ports.sessions import SessionRepository
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import Session, validate_id
 
-__all__ = ["MAX_ATTEMPTS", "SessionView", "load_visible", "mutate"]
+__all__ = ["MAX_ATTEMPTS", "MAX_OFFSET", "SessionView", "check_page", "load_visible", "mutate"]
 
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 5
+MAX_OFFSET = 1_000_000_000
+
+
+def check_page(limit: int, offset: int, max_limit: int) -> None:
+    """Bounds of every paged list (an unbounded offset would overflow the stores)."""
+    if not 1 <= limit <= max_limit:
+        raise InvalidValue("limit", f"must be between 1 and {max_limit}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidValue("offset", f"must be between 0 and {MAX_OFFSET}")
 
 
 @dataclass(frozen=True, slots=True)

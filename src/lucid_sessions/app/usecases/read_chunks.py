@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 import anyio.to_thread
 
 from lucid_sessions.app.blob_codec import BlobCodec
-from lucid_sessions.app.usecases.common import load_visible
+from lucid_sessions.app.usecases.common import check_page, load_visible
 from lucid_sessions.domain.chunk import ChunkRecord, validate_sequence_number
-from lucid_sessions.domain.errors import ChunkNotFound, CorruptChunk, InvalidValue
+from lucid_sessions.domain.errors import ChunkNotFound, CorruptChunk
 from lucid_sessions.domain.merkle import blake3_256
 from lucid_sessions.domain.ports.chunks import (
     BlobStore,
@@ -42,10 +42,7 @@ class ChunkReader:
         return await load_visible(self.repo, principal, session_id)
 
     async def list(self, principal: Principal, query: ChunkQuery) -> ChunkPage:
-        if not 1 <= query.limit <= MAX_CHUNK_PAGE:
-            raise InvalidValue("limit", f"must be between 1 and {MAX_CHUNK_PAGE}")
-        if query.offset < 0:
-            raise InvalidValue("offset", "must be 0 or more")
+        check_page(query.limit, query.offset, MAX_CHUNK_PAGE)
         session = await self.session(principal, query.session_id)
         return await self.index.find(replace(query, committed=session.chunks_count))
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from lucid_sessions.app.usecases.common import SessionView, load_visible
-from lucid_sessions.domain.errors import InvalidValue
+from lucid_sessions.app.usecases.common import SessionView, check_page, load_visible
 from lucid_sessions.domain.ports.sessions import SessionQuery, SessionRepository
 from lucid_sessions.domain.ports.system import Clock
 from lucid_sessions.domain.principal import Principal
@@ -45,10 +44,7 @@ class ListSessions:
         self._repo, self._clock = repo, clock
 
     async def __call__(self, principal: Principal, query: SessionQuery) -> SessionList:
-        if not 1 <= query.limit <= MAX_LIMIT:
-            raise InvalidValue("limit", f"must be between 1 and {MAX_LIMIT}")
-        if query.offset < 0:
-            raise InvalidValue("offset", "must be 0 or more")
+        check_page(query.limit, query.offset, MAX_LIMIT)
         scope = principal.owner_scope()
         if scope is not None:
             if query.owner is not None and query.owner != scope:
