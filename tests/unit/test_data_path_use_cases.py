@@ -22,6 +22,7 @@ from lucid_sessions.adapters.memory import (
 )
 from lucid_sessions.app.blob_codec import BlobCodec
 from lucid_sessions.app.locks import KeyedLocks
+from lucid_sessions.app.usecases.delete_session import DeleteSession
 from lucid_sessions.app.usecases.finalize import SYSTEM, FinalizeSession
 from lucid_sessions.app.usecases.ingest_chunk import ChunkUpload, IngestChunk
 from lucid_sessions.app.usecases.integrity import Integrity
@@ -316,3 +317,58 @@ async def test_rewrap_keeps_data_readable(world: World) -> None:
     assert after.key_id == "k2"
     assert rotated.unwrap(after) == world.keyring.unwrap(before)
     assert (await RewrapDataKeys(world.keys, rotated)()).already_current == 1
+
+
+class GatedBlobStore(InMemoryBlobStore):
+    """Holds every write until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = anyio.Event()
+        self.writing = anyio.Event()
+
+    async def put(self, session_id: str, sequence_number: int, blob: bytes) -> None:
+        self.writing.set()
+        await self.gate.wait()
+        await super().put(session_id, sequence_number, blob)
+
+
+async def test_delete_waits_for_an_upload_in_flight_and_leaves_no_blob() -> None:
+    repo, index, blobs = InMemorySessionRepository(), InMemoryChunkIndex(), GatedBlobStore()
+    keys, stats, clock, locks = (
+        InMemoryDataKeyStore(),
+        InMemoryPipelineStats(),
+        FrozenClock(),
+        KeyedLocks(),
+    )
+    keyring = StaticKeyRing({"k1": os.urandom(32)}, "k1")
+    codec = BlobCodec(StandardCompressor(), {"aes-256-gcm": AesGcmCipher()}, keyring)
+    ingest = IngestChunk(
+        repo, index, blobs, keys, keyring, codec, stats, clock, locks, "aes-256-gcm"
+    )
+    delete = DeleteSession(repo, index, blobs, keys, stats, locks)
+    session = make_session("sess-d")
+    session.start(session.created_at)
+    await repo.add(session)
+    outcomes: list[str] = []
+
+    async def upload() -> None:
+        outcomes.append(
+            "stored" if (await ingest(SYSTEM, ChunkUpload("sess-d", 0, chunk(0)))).created else "?"
+        )
+
+    async def remove() -> None:
+        await blobs.writing.wait()  # the upload is writing its blob now
+        outcomes.append(await delete(SYSTEM, "sess-d", force=True))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(upload)
+        tg.start_soon(remove)
+        await blobs.writing.wait()
+        await anyio.sleep(0.05)
+        assert outcomes == [], "delete waits for the upload's lock"
+        blobs.gate.set()
+    assert outcomes == ["stored", "sess-d"]
+    with pytest.raises(ChunkNotFound):
+        await blobs.get("sess-d", 0)
+    assert await keys.get("sess-d") is None

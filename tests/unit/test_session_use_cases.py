@@ -16,6 +16,7 @@ from lucid_sessions.adapters.memory import (
     InMemorySessionRepository,
     SequentialIdGenerator,
 )
+from lucid_sessions.app.locks import KeyedLocks
 from lucid_sessions.app.usecases.change_session import (
     ControlRecording,
     RecordingAction,
@@ -72,6 +73,7 @@ def app() -> App:
             InMemoryBlobStore(),
             InMemoryDataKeyStore(),
             InMemoryPipelineStats(),
+            KeyedLocks(),
         ),
     )
 

@@ -176,6 +176,7 @@ class Container(containers.DeclarativeContainer):
         blobs=blob_store,
         keys=data_keys,
         stats=pipeline_stats,
+        locks=locks,
     )
     system_statistics = providers.Factory(
         SystemStatistics, repo=session_repository, usage=storage_probe
