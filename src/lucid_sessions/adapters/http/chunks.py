@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import structlog
 from litestar import Controller, Request, Response, get, put
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
 from lucid_sessions.adapters.http.chunk_schemas import (
@@ -161,10 +162,10 @@ class ChunkController(Controller):
         request: Request[Any, Any, Any],
         session_id: SessionId,
         sequence_number: ChunkId,
-        principal: Principal,
-        ingest_chunk: IngestChunk,
-        settings: Settings,
-        metrics: Metrics,
+        principal: NamedDependency[Principal],
+        ingest_chunk: NamedDependency[IngestChunk],
+        settings: NamedDependency[Settings],
+        metrics: NamedDependency[Metrics],
     ) -> Response[ChunkResponse]:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != OCTETS:
@@ -190,12 +191,12 @@ class ChunkController(Controller):
     async def list_chunks(
         self,
         session_id: SessionId,
-        principal: Principal,
-        chunk_reader: ChunkReader,
-        limit: Annotated[int, Parameter(ge=1, le=MAX_CHUNK_PAGE)] = 100,
+        principal: NamedDependency[Principal],
+        chunk_reader: NamedDependency[ChunkReader],
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_CHUNK_PAGE)] = 100,
         offset: Offset = 0,
-        start_time: datetime | None = None,
-        end_time: datetime | None = None,
+        start_time: FromQuery[datetime | None] = None,
+        end_time: FromQuery[datetime | None] = None,
     ) -> ChunkListResponse:
         query = ChunkQuery(session_id, 0, limit, offset, as_utc(start_time), as_utc(end_time))
         page = await chunk_reader.list(principal, query)
@@ -213,8 +214,8 @@ class ChunkController(Controller):
         self,
         session_id: SessionId,
         chunk_id: ChunkId,
-        principal: Principal,
-        chunk_reader: ChunkReader,
+        principal: NamedDependency[Principal],
+        chunk_reader: NamedDependency[ChunkReader],
     ) -> ChunkResponse:
         record = await chunk_reader.record(principal, session_id, parse_chunk_id(chunk_id))
         return chunk_response(record)
@@ -230,9 +231,9 @@ class ChunkController(Controller):
         request: Request[Any, Any, Any],
         session_id: SessionId,
         chunk_id: ChunkId,
-        principal: Principal,
-        chunk_reader: ChunkReader,
-        metrics: Metrics,
+        principal: NamedDependency[Principal],
+        chunk_reader: NamedDependency[ChunkReader],
+        metrics: NamedDependency[Metrics],
     ) -> Response[Any]:
         started = time.perf_counter()
         record = await chunk_reader.record(principal, session_id, parse_chunk_id(chunk_id))
@@ -256,8 +257,8 @@ class ChunkController(Controller):
         self,
         request: Request[Any, Any, Any],
         session_id: SessionId,
-        principal: Principal,
-        chunk_reader: ChunkReader,
+        principal: NamedDependency[Principal],
+        chunk_reader: NamedDependency[ChunkReader],
     ) -> Response[Any]:
         session = await chunk_reader.session(principal, session_id)
 

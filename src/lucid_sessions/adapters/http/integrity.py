@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 
 from lucid_sessions.adapters.http.chunk_schemas import (
     ConsistencyResponse,
@@ -57,9 +58,9 @@ class IntegrityController(Controller):
         self,
         session_id: SessionId,
         chunk_id: ChunkId,
-        principal: Principal,
-        integrity: Integrity,
-        tree_size: Annotated[int | None, Parameter(ge=1)] = None,
+        principal: NamedDependency[Principal],
+        integrity: NamedDependency[Integrity],
+        tree_size: Annotated[int | None, QueryParameter(ge=1)] = None,
     ) -> ProofResponse:
         proof = await integrity.inclusion(
             principal, session_id, parse_chunk_id(chunk_id), tree_size
@@ -80,11 +81,12 @@ class IntegrityController(Controller):
     async def consistency_proof(
         self,
         session_id: SessionId,
-        principal: Principal,
-        integrity: Integrity,
-        first: Annotated[str, Parameter(query="from", **_SIZE_DOC, description="older size")],
+        principal: NamedDependency[Principal],
+        integrity: NamedDependency[Integrity],
+        first: Annotated[str, QueryParameter(name="from", **_SIZE_DOC, description="older size")],
         second: Annotated[
-            str | None, Parameter(query="to", **_SIZE_DOC, description="newer size (default: now)")
+            str | None,
+            QueryParameter(name="to", **_SIZE_DOC, description="newer size (default: now)"),
         ] = None,
     ) -> ConsistencyResponse:
         proof = await integrity.consistency(
@@ -107,7 +109,10 @@ class IntegrityController(Controller):
         summary="The session manifest (signed once the session is completed)",
     )
     async def manifest(
-        self, session_id: SessionId, principal: Principal, integrity: Integrity
+        self,
+        session_id: SessionId,
+        principal: NamedDependency[Principal],
+        integrity: NamedDependency[Integrity],
     ) -> dict[str, Any]:
         return await integrity.manifest(principal, session_id)
 
@@ -153,7 +158,10 @@ class PipelineController(Controller):
 
     @get("/pipeline", raises=READ_ERRORS, summary="Pipeline status with measured figures per stage")
     async def pipeline(
-        self, session_id: SessionId, principal: Principal, pipeline_control: PipelineControl
+        self,
+        session_id: SessionId,
+        principal: NamedDependency[Principal],
+        pipeline_control: NamedDependency[PipelineControl],
     ) -> PipelineResponse:
         return _pipeline_response(await pipeline_control.status(principal, session_id))
 
@@ -164,7 +172,10 @@ class PipelineController(Controller):
         summary="Hold ingest and finalization",
     )
     async def pause_pipeline(
-        self, session_id: SessionId, principal: Principal, pipeline_control: PipelineControl
+        self,
+        session_id: SessionId,
+        principal: NamedDependency[Principal],
+        pipeline_control: NamedDependency[PipelineControl],
     ) -> PipelineResponse:
         view = await pipeline_control.set_paused(principal, session_id, True)
         return _pipeline_response(view)
@@ -176,7 +187,10 @@ class PipelineController(Controller):
         summary="Release ingest and finalization",
     )
     async def resume_pipeline(
-        self, session_id: SessionId, principal: Principal, pipeline_control: PipelineControl
+        self,
+        session_id: SessionId,
+        principal: NamedDependency[Principal],
+        pipeline_control: NamedDependency[PipelineControl],
     ) -> PipelineResponse:
         view = await pipeline_control.set_paused(principal, session_id, False)
         return _pipeline_response(view)
@@ -187,7 +201,10 @@ class PipelineController(Controller):
         summary="Statistics of one session, computed from stored data",
     )
     async def statistics(
-        self, session_id: SessionId, principal: Principal, pipeline_control: PipelineControl
+        self,
+        session_id: SessionId,
+        principal: NamedDependency[Principal],
+        pipeline_control: NamedDependency[PipelineControl],
     ) -> StatisticsResponse:
         view = await pipeline_control.status(principal, session_id)
         s, now = view.session, view.as_of

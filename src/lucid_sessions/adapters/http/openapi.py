@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar.exceptions import HTTPException, NotFoundException, ServiceUnavailableException
-from litestar.params import Parameter
+from litestar.params import PathParameter, QueryParameter
 
 from lucid_sessions.app.usecases.common import MAX_OFFSET
 
@@ -24,11 +24,11 @@ __all__ = [
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 CHUNK_ID_PATTERN = r"^[0-9]{1,12}$"
 
-SessionId = Annotated[str, Parameter(pattern=ID_PATTERN, description="the session id")]
+SessionId = Annotated[str, PathParameter(pattern=ID_PATTERN, description="the session id")]
 ChunkId = Annotated[
-    str, Parameter(pattern=CHUNK_ID_PATTERN, description="the chunk's sequence number")
+    str, PathParameter(pattern=CHUNK_ID_PATTERN, description="the chunk's sequence number")
 ]
-Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET)]
+Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)]
 
 
 class ConflictException(HTTPException):

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post, put
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from lucid_sessions.adapters.http.body import strict_body
 from lucid_sessions.adapters.http.mapping import (
@@ -49,9 +50,9 @@ class SessionController(Controller):
     async def create_session(
         self,
         request: Request[Any, Any, Any],
-        data: CreateSessionRequest,
-        principal: Principal,
-        create_session: CreateSession,
+        data: JSONBody[CreateSessionRequest],
+        principal: NamedDependency[Principal],
+        create_session: NamedDependency[CreateSession],
     ) -> SessionResponse:
         data = await strict_body(request, CreateSessionRequest)
         view = await create_session(principal, new_session_from_request(data))
@@ -60,16 +61,16 @@ class SessionController(Controller):
     @get("", summary="List sessions, newest first")
     async def list_sessions(
         self,
-        principal: Principal,
-        list_sessions: ListSessions,
-        status: Status | None = None,
-        project: str | None = None,
-        environment: str | None = None,
-        owner: str | None = None,
-        tag: str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = 50,
+        principal: NamedDependency[Principal],
+        list_sessions: NamedDependency[ListSessions],
+        status: FromQuery[Status | None] = None,
+        project: FromQuery[str | None] = None,
+        environment: FromQuery[str | None] = None,
+        owner: FromQuery[str | None] = None,
+        tag: FromQuery[str | None] = None,
+        created_after: FromQuery[datetime | None] = None,
+        created_before: FromQuery[datetime | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
         offset: Offset = 0,
     ) -> SessionListResponse:
         query = SessionQuery(
@@ -95,7 +96,10 @@ class SessionController(Controller):
 
     @get(f"/{SESSION_ID}", raises=READ_ERRORS, summary="Get a session")
     async def get_session(
-        self, session_id: SessionId, principal: Principal, get_session: GetSession
+        self,
+        session_id: SessionId,
+        principal: NamedDependency[Principal],
+        get_session: NamedDependency[GetSession],
     ) -> SessionResponse:
         return session_response(await get_session(principal, session_id))
 
@@ -104,9 +108,9 @@ class SessionController(Controller):
         self,
         session_id: SessionId,
         request: Request[Any, Any, Any],
-        data: UpdateSessionRequest,
-        principal: Principal,
-        update_session: UpdateSession,
+        data: JSONBody[UpdateSessionRequest],
+        principal: NamedDependency[Principal],
+        update_session: NamedDependency[UpdateSession],
     ) -> SessionResponse:
         data = await strict_body(request, UpdateSessionRequest)
         view = await update_session(principal, session_id, changes_from_request(data))
@@ -121,37 +125,49 @@ class SessionController(Controller):
     async def delete_session(
         self,
         session_id: SessionId,
-        principal: Principal,
-        delete_session: DeleteSession,
-        force: bool = False,
+        principal: NamedDependency[Principal],
+        delete_session: NamedDependency[DeleteSession],
+        force: FromQuery[bool] = False,
     ) -> DeletedResponse:
         deleted = await delete_session(principal, session_id, force=force)
         return DeletedResponse(session_id=deleted, deleted=True)
 
     @post(f"/{SESSION_ID}/start", status_code=200, raises=WRITE_ERRORS, summary="Start recording")
     async def start_recording(
-        self, session_id: SessionId, principal: Principal, control_recording: ControlRecording
+        self,
+        session_id: SessionId,
+        principal: NamedDependency[Principal],
+        control_recording: NamedDependency[ControlRecording],
     ) -> SessionResponse:
         view = await control_recording(principal, session_id, RecordingAction.START)
         return session_response(view)
 
     @post(f"/{SESSION_ID}/pause", status_code=200, raises=WRITE_ERRORS, summary="Pause recording")
     async def pause_recording(
-        self, session_id: SessionId, principal: Principal, control_recording: ControlRecording
+        self,
+        session_id: SessionId,
+        principal: NamedDependency[Principal],
+        control_recording: NamedDependency[ControlRecording],
     ) -> SessionResponse:
         view = await control_recording(principal, session_id, RecordingAction.PAUSE)
         return session_response(view)
 
     @post(f"/{SESSION_ID}/resume", status_code=200, raises=WRITE_ERRORS, summary="Resume recording")
     async def resume_recording(
-        self, session_id: SessionId, principal: Principal, control_recording: ControlRecording
+        self,
+        session_id: SessionId,
+        principal: NamedDependency[Principal],
+        control_recording: NamedDependency[ControlRecording],
     ) -> SessionResponse:
         view = await control_recording(principal, session_id, RecordingAction.RESUME)
         return session_response(view)
 
     @post(f"/{SESSION_ID}/stop", status_code=200, raises=WRITE_ERRORS, summary="Stop recording")
     async def stop_recording(
-        self, session_id: SessionId, principal: Principal, control_recording: ControlRecording
+        self,
+        session_id: SessionId,
+        principal: NamedDependency[Principal],
+        control_recording: NamedDependency[ControlRecording],
     ) -> SessionResponse:
         view = await control_recording(principal, session_id, RecordingAction.STOP)
         return session_response(view)

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, MediaType, Response, get
+from litestar.di import NamedDependency
 
 from lucid_sessions import __version__
 from lucid_sessions.adapters.metrics import CONTENT_TYPE_LATEST, Metrics
@@ -42,7 +43,7 @@ class SystemStatisticsResponse(msgspec.Struct, kw_only=True):
     storage: StorageFigures
 
 
-async def _health(check_health: CheckHealth) -> Response[HealthResponse]:
+async def _health(check_health: NamedDependency[CheckHealth]) -> Response[HealthResponse]:
     report = await check_health()
     body = HealthResponse(
         status=report.status,
@@ -55,7 +56,9 @@ async def _health(check_health: CheckHealth) -> Response[HealthResponse]:
 
 
 async def _metrics(
-    metrics: Metrics, system_statistics: SystemStatistics, principal: Principal
+    metrics: NamedDependency[Metrics],
+    system_statistics: NamedDependency[SystemStatistics],
+    principal: NamedDependency[Principal],
 ) -> Response[bytes]:
     report = await system_statistics(principal)
     metrics.set_sessions(report.sessions_by_status, [s.value for s in SessionStatus])
@@ -84,7 +87,7 @@ class SystemController(Controller):
     @get(
         ["/health", "/api/v1/sessions/health"], summary="Health of the service and its dependencies"
     )
-    async def health(self, check_health: CheckHealth) -> Response[HealthResponse]:
+    async def health(self, check_health: NamedDependency[CheckHealth]) -> Response[HealthResponse]:
         return await _health(check_health)
 
     @get(
@@ -93,13 +96,18 @@ class SystemController(Controller):
         media_type=CONTENT_TYPE_LATEST,
     )
     async def metrics(
-        self, metrics: Metrics, system_statistics: SystemStatistics, principal: Principal
+        self,
+        metrics: NamedDependency[Metrics],
+        system_statistics: NamedDependency[SystemStatistics],
+        principal: NamedDependency[Principal],
     ) -> Response[bytes]:
         return await _metrics(metrics, system_statistics, principal)
 
     @get("/api/v1/sessions/statistics", summary="System-wide statistics")
     async def statistics(
-        self, system_statistics: SystemStatistics, principal: Principal
+        self,
+        system_statistics: NamedDependency[SystemStatistics],
+        principal: NamedDependency[Principal],
     ) -> SystemStatisticsResponse:
         report = await system_statistics(principal)
         return SystemStatisticsResponse(

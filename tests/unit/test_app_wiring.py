@@ -1,0 +1,104 @@
+"""The composition root with fakes swapped in: the real Litestar app, in process."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+from dependency_injector import providers
+from litestar.testing import TestClient
+
+from lucid_sessions.adapters.memory import (
+    FrozenClock,
+    InMemoryChunkIndex,
+    InMemoryDataKeyStore,
+    InMemoryPipelineStats,
+    InMemorySessionRepository,
+    SequentialIdGenerator,
+)
+from lucid_sessions.app.container import HTTP_DEPENDENCIES, Container, running
+from lucid_sessions.app.factory import build_container, create_app
+from lucid_sessions.app.settings import load_settings
+from lucid_sessions.app.stores import Stores
+from lucid_sessions.domain.ports.health import HealthProbe
+
+BASE = "/api/v1/sessions"
+
+
+class AlwaysUp(HealthProbe):
+    async def ping(self) -> bool:
+        return True
+
+
+def fake_container(tmp_path: Path) -> Container:
+    settings = load_settings(
+        {
+            "LUCID_STORAGE_PATH": str(tmp_path / "sessions"),
+            "LUCID_CHUNK_STORE_PATH": str(tmp_path / "chunks"),
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    container = build_container(settings)
+    container.environ.override(providers.Object({}))
+    container.clock.override(providers.Object(FrozenClock()))
+    container.ids.override(providers.Object(SequentialIdGenerator()))
+    stores = Stores(
+        "memory",
+        InMemorySessionRepository(),
+        InMemoryChunkIndex(),
+        InMemoryDataKeyStore(),
+        InMemoryPipelineStats(),
+        AlwaysUp(),
+        None,
+    )
+    container.stores.override(providers.Object(stores))
+    return container
+
+
+def test_every_provider_resolves(tmp_path: Path) -> None:
+    async def resolve() -> None:
+        async with running(fake_container(tmp_path)) as container:
+            for name in HTTP_DEPENDENCIES:
+                assert getattr(container, name)() is not None, name
+            for name in ("finalization_runner", "verify_session", "rewrap_data_keys"):
+                assert getattr(container, name)() is not None, name
+
+    anyio.run(resolve)
+
+
+def test_the_app_on_fakes_records_and_finalizes(tmp_path: Path) -> None:
+    container = fake_container(tmp_path)
+    with TestClient(create_app(container)) as client:
+        created = client.post(BASE, json={"name": "desk", "rdp_config": {"host": "h"}})
+        assert created.status_code == 201, created.text
+        sid = created.json()["session_id"]
+        assert sid == "sess-test-000001", "the fake id generator is the one wired"
+        assert client.post(f"{BASE}/{sid}/start").status_code == 200
+        data = b"frame " * 50_000
+        headers = {"content-type": "application/octet-stream"}
+        assert (
+            client.put(f"{BASE}/{sid}/chunks/0", content=data, headers=headers).status_code == 201
+        )
+        assert client.get(f"{BASE}/{sid}/chunks/0/download").content == data
+        assert client.post(f"{BASE}/{sid}/stop").status_code == 200
+        deadline = time.monotonic() + 10
+        while client.get(f"{BASE}/{sid}").json()["status"] != "completed":
+            assert time.monotonic() < deadline, "finalization did not complete"
+            time.sleep(0.05)
+        manifest = client.get(f"{BASE}/{sid}/manifest").json()
+        assert manifest["signature"]
+        assert manifest["chunks_count"] == 1
+        health = client.get("/health").json()
+        assert health["checks"] == {"database": "ok", "cache": "disabled", "storage": "ok"}
+    stores = container.stores()
+    assert isinstance(stores.sessions, InMemorySessionRepository), "the fakes stayed in place"
+
+
+@pytest.mark.parametrize("missing", ["stores"])
+def test_an_unopened_graph_fails_loudly(tmp_path: Path, missing: str) -> None:
+    container = fake_container(tmp_path)
+    getattr(container, missing).reset_override()
+    with pytest.raises(Exception):  # noqa: B017, PT011 - dependency-injector's own error
+        container.create_session()
