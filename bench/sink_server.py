@@ -2,7 +2,7 @@
 
 ``python bench/sink_server.py PORT`` serves ``PUT /sink`` on 127.0.0.1 with the same uvicorn
 settings as ``lucid-sessions serve`` and a Litestar handler that reads the body with the
-service's own capped reader (``_read_capped``) and answers 201 without hashing, compressing,
+service's own capped reader (``read_capped``) and answers 201 without hashing, compressing,
 encrypting or storing anything. Uploading to it measures what receiving 8 MiB over HTTP costs
 on its own, which no pipeline change can remove.
 """
@@ -18,14 +18,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import uvicorn
 from litestar import Litestar, Request, get, put
 
-from lucid_sessions.adapters.http.chunks import _read_capped
+from lucid_sessions.adapters.http.upload import read_capped
 
 CAP = 64 << 20
 
 
 @put("/sink", status_code=201, request_max_body_size=None)
 async def sink(request: Request[Any, Any, Any]) -> dict[str, int]:
-    data = await _read_capped(request, CAP)
+    data = await read_capped(request, CAP)
     return {"size_bytes": len(data)}
 
 

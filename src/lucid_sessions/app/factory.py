@@ -17,8 +17,9 @@ from litestar.openapi import OpenAPIConfig
 
 from lucid_sessions import __version__
 from lucid_sessions.adapters.http.chunks import ChunkController
-from lucid_sessions.adapters.http.integrity import IntegrityController, PipelineController
+from lucid_sessions.adapters.http.integrity import IntegrityController
 from lucid_sessions.adapters.http.middleware import RequestLogMiddleware
+from lucid_sessions.adapters.http.pipeline import PipelineController
 from lucid_sessions.adapters.http.sessions import SessionController
 from lucid_sessions.adapters.http.system import SystemController
 from lucid_sessions.adapters.logging import configure_logging

@@ -21,12 +21,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
-import fcntl
 import os
 import re
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,6 +31,7 @@ import yaml
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from lucid_sessions.adapters.crypto.secret_files import exclusive_lock, write_secret_file
 from lucid_sessions.domain.errors import IntegrityError
 from lucid_sessions.domain.ports.crypto import KeyRing, WrappedKey
 
@@ -49,7 +47,6 @@ __all__ = [
     "load_master_keys",
     "master_key_file_path",
     "rotate_master_key",
-    "write_secret_file",
 ]
 
 MASTER_KEY_ENV: Final = "LUCID_MASTER_KEY"
@@ -168,35 +165,12 @@ def rotate_master_key(path: Path | None) -> str:
         )
     if not path.is_file():
         raise KeyConfigError(f"{path}: the master key file does not exist")
-    with _exclusive_lock(path):
+    with exclusive_lock(path):
         keys, _ = _read_key_file(path, str(path))
         new_id = _next_key_id(keys)
         keys[new_id] = _new_key()
         write_secret_file(path, _render(keys, new_id), replace=True)
     return new_id
-
-
-def write_secret_file(path: Path, content: bytes, *, replace: bool) -> bool:
-    """Write `content` to `path` atomically with mode 0600 (the directory is made 0700).
-
-    A temporary file in the same directory is written and fsynced, then renamed over `path`
-    (`replace=True`) or hard-linked to `path` only if absent (`replace=False`, so two processes
-    starting at once keep one key). Returns whether `path` now holds `content`.
-    """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    temporary = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            os.fchmod(stream.fileno(), 0o600)
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        written = _publish(temporary, path, replace=replace)
-        _fsync_directory(path.parent)
-        return written
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _configured_file(env: Mapping[str, str]) -> Path | None:
@@ -206,37 +180,6 @@ def _configured_file(env: Mapping[str, str]) -> Path | None:
 
 def _development_file(data_dir: Path) -> Path:
     return data_dir / "keys" / "master-keys.yaml"
-
-
-def _publish(temporary: Path, path: Path, *, replace: bool) -> bool:
-    if replace:
-        temporary.replace(path)
-        return True
-    try:
-        path.hardlink_to(temporary)
-    except FileExistsError:
-        return False
-    return True
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def _exclusive_lock(path: Path) -> Iterator[None]:
-    """Serialise rotations of one key file (a lost update would lose a master key)."""
-    lock_path = path.with_name(path.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _read_key_file(path: Path, where: str) -> tuple[dict[str, bytes], str]:

@@ -17,7 +17,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from lucid_sessions.adapters.crypto.keyring import KeyConfigError, write_secret_file
+from lucid_sessions.adapters.crypto.keyring import KeyConfigError
+from lucid_sessions.adapters.crypto.secret_files import write_secret_file
 from lucid_sessions.domain.ports.crypto import Signer
 
 __all__ = ["SIGNING_KEY_FILE_ENV", "Ed25519Signer", "load_signer", "verify_signature"]

@@ -43,29 +43,6 @@ class SystemStatisticsResponse(msgspec.Struct, kw_only=True):
     storage: StorageFigures
 
 
-async def _health(check_health: NamedDependency[CheckHealth]) -> Response[HealthResponse]:
-    report = await check_health()
-    body = HealthResponse(
-        status=report.status,
-        service=SERVICE,
-        version=__version__,
-        timestamp=report.timestamp.isoformat().replace("+00:00", "Z"),
-        checks=dict(report.checks),
-    )
-    return Response(body, status_code=503 if report.status == "unhealthy" else 200)
-
-
-async def _metrics(
-    metrics: NamedDependency[Metrics],
-    system_statistics: NamedDependency[SystemStatistics],
-    principal: NamedDependency[Principal],
-) -> Response[bytes]:
-    report = await system_statistics(principal)
-    metrics.set_sessions(report.sessions_by_status, [s.value for s in SessionStatus])
-    metrics.bytes_stored.set(report.summary.stored_bytes_total)
-    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
-
-
 class SystemController(Controller):
     path = "/"
     tags = ["service"]
@@ -88,7 +65,15 @@ class SystemController(Controller):
         ["/health", "/api/v1/sessions/health"], summary="Health of the service and its dependencies"
     )
     async def health(self, check_health: NamedDependency[CheckHealth]) -> Response[HealthResponse]:
-        return await _health(check_health)
+        report = await check_health()
+        body = HealthResponse(
+            status=report.status,
+            service=SERVICE,
+            version=__version__,
+            timestamp=report.timestamp.isoformat().replace("+00:00", "Z"),
+            checks=dict(report.checks),
+        )
+        return Response(body, status_code=503 if report.status == "unhealthy" else 200)
 
     @get(
         ["/metrics", "/api/v1/sessions/metrics"],
@@ -101,7 +86,10 @@ class SystemController(Controller):
         system_statistics: NamedDependency[SystemStatistics],
         principal: NamedDependency[Principal],
     ) -> Response[bytes]:
-        return await _metrics(metrics, system_statistics, principal)
+        report = await system_statistics(principal)
+        metrics.set_sessions(report.sessions_by_status, [s.value for s in SessionStatus])
+        metrics.bytes_stored.set(report.summary.stored_bytes_total)
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @get("/api/v1/sessions/statistics", summary="System-wide statistics")
     async def statistics(

@@ -1,0 +1,78 @@
+"""Reading a chunk upload: the capped body, the chunk id and the optional headers."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Request
+
+from lucid_sessions.adapters.http.openapi import CHUNK_ID_PATTERN, PayloadTooLargeException
+from lucid_sessions.domain.errors import InvalidValue
+
+__all__ = ["header_float", "header_int", "header_time", "parse_chunk_id", "read_capped"]
+
+_DECIMAL = re.compile(CHUNK_ID_PATTERN)
+_RFC3339 = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+def parse_chunk_id(raw: str, field: str = "chunk_id") -> int:
+    if not _DECIMAL.match(raw):
+        raise InvalidValue(field, "must be a decimal sequence number (ASCII digits)")
+    return int(raw)
+
+
+def header_float(request: Request[Any, Any, Any], name: str) -> float | None:
+    raw = request.headers.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidValue(name, "must be a number") from None
+    if not 0 <= value < 1e9:
+        raise InvalidValue(name, "must be between 0 and 1e9")
+    return value
+
+
+def header_int(request: Request[Any, Any, Any], name: str) -> int | None:
+    raw = request.headers.get(name)
+    if raw is None:
+        return None
+    if not raw.strip().isdigit() or len(raw.strip()) > 12:
+        raise InvalidValue(name, "must be a whole number of 0 or more")
+    return int(raw)
+
+
+def header_time(request: Request[Any, Any, Any], name: str) -> datetime | None:
+    raw = request.headers.get(name)
+    if raw is None:
+        return None
+    text = raw.strip()
+    if not _RFC3339.match(text):
+        raise InvalidValue(name, "must be an RFC 3339 timestamp, e.g. 2026-01-31T12:00:00Z")
+    fraction = re.search(r"\.([0-9]+)", text)
+    if fraction and len(fraction.group(1)) > 6:  # datetime keeps microseconds
+        text = text.replace(fraction.group(0), fraction.group(0)[:7])
+    try:
+        return datetime.fromisoformat(text.upper().replace("Z", "+00:00")).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise InvalidValue(name, "is not a representable point in time") from None
+
+
+async def read_capped(request: Request[Any, Any, Any], cap: int) -> bytes:
+    """The body, refused with 413 as soon as it passes `cap` (never buffered beyond it)."""
+    announced = request.headers.get("content-length")
+    if announced is not None and announced.isdigit() and int(announced) > cap:
+        raise PayloadTooLargeException(detail=f"chunk larger than {cap} bytes")
+    pieces: list[bytes] = []
+    size = 0
+    async for piece in request.stream():
+        size += len(piece)
+        if size > cap:
+            raise PayloadTooLargeException(detail=f"chunk larger than {cap} bytes")
+        pieces.append(piece)
+    return b"".join(pieces)
