@@ -32,6 +32,9 @@ def _tune_allocator() -> None:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-3, 32 * 1024 * 1024)  # M_MMAP_THRESHOLD
         libc.mallopt(-1, 64 * 1024 * 1024)  # M_TRIM_THRESHOLD
+        # Few arenas: each may keep up to the trim threshold, so many worker threads must
+        # not multiply it (a Raspberry Pi has 2-4 GB).
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
     except (OSError, AttributeError):
         return
 
