@@ -27,7 +27,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+import pytest
 
 from tests.servers import free_port
 
@@ -43,6 +46,7 @@ __all__ = [
     "mongo_target_from_env",
     "mongoeco_python",
     "redis_server_binary",
+    "running_or_skip",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -277,6 +281,22 @@ class MongoecoServer(_Process):
     def restart(self, timeout: float = 30.0) -> MongoecoServer:
         self.stop()
         return self.start(timeout)
+
+
+Server = TypeVar("Server", RedisServer, MongoecoServer)
+
+
+@contextmanager
+def running_or_skip(server: Server) -> Iterator[Server]:
+    """Start a test server (or skip the test, with the reason); stop it afterwards."""
+    try:
+        server.start()
+    except ServerUnavailable as exc:
+        pytest.skip(f"{server.name} unavailable: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @dataclass(frozen=True)

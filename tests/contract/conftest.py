@@ -41,9 +41,9 @@ from lucid_sessions.domain.session import Session
 from tests.servers_db import (
     MongoecoServer,
     MongoTarget,
-    ServerUnavailable,
     fresh_database_name,
     mongo_target_from_env,
+    running_or_skip,
 )
 
 # A factory per implementation; `reopen` gives a fresh adapter over the same storage (or None
@@ -76,15 +76,8 @@ def mongo_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoTarg
     if configured is not None:
         yield configured
         return
-    server = MongoecoServer(tmp_path_factory.mktemp("mongoeco"))
-    try:
-        server.start()
-    except ServerUnavailable as exc:
-        pytest.skip(f"no MongoDB server for the mongo suites: {exc}")
-    try:
+    with running_or_skip(MongoecoServer(tmp_path_factory.mktemp("mongoeco"))) as server:
         yield MongoTarget(server.url, emulated=True)
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -24,9 +24,9 @@ from tests.servers import free_port
 from tests.servers_db import (
     MongoecoServer,
     MongoTarget,
-    ServerUnavailable,
     fresh_database_name,
     mongo_target_from_env,
+    running_or_skip,
 )
 
 pytestmark = pytest.mark.anyio
@@ -38,13 +38,9 @@ open_stores = asynccontextmanager(open_mongo)
 def own_server(tmp_path: Path) -> Iterator[MongoecoServer]:
     if mongo_target_from_env() is not None:
         pytest.skip("MONGODB_TEST_URL names a shared server: outages are tested on mongoeco")
-    server = MongoecoServer(tmp_path / "mongoeco", sqlite_path=tmp_path / "mongo.sqlite3")
-    try:
-        server.start()
-    except ServerUnavailable as exc:
-        pytest.skip(f"no MongoDB server: {exc}")
-    yield server
-    server.stop()
+    durable = MongoecoServer(tmp_path / "mongoeco", sqlite_path=tmp_path / "mongo.sqlite3")
+    with running_or_skip(durable) as server:
+        yield server
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from lucid_sessions.domain.ports.cache import SessionCache
 from lucid_sessions.domain.session import Session
 from lucid_sessions.domain.values import SessionMetadata
 from tests.factories import at, make_session
-from tests.servers_db import RedisServer, ServerUnavailable
+from tests.servers_db import RedisServer, running_or_skip
 
 pytestmark = pytest.mark.anyio
 
@@ -63,12 +63,7 @@ async def memory_harness() -> AsyncIterator[Harness]:
 
 @asynccontextmanager
 async def redis_harness(data_dir: Path) -> AsyncIterator[Harness]:
-    server = RedisServer(data_dir)
-    try:
-        server.start()
-    except ServerUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
+    with running_or_skip(RedisServer(data_dir)) as server:
         async with AsyncExitStack() as stack:
 
             async def open_redis(ttl_seconds: float = 300.0) -> SessionCache:
@@ -77,8 +72,6 @@ async def redis_harness(data_dir: Path) -> AsyncIterator[Harness]:
                 )
 
             yield Harness("redis", open_redis, anyio.sleep, server.kill, server.start, server)
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.servers import ServiceProcess, free_port
-from tests.servers_db import MongoecoServer, RedisServer, ServerUnavailable
+from tests.servers_db import MongoecoServer, RedisServer, running_or_skip
 
 pytestmark = pytest.mark.e2e
 
@@ -24,24 +24,15 @@ BASE = "/api/v1/sessions"
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    try:
-        server.start()
-    except ServerUnavailable as exc:
-        pytest.skip(f"redis-server unavailable: {exc}")
-    yield server
-    server.stop()
+    with running_or_skip(RedisServer(tmp_path / "redis")) as server:
+        yield server
 
 
 @pytest.fixture
 def mongo_server(tmp_path: Path) -> Iterator[MongoecoServer]:
-    server = MongoecoServer(tmp_path / "mongo", sqlite_path=tmp_path / "mongo.sqlite3")
-    try:
-        server.start()
-    except ServerUnavailable as exc:
-        pytest.skip(f"mongoeco unavailable: {exc}")
-    yield server
-    server.stop()
+    durable = MongoecoServer(tmp_path / "mongo", sqlite_path=tmp_path / "mongo.sqlite3")
+    with running_or_skip(durable) as server:
+        yield server
 
 
 def mongo_url(server: MongoecoServer) -> str:
