@@ -17,12 +17,10 @@ from lucid_sessions.adapters.http.chunk_schemas import (
 )
 from lucid_sessions.adapters.http.openapi import READ_ERRORS, WRITE_ERRORS, SessionId
 from lucid_sessions.app.usecases.pipeline import (
-    INGEST_STAGES,
     STAGES,
     PipelineControl,
     PipelineView,
 )
-from lucid_sessions.domain.ports.chunks import StageFigures
 from lucid_sessions.domain.principal import Principal
 
 __all__ = ["PipelineController"]
@@ -31,7 +29,7 @@ __all__ = ["PipelineController"]
 def _pipeline_response(view: PipelineView) -> PipelineResponse:
     stages = []
     for name in STAGES:
-        f = view.figures.get(name, StageFigures())
+        f = view.figure(name)
         stages.append(
             StageResponse(
                 stage_name=name,
@@ -44,9 +42,8 @@ def _pipeline_response(view: PipelineView) -> PipelineResponse:
                 last_error=f.last_error,
             )
         )
-    compression = view.figures.get("compression", StageFigures())
-    storage = view.figures.get("storage", StageFigures())
-    busy = sum(view.figures.get(n, StageFigures()).seconds for n in INGEST_STAGES)
+    compression, storage = view.figure("compression"), view.figure("storage")
+    busy = view.ingest_seconds
     return PipelineResponse(
         session_id=view.session.session_id,
         pipeline_status=view.pipeline_status,
@@ -119,8 +116,7 @@ class PipelineController(Controller):
     ) -> StatisticsResponse:
         view = await pipeline_control.status(principal, session_id)
         s, now = view.session, view.as_of
-        storage = view.figures.get("storage", StageFigures())
-        busy = sum(view.figures.get(n, StageFigures()).seconds for n in INGEST_STAGES)
+        storage, busy = view.figure("storage"), view.ingest_seconds
         return StatisticsResponse(
             session_id=s.session_id,
             time_range=TimeRange(started_at=s.started_at, stopped_at=s.stopped_at),

@@ -25,6 +25,14 @@ class PipelineView:
     figures: dict[str, StageFigures]
     as_of: datetime
 
+    def figure(self, stage: str) -> StageFigures:
+        return self.figures.get(stage, StageFigures())
+
+    @property
+    def ingest_seconds(self) -> float:
+        """Time spent in the ingest stages (what throughput figures divide by)."""
+        return sum(self.figure(stage).seconds for stage in INGEST_STAGES)
+
     @property
     def pipeline_status(self) -> str:
         s = self.session
@@ -39,7 +47,7 @@ class PipelineView:
         return "active"
 
     def stage_status(self, stage: str) -> str:
-        s, figures = self.session, self.figures.get(stage, StageFigures())
+        s, figures = self.session, self.figure(stage)
         if stage == "finalization":
             if s.status is SessionStatus.COMPLETED:
                 return "completed"
