@@ -29,7 +29,7 @@ from lucid_sessions.adapters.crypto import (
     default_cipher_name,
 )
 from lucid_sessions.app.blob_codec import BlobCodec
-from lucid_sessions.domain.ports.crypto import CipherName
+from lucid_sessions.domain.ports.cipher import CipherName
 
 __all__ = [
     "CHUNK_BYTES",

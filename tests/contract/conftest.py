@@ -30,8 +30,11 @@ from lucid_sessions.adapters.sqlite import (
     SqlitePipelineStats,
     SqliteSessionRepository,
 )
-from lucid_sessions.domain.ports.chunks import BlobStore, ChunkIndex, DataKeyStore, PipelineStats
-from lucid_sessions.domain.ports.sessions import (
+from lucid_sessions.domain.ports.blob_store import BlobStore
+from lucid_sessions.domain.ports.chunk_index import ChunkIndex
+from lucid_sessions.domain.ports.data_key_store import DataKeyStore
+from lucid_sessions.domain.ports.pipeline_stats import PipelineStats
+from lucid_sessions.domain.ports.session_repository import (
     SessionPage,
     SessionQuery,
     SessionRepository,

@@ -8,15 +8,11 @@ import pytest
 from lucid_sessions.domain.chunk import ChunkRecord
 from lucid_sessions.domain.errors import ChunkNotFound
 from lucid_sessions.domain.merkle import blake3_256, leaf_hash
-from lucid_sessions.domain.ports.chunks import (
-    BlobStore,
-    ChunkIndex,
-    ChunkQuery,
-    DataKeyStore,
-    PipelineStats,
-    StageFigures,
-)
-from lucid_sessions.domain.ports.crypto import WrappedKey
+from lucid_sessions.domain.ports.blob_store import BlobStore
+from lucid_sessions.domain.ports.chunk_index import ChunkIndex, ChunkQuery
+from lucid_sessions.domain.ports.data_key_store import DataKeyStore
+from lucid_sessions.domain.ports.keyring import WrappedKey
+from lucid_sessions.domain.ports.pipeline_stats import PipelineStats, StageFigures
 from tests.factories import at
 
 pytestmark = pytest.mark.anyio

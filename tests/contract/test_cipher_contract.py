@@ -15,7 +15,7 @@ from lucid_sessions.adapters.crypto.aead import (
     default_cipher_name,
 )
 from lucid_sessions.domain.errors import IntegrityError, InvalidValue
-from lucid_sessions.domain.ports.crypto import Cipher
+from lucid_sessions.domain.ports.cipher import Cipher
 
 KEY = bytes(range(32))
 AAD = b"session s1, chunk 7"

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from lucid_sessions.adapters.compression import StandardCompressor
 from lucid_sessions.domain.errors import IntegrityError, InvalidValue
-from lucid_sessions.domain.ports.crypto import Algorithm, Compressor
+from lucid_sessions.domain.ports.compressor import Algorithm, Compressor
 
 ALGORITHMS: tuple[Algorithm, ...] = get_args(Algorithm)
 COMPRESSING: tuple[Algorithm, ...] = ("zstd", "lz4")

@@ -21,7 +21,7 @@ from lucid_sessions.adapters.crypto.keyring import (
     rotate_master_key,
 )
 from lucid_sessions.domain.errors import IntegrityError
-from lucid_sessions.domain.ports.crypto import KeyRing, WrappedKey
+from lucid_sessions.domain.ports.keyring import KeyRing, WrappedKey
 
 
 @dataclass

@@ -17,8 +17,8 @@ import pytest
 from lucid_sessions.adapters.mongo import MongoStores, open_mongo
 from lucid_sessions.adapters.mongo.documents import ChunkDocument, SessionDocument
 from lucid_sessions.domain.errors import StorageUnavailable
-from lucid_sessions.domain.ports.chunks import ChunkQuery
-from lucid_sessions.domain.ports.sessions import SessionQuery
+from lucid_sessions.domain.ports.chunk_index import ChunkQuery
+from lucid_sessions.domain.ports.session_repository import SessionQuery
 from tests.factories import make_session
 from tests.servers import free_port
 from tests.servers_db import (

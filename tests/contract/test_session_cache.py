@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from lucid_sessions.adapters.memory.cache import InMemorySessionCache
 from lucid_sessions.adapters.memory.system import FrozenClock
 from lucid_sessions.adapters.redis import RedisSessionCache, open_redis_cache
-from lucid_sessions.domain.ports.cache import SessionCache
+from lucid_sessions.domain.ports.session_cache import SessionCache
 from lucid_sessions.domain.session import Session
 from lucid_sessions.domain.values import SessionMetadata
 from tests.factories import at, make_session

@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from lucid_sessions.domain.errors import ConcurrencyError, SessionNotFound
-from lucid_sessions.domain.ports.sessions import SessionQuery, SessionRepository
+from lucid_sessions.domain.ports.session_repository import SessionQuery, SessionRepository
 from lucid_sessions.domain.session import SessionStatus
 from lucid_sessions.domain.values import (
     Compression,

@@ -22,7 +22,7 @@ from lucid_sessions.app.container import HTTP_DEPENDENCIES, Container, running
 from lucid_sessions.app.factory import build_container, create_app
 from lucid_sessions.app.settings import load_settings
 from lucid_sessions.app.stores import Stores
-from lucid_sessions.domain.ports.health import HealthProbe
+from lucid_sessions.domain.ports.health_probe import HealthProbe
 
 BASE = "/api/v1/sessions"
 

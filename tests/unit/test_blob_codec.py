@@ -23,7 +23,9 @@ from lucid_sessions.domain.blob import (
     encode_header,
 )
 from lucid_sessions.domain.errors import CorruptChunk, IntegrityError, InvalidValue
-from lucid_sessions.domain.ports.crypto import Algorithm, CipherName, WrappedKey
+from lucid_sessions.domain.ports.cipher import CipherName
+from lucid_sessions.domain.ports.compressor import Algorithm
+from lucid_sessions.domain.ports.keyring import WrappedKey
 
 ALGORITHMS: tuple[Algorithm, ...] = get_args(Algorithm)
 CIPHERS: tuple[CipherName | None, ...] = (*get_args(CipherName), None)

@@ -11,7 +11,7 @@ from lucid_sessions.adapters.memory import FrozenClock, InMemorySessionRepositor
 from lucid_sessions.adapters.memory.cache import InMemorySessionCache
 from lucid_sessions.app.caching import CachedSessionRepository
 from lucid_sessions.domain.errors import ConcurrencyError, SessionNotFound, StorageUnavailable
-from lucid_sessions.domain.ports.sessions import SessionQuery
+from lucid_sessions.domain.ports.session_repository import SessionQuery
 from lucid_sessions.domain.session import Session, SessionStatus
 from tests.factories import at, make_session
 

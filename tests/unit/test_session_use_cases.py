@@ -32,7 +32,7 @@ from lucid_sessions.domain.errors import (
     PolicyViolation,
     SessionNotFound,
 )
-from lucid_sessions.domain.ports.sessions import SessionQuery
+from lucid_sessions.domain.ports.session_repository import SessionQuery
 from lucid_sessions.domain.principal import Principal, Role
 from lucid_sessions.domain.session import SessionStatus
 from lucid_sessions.domain.values import RDPConfig, SessionMetadata, StorageConfig

@@ -19,7 +19,7 @@ import lz4.frame
 import zstandard
 
 from lucid_sessions.domain.errors import IntegrityError, InvalidValue
-from lucid_sessions.domain.ports.crypto import Algorithm, Compressor
+from lucid_sessions.domain.ports.compressor import Algorithm, Compressor
 
 __all__ = [
     "LZ4_DEFAULT_LEVEL",

@@ -6,7 +6,8 @@ import os
 import time
 from datetime import UTC, datetime
 
-from lucid_sessions.domain.ports.system import Clock, IdGenerator
+from lucid_sessions.domain.ports.clock import Clock
+from lucid_sessions.domain.ports.id_generator import IdGenerator
 
 __all__ = ["SystemClock", "UlidIdGenerator", "encode_ulid"]
 

@@ -10,7 +10,7 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from lucid_sessions.app.usecases.finalize import FinalizeSession
 from lucid_sessions.domain.errors import DomainError, NotFound, PipelinePaused
-from lucid_sessions.domain.ports.sessions import SessionQuery, SessionRepository
+from lucid_sessions.domain.ports.session_repository import SessionQuery, SessionRepository
 from lucid_sessions.domain.session import SessionStatus
 
 __all__ = ["FinalizationRunner"]

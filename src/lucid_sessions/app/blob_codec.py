@@ -27,14 +27,9 @@ from lucid_sessions.domain.blob import (
     encode_header,
 )
 from lucid_sessions.domain.errors import CorruptChunk, IntegrityError, InvalidValue
-from lucid_sessions.domain.ports.crypto import (
-    Algorithm,
-    Cipher,
-    CipherName,
-    Compressor,
-    KeyRing,
-    WrappedKey,
-)
+from lucid_sessions.domain.ports.cipher import Cipher, CipherName
+from lucid_sessions.domain.ports.compressor import Algorithm, Compressor
+from lucid_sessions.domain.ports.keyring import KeyRing, WrappedKey
 
 __all__ = ["DEFAULT_MAX_ORIGINAL_SIZE", "BlobCodec", "SealedBlob"]
 

@@ -32,8 +32,8 @@ from collections.abc import Awaitable
 import anyio
 
 from lucid_sessions.domain.errors import ConcurrencyError
-from lucid_sessions.domain.ports.cache import SessionCache
-from lucid_sessions.domain.ports.sessions import (
+from lucid_sessions.domain.ports.session_cache import SessionCache
+from lucid_sessions.domain.ports.session_repository import (
     SessionPage,
     SessionQuery,
     SessionRepository,

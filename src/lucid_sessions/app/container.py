@@ -46,7 +46,8 @@ from lucid_sessions.app.usecases.read_sessions import GetSession, ListSessions
 from lucid_sessions.app.usecases.rotate_keys import RewrapDataKeys
 from lucid_sessions.app.usecases.statistics import SystemStatistics
 from lucid_sessions.app.usecases.verify import VerifySession
-from lucid_sessions.domain.ports.crypto import CipherName, Signer
+from lucid_sessions.domain.ports.cipher import CipherName
+from lucid_sessions.domain.ports.signer import Signer
 from lucid_sessions.domain.principal import Principal, Role
 
 __all__ = ["DEVELOPMENT_PRINCIPAL", "HTTP_DEPENDENCIES", "Container", "running"]

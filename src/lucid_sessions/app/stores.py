@@ -25,10 +25,12 @@ from lucid_sessions.adapters.sqlite import (
 )
 from lucid_sessions.app.caching import CachedSessionRepository
 from lucid_sessions.app.settings import Settings
-from lucid_sessions.domain.ports.cache import SessionCache
-from lucid_sessions.domain.ports.chunks import ChunkIndex, DataKeyStore, PipelineStats
-from lucid_sessions.domain.ports.health import HealthProbe
-from lucid_sessions.domain.ports.sessions import SessionRepository
+from lucid_sessions.domain.ports.chunk_index import ChunkIndex
+from lucid_sessions.domain.ports.data_key_store import DataKeyStore
+from lucid_sessions.domain.ports.health_probe import HealthProbe
+from lucid_sessions.domain.ports.pipeline_stats import PipelineStats
+from lucid_sessions.domain.ports.session_cache import SessionCache
+from lucid_sessions.domain.ports.session_repository import SessionRepository
 
 __all__ = ["Stores", "open_stores"]
 

@@ -24,7 +24,8 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from lucid_sessions.domain.errors import IntegrityError, InvalidValue
-from lucid_sessions.domain.ports.crypto import Algorithm, CipherName
+from lucid_sessions.domain.ports.cipher import CipherName
+from lucid_sessions.domain.ports.compressor import Algorithm
 
 __all__ = [
     "BLOB_MAGIC",

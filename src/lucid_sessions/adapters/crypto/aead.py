@@ -15,7 +15,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from lucid_sessions.domain.errors import IntegrityError, InvalidValue
-from lucid_sessions.domain.ports.crypto import Cipher, CipherName
+from lucid_sessions.domain.ports.cipher import Cipher, CipherName
 
 __all__ = [
     "KEY_SIZE",

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from lucid_sessions.adapters.crypto.secret_files import exclusive_lock, write_secret_file
 from lucid_sessions.domain.errors import IntegrityError
-from lucid_sessions.domain.ports.crypto import KeyRing, WrappedKey
+from lucid_sessions.domain.ports.keyring import KeyRing, WrappedKey
 
 __all__ = [
     "DATA_KEY_SIZE",

@@ -12,7 +12,7 @@ from lucid_sessions.adapters.crypto.keyring import (
     load_master_keys,
     master_key_file_path,
 )
-from lucid_sessions.domain.ports.crypto import KeyRing, WrappedKey
+from lucid_sessions.domain.ports.keyring import KeyRing, WrappedKey
 
 __all__ = ["ReloadingKeyRing"]
 

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from lucid_sessions.adapters.crypto.keyring import KeyConfigError
 from lucid_sessions.adapters.crypto.secret_files import write_secret_file
-from lucid_sessions.domain.ports.crypto import Signer
+from lucid_sessions.domain.ports.signer import Signer
 
 __all__ = ["SIGNING_KEY_FILE_ENV", "Ed25519Signer", "load_signer", "verify_signature"]
 

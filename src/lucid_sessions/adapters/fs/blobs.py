@@ -20,7 +20,7 @@ import blake3
 
 from lucid_sessions.domain.chunk import validate_sequence_number
 from lucid_sessions.domain.errors import ChunkNotFound, StorageUnavailable
-from lucid_sessions.domain.ports.chunks import BlobStore
+from lucid_sessions.domain.ports.blob_store import BlobStore
 from lucid_sessions.domain.session import validate_id
 
 __all__ = ["FilesystemBlobStore"]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from lucid_sessions.domain.ports.health import HealthProbe, StorageUsage, UsageProbe
+from lucid_sessions.domain.ports.health_probe import HealthProbe
+from lucid_sessions.domain.ports.usage_probe import StorageUsage, UsageProbe
 
 __all__ = ["FolderProbe"]
 

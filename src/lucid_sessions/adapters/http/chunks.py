@@ -44,7 +44,7 @@ from lucid_sessions.adapters.metrics import Metrics
 from lucid_sessions.app.settings import Settings
 from lucid_sessions.app.usecases.ingest_chunk import ChunkUpload, IngestChunk
 from lucid_sessions.app.usecases.read_chunks import MAX_CHUNK_PAGE, ChunkReader
-from lucid_sessions.domain.ports.chunks import ChunkQuery
+from lucid_sessions.domain.ports.chunk_index import ChunkQuery
 from lucid_sessions.domain.principal import Principal
 
 __all__ = ["ChunkController", "parse_chunk_id"]

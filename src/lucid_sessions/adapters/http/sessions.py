@@ -33,7 +33,7 @@ from lucid_sessions.app.usecases.change_session import (
 from lucid_sessions.app.usecases.create_session import CreateSession
 from lucid_sessions.app.usecases.delete_session import DeleteSession
 from lucid_sessions.app.usecases.read_sessions import MAX_LIMIT, GetSession, ListSessions
-from lucid_sessions.domain.ports.sessions import SessionQuery
+from lucid_sessions.domain.ports.session_repository import SessionQuery
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import SessionStatus
 

@@ -7,14 +7,11 @@ from datetime import datetime, timedelta
 
 from anyio.lowlevel import checkpoint
 
-from lucid_sessions.domain.ports.cache import SessionCache
-from lucid_sessions.domain.ports.system import Clock
+from lucid_sessions.domain.ports.clock import Clock
+from lucid_sessions.domain.ports.session_cache import TOMBSTONE_VERSION, SessionCache
 from lucid_sessions.domain.session import Session
 
-__all__ = ["TOMBSTONE_VERSION", "InMemorySessionCache"]
-
-TOMBSTONE_VERSION = 2**53 - 1
-"""Version of an `invalidate` tombstone: above every real version, exact in a Lua number."""
+__all__ = ["InMemorySessionCache"]
 
 
 @dataclass(frozen=True, slots=True)

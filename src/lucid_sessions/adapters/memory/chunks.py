@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from anyio.lowlevel import checkpoint
 
 from lucid_sessions.domain.chunk import ChunkRecord
 from lucid_sessions.domain.errors import ChunkNotFound
-from lucid_sessions.domain.ports.chunks import (
-    BlobStore,
-    ChunkIndex,
-    ChunkPage,
-    ChunkQuery,
-    DataKeyStore,
-    PipelineStats,
-    StageFigures,
-)
-from lucid_sessions.domain.ports.crypto import WrappedKey
+from lucid_sessions.domain.ports.blob_store import BlobStore
+from lucid_sessions.domain.ports.chunk_index import ChunkIndex, ChunkPage, ChunkQuery
+from lucid_sessions.domain.ports.data_key_store import DataKeyStore
+from lucid_sessions.domain.ports.keyring import WrappedKey
+from lucid_sessions.domain.ports.pipeline_stats import PipelineStats, StageFigures
 
 __all__ = [
     "InMemoryBlobStore",
     "InMemoryChunkIndex",
     "InMemoryDataKeyStore",
     "InMemoryPipelineStats",
-    "add_figures",
 ]
 
 
@@ -117,18 +109,6 @@ class InMemoryDataKeyStore(DataKeyStore):
         self._keys.pop(session_id, None)
 
 
-def add_figures(total: StageFigures, more: StageFigures) -> StageFigures:
-    return replace(
-        total,
-        processed=total.processed + more.processed,
-        failed=total.failed + more.failed,
-        bytes_in=total.bytes_in + more.bytes_in,
-        bytes_out=total.bytes_out + more.bytes_out,
-        seconds=total.seconds + more.seconds,
-        last_error=more.last_error if more.last_error is not None else total.last_error,
-    )
-
-
 class InMemoryPipelineStats(PipelineStats):
     def __init__(self) -> None:
         self._figures: dict[str, dict[str, StageFigures]] = {}
@@ -137,7 +117,7 @@ class InMemoryPipelineStats(PipelineStats):
         await checkpoint()
         stored = self._figures.setdefault(session_id, {})
         for stage, more in figures.items():
-            stored[stage] = add_figures(stored.get(stage, StageFigures()), more)
+            stored[stage] = stored.get(stage, StageFigures()).plus(more)
 
     async def get(self, session_id: str) -> dict[str, StageFigures]:
         await checkpoint()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from anyio.lowlevel import checkpoint
 
 from lucid_sessions.domain.errors import ConcurrencyError, SessionNotFound
-from lucid_sessions.domain.ports.sessions import (
+from lucid_sessions.domain.ports.session_repository import (
     SessionPage,
     SessionQuery,
     SessionRepository,

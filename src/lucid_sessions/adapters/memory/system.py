@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from lucid_sessions.domain.ports.system import Clock, IdGenerator
+from lucid_sessions.domain.ports.clock import Clock
+from lucid_sessions.domain.ports.id_generator import IdGenerator
 
 __all__ = ["FrozenClock", "SequentialIdGenerator"]
 

@@ -19,15 +19,10 @@ from lucid_sessions.adapters.mongo.mapping import (
 )
 from lucid_sessions.domain.chunk import ChunkRecord
 from lucid_sessions.domain.errors import ChunkNotFound
-from lucid_sessions.domain.ports.chunks import (
-    ChunkIndex,
-    ChunkPage,
-    ChunkQuery,
-    DataKeyStore,
-    PipelineStats,
-    StageFigures,
-)
-from lucid_sessions.domain.ports.crypto import WrappedKey
+from lucid_sessions.domain.ports.chunk_index import ChunkIndex, ChunkPage, ChunkQuery
+from lucid_sessions.domain.ports.data_key_store import DataKeyStore
+from lucid_sessions.domain.ports.keyring import WrappedKey
+from lucid_sessions.domain.ports.pipeline_stats import PipelineStats, StageFigures
 
 __all__ = ["BeanieChunkIndex", "BeanieDataKeyStore", "BeaniePipelineStats"]
 

@@ -8,7 +8,7 @@ import anyio
 import pymongo
 from pymongo import AsyncMongoClient
 
-from lucid_sessions.domain.ports.health import HealthProbe
+from lucid_sessions.domain.ports.health_probe import HealthProbe
 
 __all__ = ["MongoHealthProbe"]
 

@@ -16,7 +16,7 @@ from lucid_sessions.adapters.mongo.mapping import (
     session_to_document,
 )
 from lucid_sessions.domain.errors import ConcurrencyError, SessionNotFound
-from lucid_sessions.domain.ports.sessions import (
+from lucid_sessions.domain.ports.session_repository import (
     SessionPage,
     SessionQuery,
     SessionRepository,

@@ -23,10 +23,9 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from lucid_sessions.adapters.memory.cache import TOMBSTONE_VERSION
 from lucid_sessions.adapters.session_codec import session_from_doc, session_to_doc
 from lucid_sessions.domain.errors import DomainError
-from lucid_sessions.domain.ports.cache import SessionCache
+from lucid_sessions.domain.ports.session_cache import TOMBSTONE_VERSION, SessionCache
 from lucid_sessions.domain.session import Session
 
 __all__ = ["DEFAULT_NAMESPACE", "RedisSessionCache"]

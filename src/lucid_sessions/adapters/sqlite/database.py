@@ -15,7 +15,7 @@ from typing import TypeVar
 import anyio.to_thread
 
 from lucid_sessions.domain.errors import StorageUnavailable
-from lucid_sessions.domain.ports.health import HealthProbe
+from lucid_sessions.domain.ports.health_probe import HealthProbe
 
 __all__ = ["SqliteDatabase"]
 

@@ -9,7 +9,7 @@ from typing import Any
 from lucid_sessions.adapters.session_codec import epoch_micros, session_from_doc, session_to_doc
 from lucid_sessions.adapters.sqlite.database import SqliteDatabase
 from lucid_sessions.domain.errors import ConcurrencyError, SessionNotFound
-from lucid_sessions.domain.ports.sessions import (
+from lucid_sessions.domain.ports.session_repository import (
     SessionPage,
     SessionQuery,
     SessionRepository,

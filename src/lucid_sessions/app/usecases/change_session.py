@@ -8,8 +8,8 @@ from enum import StrEnum
 
 from lucid_sessions.app.usecases.common import SessionView, mutate
 from lucid_sessions.domain.errors import InvalidValue
-from lucid_sessions.domain.ports.sessions import SessionRepository
-from lucid_sessions.domain.ports.system import Clock
+from lucid_sessions.domain.ports.clock import Clock
+from lucid_sessions.domain.ports.session_repository import SessionRepository
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import Session
 from lucid_sessions.domain.values import RecordingConfig, SessionMetadata, StorageConfig

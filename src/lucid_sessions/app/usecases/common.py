@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from lucid_sessions.domain.errors import ConcurrencyError, InvalidValue, SessionNotFound
-from lucid_sessions.domain.ports.sessions import SessionRepository
+from lucid_sessions.domain.ports.session_repository import SessionRepository
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import Session, validate_id
 

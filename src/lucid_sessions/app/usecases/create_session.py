@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from lucid_sessions.app.usecases.common import SessionView
-from lucid_sessions.domain.ports.sessions import SessionRepository
-from lucid_sessions.domain.ports.system import Clock, IdGenerator
+from lucid_sessions.domain.ports.clock import Clock
+from lucid_sessions.domain.ports.id_generator import IdGenerator
+from lucid_sessions.domain.ports.session_repository import SessionRepository
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import Session
 from lucid_sessions.domain.values import (

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from lucid_sessions.app.locks import KeyedLocks
 from lucid_sessions.app.usecases.common import load_visible
-from lucid_sessions.domain.ports.chunks import BlobStore, ChunkIndex, DataKeyStore, PipelineStats
-from lucid_sessions.domain.ports.sessions import SessionRepository
+from lucid_sessions.domain.ports.blob_store import BlobStore
+from lucid_sessions.domain.ports.chunk_index import ChunkIndex
+from lucid_sessions.domain.ports.data_key_store import DataKeyStore
+from lucid_sessions.domain.ports.pipeline_stats import PipelineStats
+from lucid_sessions.domain.ports.session_repository import SessionRepository
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import validate_id
 

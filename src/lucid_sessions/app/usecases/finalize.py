@@ -7,10 +7,10 @@ import time
 from lucid_sessions.app.usecases.read_chunks import ChunkReader
 from lucid_sessions.domain.errors import IntegrityError, PipelinePaused
 from lucid_sessions.domain.manifest import build_manifest, canonical_bytes, manifest_root
-from lucid_sessions.domain.ports.chunks import PipelineStats, StageFigures
-from lucid_sessions.domain.ports.crypto import Signer
-from lucid_sessions.domain.ports.sessions import SessionRepository
-from lucid_sessions.domain.ports.system import Clock
+from lucid_sessions.domain.ports.clock import Clock
+from lucid_sessions.domain.ports.pipeline_stats import PipelineStats, StageFigures
+from lucid_sessions.domain.ports.session_repository import SessionRepository
+from lucid_sessions.domain.ports.signer import Signer
 from lucid_sessions.domain.principal import Principal, Role
 from lucid_sessions.domain.session import SessionStatus
 

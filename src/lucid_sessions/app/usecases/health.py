@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from lucid_sessions.domain.ports.health import HealthProbe
-from lucid_sessions.domain.ports.system import Clock
+from lucid_sessions.domain.ports.clock import Clock
+from lucid_sessions.domain.ports.health_probe import HealthProbe
 
 __all__ = ["CheckHealth", "HealthReport"]
 

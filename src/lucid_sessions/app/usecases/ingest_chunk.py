@@ -21,16 +21,15 @@ from lucid_sessions.domain.errors import (
     StorageUnavailable,
 )
 from lucid_sessions.domain.merkle import blake3_256, leaf_hash
-from lucid_sessions.domain.ports.chunks import (
-    BlobStore,
-    ChunkIndex,
-    DataKeyStore,
-    PipelineStats,
-    StageFigures,
-)
-from lucid_sessions.domain.ports.crypto import Algorithm, CipherName, KeyRing, WrappedKey
-from lucid_sessions.domain.ports.sessions import SessionRepository
-from lucid_sessions.domain.ports.system import Clock
+from lucid_sessions.domain.ports.blob_store import BlobStore
+from lucid_sessions.domain.ports.chunk_index import ChunkIndex
+from lucid_sessions.domain.ports.cipher import CipherName
+from lucid_sessions.domain.ports.clock import Clock
+from lucid_sessions.domain.ports.compressor import Algorithm
+from lucid_sessions.domain.ports.data_key_store import DataKeyStore
+from lucid_sessions.domain.ports.keyring import KeyRing, WrappedKey
+from lucid_sessions.domain.ports.pipeline_stats import PipelineStats, StageFigures
+from lucid_sessions.domain.ports.session_repository import SessionRepository
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import Session, validate_id
 

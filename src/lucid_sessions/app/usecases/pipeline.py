@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lucid_sessions.app.usecases.common import load_visible, mutate
-from lucid_sessions.domain.ports.chunks import PipelineStats, StageFigures
-from lucid_sessions.domain.ports.sessions import SessionRepository
-from lucid_sessions.domain.ports.system import Clock
+from lucid_sessions.domain.ports.clock import Clock
+from lucid_sessions.domain.ports.pipeline_stats import PipelineStats, StageFigures
+from lucid_sessions.domain.ports.session_repository import SessionRepository
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import Session, SessionStatus
 

@@ -12,14 +12,10 @@ from lucid_sessions.app.usecases.common import check_page, load_visible
 from lucid_sessions.domain.chunk import ChunkRecord, validate_sequence_number
 from lucid_sessions.domain.errors import ChunkNotFound, CorruptChunk
 from lucid_sessions.domain.merkle import blake3_256
-from lucid_sessions.domain.ports.chunks import (
-    BlobStore,
-    ChunkIndex,
-    ChunkPage,
-    ChunkQuery,
-    DataKeyStore,
-)
-from lucid_sessions.domain.ports.sessions import SessionRepository
+from lucid_sessions.domain.ports.blob_store import BlobStore
+from lucid_sessions.domain.ports.chunk_index import ChunkIndex, ChunkPage, ChunkQuery
+from lucid_sessions.domain.ports.data_key_store import DataKeyStore
+from lucid_sessions.domain.ports.session_repository import SessionRepository
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import Session
 

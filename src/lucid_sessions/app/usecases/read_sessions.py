@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from lucid_sessions.app.usecases.common import SessionView, check_page, load_visible
-from lucid_sessions.domain.ports.sessions import SessionQuery, SessionRepository
-from lucid_sessions.domain.ports.system import Clock
+from lucid_sessions.domain.ports.clock import Clock
+from lucid_sessions.domain.ports.session_repository import SessionQuery, SessionRepository
 from lucid_sessions.domain.principal import Principal
 
 __all__ = ["MAX_LIMIT", "GetSession", "ListSessions", "SessionList"]

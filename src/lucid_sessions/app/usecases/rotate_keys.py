@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lucid_sessions.domain.ports.chunks import DataKeyStore
-from lucid_sessions.domain.ports.crypto import KeyRing
+from lucid_sessions.domain.ports.data_key_store import DataKeyStore
+from lucid_sessions.domain.ports.keyring import KeyRing
 
 __all__ = ["RewrapDataKeys", "RewrapReport"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lucid_sessions.domain.ports.health import StorageUsage, UsageProbe
-from lucid_sessions.domain.ports.sessions import SessionRepository, SessionSummary
+from lucid_sessions.domain.ports.session_repository import SessionRepository, SessionSummary
+from lucid_sessions.domain.ports.usage_probe import StorageUsage, UsageProbe
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import SessionStatus
 

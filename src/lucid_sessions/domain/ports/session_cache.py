@@ -1,4 +1,4 @@
-"""Port of the optional session cache (read-through, in front of a SessionRepository).
+"""Port: the optional session cache (read-through, in front of a SessionRepository).
 
 Entries are versioned by the aggregate's `version`, and versions only move forward: `put`
 never replaces an entry with an older (or the same) version of the session, and `invalidate`
@@ -15,11 +15,15 @@ the cache answers again, so an outage never leaves a stale entry behind in this 
 from __future__ import annotations
 
 import abc
-from typing import Protocol
+from typing import Final, Protocol
 
 from lucid_sessions.domain.session import Session
 
-__all__ = ["SessionCache"]
+__all__ = ["TOMBSTONE_VERSION", "SessionCache"]
+
+TOMBSTONE_VERSION: Final = 2**53 - 1
+"""Version of an `invalidate` tombstone: above every real version, exact in a double (and so
+in a Lua number)."""
 
 
 class SessionCache(Protocol):

@@ -1,4 +1,4 @@
-"""Ports for storing sessions."""
+"""Port: the durable home of Session aggregates (optimistic concurrency on `version`)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ class SessionRepository(Protocol):
       and differs from the stored version.
     - `list` returns the page and the total count matching the filters, newest first
       (created_at descending, then session_id descending).
+    - An unreachable store raises StorageUnavailable.
     """
 
     @abc.abstractmethod

@@ -1,4 +1,4 @@
-"""Ports for health checks and storage usage."""
+"""Port: how much room the storage that holds recordings has."""
 
 from __future__ import annotations
 
@@ -6,13 +6,7 @@ import abc
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["HealthProbe", "StorageUsage", "UsageProbe"]
-
-
-class HealthProbe(Protocol):
-    @abc.abstractmethod
-    async def ping(self) -> bool:
-        """True when the dependency answers; never raises."""
+__all__ = ["StorageUsage", "UsageProbe"]
 
 
 @dataclass(frozen=True, slots=True)
