@@ -16,7 +16,7 @@ target); when the kernel's high-water mark ``VmHWM`` rose during the downloads, 
 peak and is used instead of the sampled one.
 The client checks the BLAKE3 of what it received, so the bytes are the right ones.
 
-Throughput is compared with ``ChunkReader.open`` run in this process on the same chunks sealed
+Throughput is compared with ``ChunkOpener.plaintext`` run in this process on the same chunks sealed
 into page-cached blob files (read, AEAD open, zstd decompress, BLAKE3 check): the baseline.
 """
 
@@ -54,7 +54,7 @@ from common import (
 )
 from lucid_sessions.adapters.fs.blobs import FilesystemBlobStore
 from lucid_sessions.adapters.memory.chunks import InMemoryChunkIndex, InMemoryDataKeyStore
-from lucid_sessions.app.usecases.read_chunks import ChunkReader
+from lucid_sessions.app.usecases.read_chunks import ChunkOpener
 from lucid_sessions.domain.chunk import ChunkRecord
 from lucid_sessions.domain.merkle import blake3_256, leaf_hash
 
@@ -70,19 +70,14 @@ BASELINE_SESSION = "sess-benchdownload"
 
 
 def _inprocess_seconds(chunks: list[bytes]) -> float:
-    """`ChunkReader.open` of every chunk from blob files, in this process (best of ROUNDS)."""
+    """`ChunkOpener.plaintext` of every chunk from blob files, in this process (best of
+    ROUNDS)."""
     codec, keyring, cipher = codec_and_keyring()
     _, data_key = keyring.new_data_key()
     with tempfile.TemporaryDirectory(prefix="lucid-bench-blobs-") as folder:
         blobs = FilesystemBlobStore(Path(folder))
         keys = InMemoryDataKeyStore()
-        reader = ChunkReader(
-            repo=None,  # type: ignore[arg-type]  # open() needs only blobs, keys and codec
-            index=InMemoryChunkIndex(),
-            blobs=blobs,
-            keys=keys,
-            codec=codec,
-        )
+        opener = ChunkOpener(index=InMemoryChunkIndex(), blobs=blobs, keys=keys, codec=codec)
 
         async def run() -> float:
             await keys.put_if_absent(BASELINE_SESSION, data_key)
@@ -118,7 +113,7 @@ def _inprocess_seconds(chunks: list[bytes]) -> float:
             for _ in range(ROUNDS):
                 started = time.perf_counter()
                 for record in records:
-                    await reader.open(record)
+                    await opener.plaintext(record)
                 best = min(best, time.perf_counter() - started)
             return best
 
@@ -234,7 +229,7 @@ def main(server_env: Mapping[str, str] | None = None) -> list[str]:
         one = _measured(data_dir, env, session_id, each_chunk)
 
     return [
-        f"download.inprocess_open: {base:.0f} MiB/s (baseline: ChunkReader.open = blob read + "
+        f"download.inprocess_open: {base:.0f} MiB/s (baseline: ChunkOpener.plaintext = blob read + "
         "AEAD open + zstd decompress + BLAKE3 check)",
         _growth_line(f"download.recording_{total // MIB}MiB", rec, total, base),
         _growth_line(f"download.single_chunks_{CHUNKS}x{CHUNK_BYTES // MIB}MiB", one, total, base),

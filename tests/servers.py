@@ -32,7 +32,7 @@ def lucid_sessions_command() -> list[str]:
     found = shutil.which("lucid-sessions")
     if found:
         return [found]
-    return [sys.executable, "-m", "lucid_sessions.app.cli"]
+    return [sys.executable, "-m", "lucid_sessions.bootstrap.main"]
 
 
 @dataclass

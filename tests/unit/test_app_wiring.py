@@ -18,10 +18,10 @@ from lucid_sessions.adapters.memory import (
     InMemorySessionRepository,
     SequentialIdGenerator,
 )
-from lucid_sessions.app.container import HTTP_DEPENDENCIES, Container, running
-from lucid_sessions.app.factory import build_container, create_app
-from lucid_sessions.app.settings import load_settings
-from lucid_sessions.app.stores import Stores
+from lucid_sessions.bootstrap.app import HTTP_DEPENDENCIES, build_container, create_app
+from lucid_sessions.bootstrap.container import Container, running
+from lucid_sessions.bootstrap.settings import load_settings
+from lucid_sessions.bootstrap.stores import Stores
 from lucid_sessions.domain.ports.health_probe import HealthProbe
 
 BASE = "/api/v1/sessions"

@@ -23,11 +23,11 @@ from lucid_sessions.adapters.memory import (
 from lucid_sessions.app.blob_codec import BlobCodec
 from lucid_sessions.app.locks import KeyedLocks
 from lucid_sessions.app.usecases.delete_session import DeleteSession
-from lucid_sessions.app.usecases.finalize import SYSTEM, FinalizeSession
+from lucid_sessions.app.usecases.finalize import FinalizeSession
 from lucid_sessions.app.usecases.ingest_chunk import ChunkUpload, IngestChunk
 from lucid_sessions.app.usecases.integrity import Integrity
 from lucid_sessions.app.usecases.pipeline import PipelineControl
-from lucid_sessions.app.usecases.read_chunks import ChunkReader
+from lucid_sessions.app.usecases.read_chunks import ChunkOpener, ChunkReader
 from lucid_sessions.app.usecases.rotate_keys import RewrapDataKeys
 from lucid_sessions.app.usecases.verify import VerifySession
 from lucid_sessions.domain.errors import (
@@ -46,6 +46,7 @@ from lucid_sessions.domain.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from lucid_sessions.domain.principal import SYSTEM
 from lucid_sessions.domain.session import SessionStatus
 from lucid_sessions.domain.values import Compression, RecordingConfig, StorageConfig
 from tests.factories import make_session
@@ -64,6 +65,7 @@ class World:
     master: bytes
     signer: Ed25519Signer
     ingest: IngestChunk
+    opener: ChunkOpener
     reader: ChunkReader
     integrity: Integrity
     finalize: FinalizeSession
@@ -82,7 +84,8 @@ def world() -> World:
         keyring,
     )
     signer = Ed25519Signer.generate()
-    reader = ChunkReader(repo, index, blobs, keys, codec)
+    opener = ChunkOpener(index, blobs, keys, codec)
+    reader = ChunkReader(repo, opener, index)
     ingest = IngestChunk(
         repo, index, blobs, keys, keyring, codec, stats, clock, KeyedLocks(), "chacha20-poly1305"
     )
@@ -96,9 +99,10 @@ def world() -> World:
         master,
         signer,
         ingest,
+        opener,
         reader,
-        Integrity(reader),
-        FinalizeSession(repo, reader, signer, stats, clock),
+        Integrity(reader, index, opener),
+        FinalizeSession(repo, opener, signer, stats, clock),
         PipelineControl(repo, stats, clock),
     )
 
@@ -108,6 +112,12 @@ async def recording(world: World, sid: str = "sess-a", **kwargs: object) -> str:
     session.start(session.created_at)
     await world.repo.add(session)
     return sid
+
+
+async def plaintext(world: World, sid: str, n: int) -> bytes:
+    """Chunk `n` as a client reads it: through the reader, as a whole."""
+    content = await world.reader.chunk(SYSTEM, sid, n)
+    return b"".join([piece async for piece in await content.read()])
 
 
 def chunk(n: int, size: int = 50_000) -> bytes:
@@ -135,7 +145,7 @@ async def test_ingest_commits_counters_root_and_figures(world: World) -> None:
     assert figures["compression"].bytes_in == session.size_bytes
     assert figures["encryption"].processed == 5
     for n, data in enumerate(blobs):
-        assert await world.reader.open(await world.index.get(sid, n)) == data
+        assert await plaintext(world, sid, n) == data
 
 
 async def test_replays_gaps_and_conflicts(world: World) -> None:
@@ -189,7 +199,7 @@ async def test_concurrent_uploads_of_one_session_commit_each_once(world: World) 
     assert outcomes.count("new") == session.chunks_count
     assert outcomes.count("new") >= 1
     for n in range(session.chunks_count):
-        assert await world.reader.open(await world.index.get(sid, n)) == chunk(n)
+        assert await plaintext(world, sid, n) == chunk(n)
 
 
 async def test_settings_choose_compression_and_encryption(world: World) -> None:
@@ -210,7 +220,7 @@ async def test_settings_choose_compression_and_encryption(world: World) -> None:
     assert await world.keys.get(plain) is None, "no data key for an unencrypted session"
     assert (await world.index.get(lz4, 0)).compression == "lz4"
     assert (await world.index.get(lz4, 1)).compression == "none", "incompressible stays raw"
-    assert await world.reader.open(await world.index.get(lz4, 1)) == random_bytes
+    assert await plaintext(world, lz4, 1) == random_bytes
 
 
 async def test_tampered_or_moved_blobs_never_read(world: World) -> None:
@@ -226,8 +236,8 @@ async def test_tampered_or_moved_blobs_never_read(world: World) -> None:
     await world.blobs.put(sid, 0, await world.blobs.get(other, 0))
     for n in range(3):
         with pytest.raises(CorruptChunk, match=f"chunk {n} "):
-            await world.reader.open(await world.index.get(sid, n))
-    report = await VerifySession(world.reader, verify_signature)(SYSTEM, sid)
+            await plaintext(world, sid, n)
+    report = await VerifySession(world.reader, world.opener, verify_signature)(SYSTEM, sid)
     assert [seq for seq, _ in report.corrupt] == [0, 1, 2]
     assert not report.ok
 
@@ -237,7 +247,7 @@ async def test_missing_blob_is_corruption(world: World) -> None:
     await put(world, sid, 0)
     await world.blobs.delete_session(sid)
     with pytest.raises(CorruptChunk, match="missing"):
-        await world.reader.open(await world.index.get(sid, 0))
+        await plaintext(world, sid, 0)
 
 
 async def test_proofs_verify_at_every_size(world: World) -> None:
@@ -278,7 +288,7 @@ async def test_finalization_signs_a_verifiable_manifest(world: World) -> None:
     assert verify_signature(public_key, canonical_bytes(manifest), signature)
     tampered = dict(manifest, size_bytes=manifest["size_bytes"] + 1)
     assert not verify_signature(public_key, canonical_bytes(tampered), signature)
-    report = await VerifySession(world.reader, verify_signature)(SYSTEM, sid)
+    report = await VerifySession(world.reader, world.opener, verify_signature)(SYSTEM, sid)
     assert report.ok
     assert report.manifest == "valid"
 

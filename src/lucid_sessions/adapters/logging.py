@@ -1,4 +1,8 @@
-"""structlog configured for one JSON object per line on stdout (stdlib logs included)."""
+"""structlog configured for one JSON object per line on stdout.
+
+Standard-library records (the application layer logs through `logging`, with its fields in
+`extra`) are rendered the same way: their `extra` fields become keys of the JSON object.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,14 @@ import sys
 import structlog
 
 __all__ = ["configure_logging"]
+
+
+def _drop_color_message(
+    _logger: object, _name: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """uvicorn passes a terminal-coloured copy of its message as an extra: not for JSON."""
+    event.pop("color_message", None)
+    return event
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -31,7 +43,7 @@ def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
+            foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), _drop_color_message],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,

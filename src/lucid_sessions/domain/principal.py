@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Principal", "Role"]
+__all__ = ["SYSTEM", "Principal", "Role"]
 
 
 class Role(StrEnum):
@@ -28,3 +28,7 @@ class Principal:
 
     def may_see(self, owner: str | None) -> bool:
         return self.is_admin or owner == self.id
+
+
+SYSTEM = Principal(id="system", role=Role.ADMIN)
+"""The service itself: background jobs and the operator's command line."""

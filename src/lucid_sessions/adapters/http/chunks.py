@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -16,13 +15,8 @@ from lucid_sessions.adapters.http.chunk_schemas import (
     ChunkResponse,
     chunk_response,
 )
-from lucid_sessions.adapters.http.downloads import (
-    OCTETS,
-    async_slices,
-    plan_recording,
-    recording_stream,
-    send_download,
-)
+from lucid_sessions.adapters.http.downloads import OCTETS, send_download
+from lucid_sessions.adapters.http.errors import UnsupportedMediaTypeException
 from lucid_sessions.adapters.http.mapping import as_utc
 from lucid_sessions.adapters.http.openapi import (
     DOWNLOAD_ERRORS,
@@ -31,7 +25,6 @@ from lucid_sessions.adapters.http.openapi import (
     ChunkId,
     Offset,
     SessionId,
-    UnsupportedMediaTypeException,
 )
 from lucid_sessions.adapters.http.upload import (
     header_float,
@@ -41,10 +34,8 @@ from lucid_sessions.adapters.http.upload import (
     read_capped,
 )
 from lucid_sessions.adapters.metrics import Metrics
-from lucid_sessions.app.settings import Settings
 from lucid_sessions.app.usecases.ingest_chunk import ChunkUpload, IngestChunk
-from lucid_sessions.app.usecases.read_chunks import MAX_CHUNK_PAGE, ChunkReader
-from lucid_sessions.domain.ports.chunk_index import ChunkQuery
+from lucid_sessions.app.usecases.read_chunks import MAX_CHUNK_PAGE, ChunkFilter, ChunkReader
 from lucid_sessions.domain.principal import Principal
 
 __all__ = ["ChunkController", "parse_chunk_id"]
@@ -68,7 +59,7 @@ class ChunkController(Controller):
         sequence_number: ChunkId,
         principal: NamedDependency[Principal],
         ingest_chunk: NamedDependency[IngestChunk],
-        settings: NamedDependency[Settings],
+        max_chunk_bytes: NamedDependency[int],
         metrics: NamedDependency[Metrics],
     ) -> Response[ChunkResponse]:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -78,7 +69,7 @@ class ChunkController(Controller):
         upload = ChunkUpload(
             session_id=session_id,
             sequence_number=sequence,
-            data=await read_capped(request, settings.max_chunk_bytes),
+            data=await read_capped(request, max_chunk_bytes),
             declared_blake3=request.headers.get("x-content-blake3"),
             timestamp=header_time(request, "x-chunk-timestamp"),
             duration_seconds=header_float(request, "x-chunk-duration-seconds"),
@@ -102,8 +93,8 @@ class ChunkController(Controller):
         start_time: FromQuery[datetime | None] = None,
         end_time: FromQuery[datetime | None] = None,
     ) -> ChunkListResponse:
-        query = ChunkQuery(session_id, 0, limit, offset, as_utc(start_time), as_utc(end_time))
-        page = await chunk_reader.list(principal, query)
+        wanted = ChunkFilter(limit, offset, as_utc(start_time), as_utc(end_time))
+        page = await chunk_reader.list(principal, session_id, wanted)
         return ChunkListResponse(
             chunks=[chunk_response(r) for r in page.chunks],
             total=page.total,
@@ -140,16 +131,10 @@ class ChunkController(Controller):
         metrics: NamedDependency[Metrics],
     ) -> Response[Any]:
         started = time.perf_counter()
-        record = await chunk_reader.record(principal, session_id, parse_chunk_id(chunk_id))
-
-        async def body(start: int, end: int) -> AsyncIterator[bytes]:
-            data = await chunk_reader.open(record)  # authenticated before a byte is sent
-            metrics.download_duration.observe(time.perf_counter() - started)
-            return async_slices(data, start, end)
-
-        filename = f"{record.session_id}-{record.sequence_number:06d}.bin"
-        etag = f'"{record.blake3.hex()}"'
-        return await send_download(request, etag, record.size_bytes, filename, body)
+        content = await chunk_reader.chunk(principal, session_id, parse_chunk_id(chunk_id))
+        response = await send_download(request, content)  # authenticated before the headers
+        metrics.download_duration.observe(time.perf_counter() - started)
+        return response
 
     @get(
         "/recording",
@@ -164,15 +149,4 @@ class ChunkController(Controller):
         principal: NamedDependency[Principal],
         chunk_reader: NamedDependency[ChunkReader],
     ) -> Response[Any]:
-        session = await chunk_reader.session(principal, session_id)
-
-        async def body(start: int, end: int) -> AsyncIterator[bytes]:
-            records = [r async for r in chunk_reader.all_committed(session)]
-            plan = plan_recording(records, start, end)
-            first = await chunk_reader.open(plan[0][0]) if plan else b""  # fail before headers
-            return recording_stream(chunk_reader, plan, first)
-
-        root = session.merkle_root.hex() if session.merkle_root else "empty"
-        etag = f'"{root}-{session.chunks_count}"'
-        filename = f"{session.session_id}.recording.bin"
-        return await send_download(request, etag, session.size_bytes, filename, body)
+        return await send_download(request, await chunk_reader.recording(principal, session_id))

@@ -1,13 +1,30 @@
-"""What the OpenAPI document says about paths and errors (one place for every controller)."""
+"""What the OpenAPI document says about paths and errors (one place for every controller).
+
+The error lists are made by `documented` from the error table in `errors`.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from litestar.exceptions import HTTPException, NotFoundException, ServiceUnavailableException
 from litestar.params import PathParameter, QueryParameter
 
+from lucid_sessions.adapters.http.errors import (
+    PayloadTooLargeException,
+    RangeNotSatisfiableException,
+    UnsupportedMediaTypeException,
+    documented,
+)
 from lucid_sessions.app.usecases.common import MAX_OFFSET
+from lucid_sessions.domain.errors import (
+    ChunkConflict,
+    CorruptChunk,
+    InvalidTransition,
+    InvalidValue,
+    NotFound,
+    PipelinePaused,
+    StorageUnavailable,
+)
 
 __all__ = [
     "CHUNK_ID_PATTERN",
@@ -30,32 +47,17 @@ ChunkId = Annotated[
 ]
 Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)]
 
-
-class ConflictException(HTTPException):
-    status_code = 409
-    detail = "conflict with the current state"
-
-
-class PayloadTooLargeException(HTTPException):
-    status_code = 413
-    detail = "request body too large"
-
-
-class UnsupportedMediaTypeException(HTTPException):
-    status_code = 415
-    detail = "unsupported content type"
-
-
-class RangeNotSatisfiableException(HTTPException):
-    status_code = 416
-    detail = "range not satisfiable"
-
-
-READ_ERRORS: list[type[HTTPException]] = [NotFoundException, ServiceUnavailableException]
-WRITE_ERRORS: list[type[HTTPException]] = [*READ_ERRORS, ConflictException]
-UPLOAD_ERRORS: list[type[HTTPException]] = [
-    *WRITE_ERRORS,
+READ_ERRORS = documented(InvalidValue, NotFound, StorageUnavailable)
+WRITE_ERRORS = documented(InvalidValue, NotFound, InvalidTransition, StorageUnavailable)
+UPLOAD_ERRORS = documented(
+    InvalidValue,
+    NotFound,
+    ChunkConflict,
+    PipelinePaused,
+    StorageUnavailable,
     PayloadTooLargeException,
     UnsupportedMediaTypeException,
-]
-DOWNLOAD_ERRORS: list[type[HTTPException]] = [*READ_ERRORS, RangeNotSatisfiableException]
+)
+DOWNLOAD_ERRORS = documented(
+    InvalidValue, NotFound, StorageUnavailable, CorruptChunk, RangeNotSatisfiableException
+)

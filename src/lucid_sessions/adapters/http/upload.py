@@ -8,7 +8,8 @@ from typing import Any
 
 from litestar import Request
 
-from lucid_sessions.adapters.http.openapi import CHUNK_ID_PATTERN, PayloadTooLargeException
+from lucid_sessions.adapters.http.errors import PayloadTooLargeException
+from lucid_sessions.adapters.http.openapi import CHUNK_ID_PATTERN
 from lucid_sessions.domain.errors import InvalidValue
 
 __all__ = ["header_float", "header_int", "header_time", "parse_chunk_id", "read_capped"]

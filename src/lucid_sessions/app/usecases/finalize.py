@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import time
 
-from lucid_sessions.app.usecases.read_chunks import ChunkReader
+from lucid_sessions.app.usecases.read_chunks import ChunkOpener
 from lucid_sessions.domain.errors import IntegrityError, PipelinePaused
 from lucid_sessions.domain.manifest import build_manifest, canonical_bytes, manifest_root
 from lucid_sessions.domain.ports.clock import Clock
 from lucid_sessions.domain.ports.pipeline_stats import PipelineStats, StageFigures
 from lucid_sessions.domain.ports.session_repository import SessionRepository
 from lucid_sessions.domain.ports.signer import Signer
-from lucid_sessions.domain.principal import Principal, Role
 from lucid_sessions.domain.session import SessionStatus
 
-__all__ = ["SYSTEM", "FinalizeSession"]
-
-SYSTEM = Principal("system", Role.ADMIN)
+__all__ = ["FinalizeSession"]
 
 
 class FinalizeSession:
@@ -26,12 +23,12 @@ class FinalizeSession:
     def __init__(
         self,
         repo: SessionRepository,
-        reader: ChunkReader,
+        opener: ChunkOpener,
         signer: Signer,
         stats: PipelineStats,
         clock: Clock,
     ) -> None:
-        self._repo, self._reader, self._signer = repo, reader, signer
+        self._repo, self._opener, self._signer = repo, opener, signer
         self._stats, self._clock = stats, clock
 
     async def __call__(self, session_id: str) -> SessionStatus:
@@ -44,11 +41,11 @@ class FinalizeSession:
             session.begin_processing(self._clock.now())
             await self._repo.save(session)
         started = time.perf_counter()
-        chunks = [r async for r in self._reader.all_committed(session)]
+        chunks = await self._opener.committed_list(session)
         checked = 0
         try:
             for record in chunks:
-                await self._reader.open(record)
+                await self._opener.plaintext(record)
                 checked += record.size_bytes
             root = manifest_root(chunks)
             if session.chunks_count and root != session.merkle_root:

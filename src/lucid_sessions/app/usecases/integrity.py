@@ -6,11 +6,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from lucid_sessions.app.usecases.read_chunks import ChunkReader
+from lucid_sessions.app.usecases.read_chunks import ChunkOpener, ChunkReader
 from lucid_sessions.domain.chunk import validate_sequence_number
 from lucid_sessions.domain.errors import ChunkNotFound, InvalidValue
 from lucid_sessions.domain.manifest import build_manifest
 from lucid_sessions.domain.merkle import MerkleTree
+from lucid_sessions.domain.ports.chunk_index import ChunkIndex
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import Session
 
@@ -42,8 +43,10 @@ class Integrity:
     the session has grown; a handful of trees are kept (least recently used first out).
     """
 
-    def __init__(self, reader: ChunkReader, cached_trees: int = 16) -> None:
-        self._reader = reader
+    def __init__(
+        self, reader: ChunkReader, index: ChunkIndex, opener: ChunkOpener, cached_trees: int = 16
+    ) -> None:
+        self._reader, self._index, self._opener = reader, index, opener
         self._trees: OrderedDict[str, MerkleTree] = OrderedDict()
         self._cached = cached_trees
 
@@ -53,7 +56,7 @@ class Integrity:
         if tree is None or tree.size > size:
             tree = MerkleTree()
         if tree.size < size:
-            hashes = await self._reader.index.leaf_hashes(sid, size)
+            hashes = await self._index.leaf_hashes(sid, size)
             for leaf in hashes[tree.size :]:
                 tree.append_leaf_hash(leaf)
         self._trees[sid] = tree
@@ -61,9 +64,6 @@ class Integrity:
         while len(self._trees) > self._cached:
             self._trees.popitem(last=False)
         return tree
-
-    def forget(self, session_id: str) -> None:
-        self._trees.pop(session_id, None)
 
     async def inclusion(
         self, principal: Principal, session_id: str, sequence: int, tree_size: int | None
@@ -110,7 +110,7 @@ class Integrity:
 
     async def manifest(self, principal: Principal, session_id: str) -> dict[str, Any]:
         session = await self._reader.session(principal, session_id)
-        chunks = [r async for r in self._reader.all_committed(session)]
+        chunks = await self._opener.committed_list(session)
         return build_manifest(
             session,
             chunks,

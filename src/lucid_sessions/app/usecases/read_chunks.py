@@ -1,16 +1,23 @@
-"""Chunk listing, details and authenticated reads of the original bytes."""
+"""Chunk listing, details, and authenticated reads of a chunk's or a recording's bytes.
+
+Every read that a client can ask for goes through `ChunkReader`, whose methods take the
+principal and check that it may see the session. `ChunkOpener` is the reading machinery
+underneath (no access check), shared with the background work (finalization, verification),
+which decides on its own who may run it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 import anyio.to_thread
 
 from lucid_sessions.app.blob_codec import BlobCodec
 from lucid_sessions.app.usecases.common import check_page, load_visible
 from lucid_sessions.domain.chunk import ChunkRecord, validate_sequence_number
-from lucid_sessions.domain.errors import ChunkNotFound, CorruptChunk
+from lucid_sessions.domain.errors import ChunkNotFound, CorruptChunk, InvalidValue
 from lucid_sessions.domain.merkle import blake3_256
 from lucid_sessions.domain.ports.blob_store import BlobStore
 from lucid_sessions.domain.ports.chunk_index import ChunkIndex, ChunkPage, ChunkQuery
@@ -19,60 +26,174 @@ from lucid_sessions.domain.ports.session_repository import SessionRepository
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import Session
 
-__all__ = ["MAX_CHUNK_PAGE", "ChunkReader"]
+__all__ = ["MAX_CHUNK_PAGE", "PIECE", "ChunkFilter", "ChunkOpener", "ChunkReader", "Content"]
 
 MAX_CHUNK_PAGE = 1000
+PIECE = 256 * 1024
+"""Size of the plaintext pieces a read yields (bounded memory per piece in flight)."""
 
 
 @dataclass(frozen=True, slots=True)
-class ChunkReader:
-    """Reads committed chunks only (sequence numbers below the session's chunks_count)."""
+class ChunkFilter:
+    """What a client asks of a session's chunk list."""
 
-    repo: SessionRepository
-    index: ChunkIndex
-    blobs: BlobStore
-    keys: DataKeyStore
-    codec: BlobCodec
+    limit: int = 100
+    offset: int = 0
+    start_time: datetime | None = None
+    end_time: datetime | None = None
 
-    async def session(self, principal: Principal, session_id: str) -> Session:
-        return await load_visible(self.repo, principal, session_id)
 
-    async def list(self, principal: Principal, query: ChunkQuery) -> ChunkPage:
-        check_page(query.limit, query.offset, MAX_CHUNK_PAGE)
-        session = await self.session(principal, query.session_id)
-        return await self.index.find(replace(query, committed=session.chunks_count))
+class ChunkOpener:
+    """Committed chunk records and their authenticated plaintext; no access check."""
 
-    async def record(self, principal: Principal, session_id: str, sequence: int) -> ChunkRecord:
-        validate_sequence_number(sequence, "chunk_id")
-        session = await self.session(principal, session_id)
-        return await self.committed(session, sequence)
+    def __init__(
+        self, index: ChunkIndex, blobs: BlobStore, keys: DataKeyStore, codec: BlobCodec
+    ) -> None:
+        self._index, self._blobs, self._keys, self._codec = index, blobs, keys, codec
 
-    async def committed(self, session: Session, sequence: int) -> ChunkRecord:
-        if sequence >= session.chunks_count:
-            raise ChunkNotFound(session.session_id, sequence)
-        return await self.index.get(session.session_id, sequence)
-
-    async def open(self, record: ChunkRecord) -> bytes:
-        """The original bytes, authenticated (AEAD and BLAKE3) before they are returned."""
+    async def plaintext(self, record: ChunkRecord) -> bytes:
+        """The original bytes, authenticated (AEAD, then BLAKE3) before they are returned;
+        `CorruptChunk` when the blob is missing or fails a check."""
         sid, seq = record.session_id, record.sequence_number
         try:
-            blob = await self.blobs.get(sid, seq)
+            blob = await self._blobs.get(sid, seq)
         except ChunkNotFound:
             raise CorruptChunk(sid, seq, "its blob is missing") from None
-        key = await self.keys.get(sid) if record.encrypted else None
+        key = await self._keys.get(sid) if record.encrypted else None
 
         def decode() -> bytes:
-            data = self.codec.open(session_id=sid, sequence_number=seq, blob=blob, data_key=key)
+            data = self._codec.open(session_id=sid, sequence_number=seq, blob=blob, data_key=key)
             if len(data) != record.size_bytes or blake3_256(data) != record.blake3:
                 raise CorruptChunk(sid, seq, "its content does not match its BLAKE3 digest")
             return data
 
         return await anyio.to_thread.run_sync(decode)
 
-    async def all_committed(self, session: Session, batch: int = 500) -> AsyncIterator[ChunkRecord]:
+    async def committed(self, session: Session, batch: int = 500) -> AsyncIterator[ChunkRecord]:
+        """Every committed record of `session` (below its chunks_count), in order."""
         for offset in range(0, session.chunks_count, batch):
-            page = await self.index.find(
-                ChunkQuery(session.session_id, session.chunks_count, limit=batch, offset=offset)
-            )
+            query = ChunkQuery(session.session_id, session.chunks_count, batch, offset)
+            page = await self._index.find(query)
             for record in page.chunks:
                 yield record
+
+    async def committed_list(self, session: Session) -> list[ChunkRecord]:
+        return [record async for record in self.committed(session)]
+
+
+Pieces = Callable[[int, int], Awaitable[AsyncIterator[bytes]]]
+
+
+class Content:
+    """Bytes a principal was allowed to read: a strong validator (`etag`), the length, a file
+    name, and the plaintext of any byte range."""
+
+    __slots__ = ("_pieces", "etag", "filename", "size")
+
+    def __init__(self, etag: str, size: int, filename: str, pieces: Pieces) -> None:
+        self.etag, self.size, self.filename, self._pieces = etag, size, filename, pieces
+
+    async def read(self, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """The plaintext of bytes [start, end) in pieces of at most PIECE bytes.
+
+        The first chunk involved is authenticated before this returns, so a corrupt or
+        missing blob raises CorruptChunk here, before a byte is handed out.
+        """
+        end = self.size if end is None else end
+        if not 0 <= start <= end <= self.size:
+            raise InvalidValue("range", f"must lie within the {self.size} bytes of the content")
+        return await self._pieces(start, end)
+
+
+def _slices(data: bytes, start: int, end: int) -> AsyncIterator[bytes]:
+    async def pieces() -> AsyncIterator[bytes]:
+        view = memoryview(data)
+        for offset in range(start, end, PIECE):
+            yield bytes(view[offset : min(offset + PIECE, end)])
+
+    return pieces()
+
+
+@dataclass(frozen=True, slots=True)
+class _Slice:
+    record: ChunkRecord
+    start: int
+    end: int
+
+
+def _plan(records: list[ChunkRecord], start: int, end: int) -> list[_Slice]:
+    """The slice of each chunk that overlaps bytes [start, end) of the recording."""
+    plan: list[_Slice] = []
+    offset = 0
+    for record in records:
+        low, high = offset, offset + record.size_bytes
+        if high > start and low < end:
+            plan.append(_Slice(record, max(start, low) - low, min(end, high) - low))
+        offset = high
+        if offset >= end:
+            break
+    return plan
+
+
+class ChunkReader:
+    """Reads of committed chunks only (sequence numbers below the session's chunks_count),
+    each after checking that the principal may see the session."""
+
+    def __init__(self, repo: SessionRepository, opener: ChunkOpener, index: ChunkIndex) -> None:
+        self._repo, self._opener, self._index = repo, opener, index
+
+    async def session(self, principal: Principal, session_id: str) -> Session:
+        return await load_visible(self._repo, principal, session_id)
+
+    async def list(self, principal: Principal, session_id: str, wanted: ChunkFilter) -> ChunkPage:
+        check_page(wanted.limit, wanted.offset, MAX_CHUNK_PAGE)
+        session = await self.session(principal, session_id)
+        query = ChunkQuery(
+            session.session_id,
+            session.chunks_count,
+            wanted.limit,
+            wanted.offset,
+            wanted.start_time,
+            wanted.end_time,
+        )
+        return await self._index.find(query)
+
+    async def record(self, principal: Principal, session_id: str, sequence: int) -> ChunkRecord:
+        validate_sequence_number(sequence, "chunk_id")
+        session = await self.session(principal, session_id)
+        if sequence >= session.chunks_count:
+            raise ChunkNotFound(session.session_id, sequence)
+        return await self._index.get(session.session_id, sequence)
+
+    async def chunk(self, principal: Principal, session_id: str, sequence: int) -> Content:
+        """One chunk's original bytes."""
+        record = await self.record(principal, session_id, sequence)
+
+        async def pieces(start: int, end: int) -> AsyncIterator[bytes]:
+            return _slices(await self._opener.plaintext(record), start, end)
+
+        filename = f"{record.session_id}-{record.sequence_number:06d}.bin"
+        return Content(f'"{record.blake3.hex()}"', record.size_bytes, filename, pieces)
+
+    async def recording(self, principal: Principal, session_id: str) -> Content:
+        """Every committed chunk's original bytes, concatenated in order."""
+        session = await self.session(principal, session_id)
+        opener = self._opener
+
+        async def pieces(start: int, end: int) -> AsyncIterator[bytes]:
+            plan = _plan(await opener.committed_list(session), start, end)
+            first = await opener.plaintext(plan[0].record) if plan else b""
+
+            async def stream(first: bytes) -> AsyncIterator[bytes]:
+                for index, part in enumerate(plan):
+                    data = first if index == 0 else await opener.plaintext(part.record)
+                    first = b""
+                    async for piece in _slices(data, part.start, part.end):
+                        yield piece
+                    del data
+
+            return stream(first)
+
+        root = session.merkle_root.hex() if session.merkle_root else "empty"
+        etag = f'"{root}-{session.chunks_count}"'
+        return Content(etag, session.size_bytes, f"{session.session_id}.recording.bin", pieces)

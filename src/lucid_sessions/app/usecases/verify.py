@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lucid_sessions.app.usecases.read_chunks import ChunkReader
+from lucid_sessions.app.usecases.read_chunks import ChunkOpener, ChunkReader
 from lucid_sessions.domain.errors import IntegrityError
 from lucid_sessions.domain.manifest import build_manifest, canonical_bytes, manifest_root
 from lucid_sessions.domain.principal import Principal
@@ -43,16 +43,18 @@ class VerificationReport:
 
 
 class VerifySession:
-    def __init__(self, reader: ChunkReader, check_signature: SignatureCheck) -> None:
-        self._reader, self._check = reader, check_signature
+    def __init__(
+        self, reader: ChunkReader, opener: ChunkOpener, check_signature: SignatureCheck
+    ) -> None:
+        self._reader, self._opener, self._check = reader, opener, check_signature
 
     async def __call__(self, principal: Principal, session_id: str) -> VerificationReport:
         session = await self._reader.session(principal, session_id)
         report = VerificationReport(session_id, session.status.value, session.chunks_count)
-        chunks = [r async for r in self._reader.all_committed(session)]
+        chunks = await self._opener.committed_list(session)
         for record in chunks:
             try:
-                await self._reader.open(record)
+                await self._opener.plaintext(record)
             except IntegrityError as exc:
                 report.corrupt.append((record.sequence_number, exc.detail))
                 continue

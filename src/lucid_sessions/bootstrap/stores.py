@@ -2,7 +2,7 @@
 
 MONGODB_URL set: every persistence port on MongoDB (Beanie); otherwise the embedded SQLite
 store under LUCID_STORAGE_PATH. REDIS_URL set: a read-through Redis cache in front of the
-session repository.
+session repository. An adapter's modules are imported only when the settings select it.
 """
 
 from __future__ import annotations
@@ -14,17 +14,8 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from lucid_sessions.adapters.mongo import open_mongo
-from lucid_sessions.adapters.redis import open_redis_cache
-from lucid_sessions.adapters.sqlite import (
-    SqliteChunkIndex,
-    SqliteDatabase,
-    SqliteDataKeyStore,
-    SqlitePipelineStats,
-    SqliteSessionRepository,
-)
 from lucid_sessions.app.caching import CachedSessionRepository
-from lucid_sessions.app.settings import Settings
+from lucid_sessions.bootstrap.settings import Settings
 from lucid_sessions.domain.ports.chunk_index import ChunkIndex
 from lucid_sessions.domain.ports.data_key_store import DataKeyStore
 from lucid_sessions.domain.ports.health_probe import HealthProbe
@@ -47,20 +38,32 @@ class Stores:
 
 
 @asynccontextmanager
-async def _metadata(settings: Settings) -> AsyncIterator[Stores]:
-    if settings.mongodb_url:
-        async with asynccontextmanager(open_mongo)(settings.mongodb_url) as mongo:
-            yield Stores(
-                "mongodb",
-                mongo.sessions,
-                mongo.chunks,
-                mongo.data_keys,
-                mongo.pipeline_stats,
-                mongo.health,
-                None,
-            )
-        return
-    database = SqliteDatabase(Path(settings.storage_path) / "sessions.sqlite3")
+async def _mongo(url: str) -> AsyncIterator[Stores]:
+    from lucid_sessions.adapters.mongo import open_mongo
+
+    async with asynccontextmanager(open_mongo)(url) as mongo:
+        yield Stores(
+            "mongodb",
+            mongo.sessions,
+            mongo.chunks,
+            mongo.data_keys,
+            mongo.pipeline_stats,
+            mongo.health,
+            None,
+        )
+
+
+@asynccontextmanager
+async def _sqlite(folder: Path) -> AsyncIterator[Stores]:
+    from lucid_sessions.adapters.sqlite import (
+        SqliteChunkIndex,
+        SqliteDatabase,
+        SqliteDataKeyStore,
+        SqlitePipelineStats,
+        SqliteSessionRepository,
+    )
+
+    database = SqliteDatabase(folder / "sessions.sqlite3")
     await anyio.to_thread.run_sync(database.open)
     try:
         yield Stores(
@@ -77,18 +80,31 @@ async def _metadata(settings: Settings) -> AsyncIterator[Stores]:
 
 
 @asynccontextmanager
+async def _with_cache(stores: Stores, url: str) -> AsyncIterator[Stores]:
+    from lucid_sessions.adapters.redis import open_redis_cache
+
+    async with asynccontextmanager(open_redis_cache)(url) as cache:
+        yield Stores(
+            f"{stores.kind}+redis",
+            CachedSessionRepository(stores.sessions, cache),
+            stores.chunks,
+            stores.data_keys,
+            stores.pipeline_stats,
+            stores.database,
+            cache,
+        )
+
+
+@asynccontextmanager
 async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
-    async with _metadata(settings) as stores:
+    metadata = (
+        _mongo(settings.mongodb_url)
+        if settings.mongodb_url
+        else _sqlite(Path(settings.storage_path))
+    )
+    async with metadata as stores:
         if not settings.redis_url:
             yield stores
             return
-        async with asynccontextmanager(open_redis_cache)(settings.redis_url) as cache:
-            yield Stores(
-                f"{stores.kind}+redis",
-                CachedSessionRepository(stores.sessions, cache),
-                stores.chunks,
-                stores.data_keys,
-                stores.pipeline_stats,
-                stores.database,
-                cache,
-            )
+        async with _with_cache(stores, settings.redis_url) as cached:
+            yield cached

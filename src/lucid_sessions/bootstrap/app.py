@@ -1,13 +1,13 @@
-"""The Litestar application factory: builds the app around a container."""
+"""The Litestar application factory: the HTTP adapter's controllers around a container."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
-import structlog
 from dependency_injector import providers
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
@@ -17,22 +17,40 @@ from litestar.openapi import OpenAPIConfig
 
 from lucid_sessions import __version__
 from lucid_sessions.adapters.http.chunks import ChunkController
+from lucid_sessions.adapters.http.errors import exception_handlers
 from lucid_sessions.adapters.http.integrity import IntegrityController
 from lucid_sessions.adapters.http.middleware import RequestLogMiddleware
 from lucid_sessions.adapters.http.pipeline import PipelineController
 from lucid_sessions.adapters.http.sessions import SessionController
 from lucid_sessions.adapters.http.system import SystemController
 from lucid_sessions.adapters.logging import configure_logging
-from lucid_sessions.app.background import FinalizationRunner
-from lucid_sessions.app.container import HTTP_DEPENDENCIES, Container, running
-from lucid_sessions.app.errors import exception_handlers
-from lucid_sessions.app.settings import Settings, SettingsError, load_settings
+from lucid_sessions.app.finalization_runner import FinalizationRunner
+from lucid_sessions.bootstrap.container import Container, running
+from lucid_sessions.bootstrap.settings import Settings, SettingsError, load_settings
 from lucid_sessions.domain.errors import DomainError
-from lucid_sessions.domain.principal import Principal
 
-__all__ = ["build_container", "create_app"]
+__all__ = ["HTTP_DEPENDENCIES", "build_container", "create_app"]
 
-_log = structlog.get_logger("lucid_sessions.app")
+_log = logging.getLogger("lucid_sessions.app")
+
+HTTP_DEPENDENCIES: tuple[str, ...] = (
+    "principal",
+    "metrics",
+    "max_chunk_bytes",
+    "check_health",
+    "create_session",
+    "get_session",
+    "list_sessions",
+    "update_session",
+    "control_recording",
+    "delete_session",
+    "system_statistics",
+    "ingest_chunk",
+    "chunk_reader",
+    "integrity",
+    "pipeline_control",
+)
+"""What handlers ask for by name; each is the container's provider of the same name."""
 
 
 def build_container(settings: Settings | None = None) -> Container:
@@ -59,17 +77,19 @@ def _lifespan(container: Container) -> Callable[[Litestar], Any]:
                     getattr(container, name)()
             except (DomainError, SettingsError) as exc:
                 detail = exc.detail if isinstance(exc, DomainError) else str(exc)
-                _log.error("startup_failed", detail=detail)
+                _log.error("startup_failed", extra={"detail": detail})
                 raise SystemExit(f"lucid-sessions: cannot start: {detail}") from None
             runner: FinalizationRunner = container.finalization_runner()
             async with anyio.create_task_group() as background:
                 await background.start(runner.run)
                 _log.info(
                     "started",
-                    env=settings.env,
-                    store=container.stores().kind,
-                    cipher=container.cipher_name(),
-                    version=__version__,
+                    extra={
+                        "env": settings.env,
+                        "store": container.stores().kind,
+                        "cipher": container.cipher_name(),
+                        "version": __version__,
+                    },
                 )
                 try:
                     yield
@@ -99,7 +119,6 @@ def create_app(container: Container | None = None) -> Litestar:
         middleware=[DefineMiddleware(RequestLogMiddleware, metrics=container.metrics())],
         openapi_config=OpenAPIConfig(title="lucid-sessions", version=__version__, path="/schema"),
         lifespan=[_lifespan(container)],
-        signature_namespace={"Principal": Principal, "Settings": Settings},
         logging_config=None,
         debug=False,
     )

@@ -1,10 +1,15 @@
-"""The composition root: the one place where ports meet their adapters."""
+"""The composition root: the one place where ports meet their adapters.
+
+`Container` declares the whole graph; `running(container)` opens what has a life cycle (the
+folders, the stores the settings select, the cache) and closes it again. Tests build the same
+graph and swap fakes in with `container.<provider>.override(...)`.
+"""
 
 from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -28,11 +33,9 @@ from lucid_sessions.adapters.fs.blobs import FilesystemBlobStore
 from lucid_sessions.adapters.fs.probe import FolderProbe
 from lucid_sessions.adapters.metrics import Metrics
 from lucid_sessions.adapters.system import SystemClock, UlidIdGenerator
-from lucid_sessions.app.background import FinalizationRunner
 from lucid_sessions.app.blob_codec import BlobCodec
+from lucid_sessions.app.finalization_runner import FinalizationRunner
 from lucid_sessions.app.locks import KeyedLocks
-from lucid_sessions.app.settings import Settings, SettingsError
-from lucid_sessions.app.stores import Stores, open_stores
 from lucid_sessions.app.usecases.change_session import ControlRecording, UpdateSession
 from lucid_sessions.app.usecases.create_session import CreateSession
 from lucid_sessions.app.usecases.delete_session import DeleteSession
@@ -41,38 +44,35 @@ from lucid_sessions.app.usecases.health import CheckHealth
 from lucid_sessions.app.usecases.ingest_chunk import IngestChunk
 from lucid_sessions.app.usecases.integrity import Integrity
 from lucid_sessions.app.usecases.pipeline import PipelineControl
-from lucid_sessions.app.usecases.read_chunks import ChunkReader
+from lucid_sessions.app.usecases.read_chunks import ChunkOpener, ChunkReader
 from lucid_sessions.app.usecases.read_sessions import GetSession, ListSessions
 from lucid_sessions.app.usecases.rotate_keys import RewrapDataKeys
 from lucid_sessions.app.usecases.statistics import SystemStatistics
 from lucid_sessions.app.usecases.verify import VerifySession
-from lucid_sessions.domain.ports.cipher import CipherName
+from lucid_sessions.bootstrap.settings import Settings, SettingsError
+from lucid_sessions.bootstrap.stores import Stores, open_stores
+from lucid_sessions.domain.ports.cipher import Cipher, CipherName
 from lucid_sessions.domain.ports.signer import Signer
 from lucid_sessions.domain.principal import Principal, Role
 
-__all__ = ["DEVELOPMENT_PRINCIPAL", "HTTP_DEPENDENCIES", "Container", "running"]
+__all__ = ["DEVELOPMENT_PRINCIPAL", "Container", "running"]
 
 DEVELOPMENT_PRINCIPAL = Principal(id="development", role=Role.ADMIN)
 
 
-def prepare_folders(settings: Settings) -> Iterator[tuple[Path, ...]]:
+def _prepare_folders(settings: Settings) -> Iterator[tuple[Path, ...]]:
     folders = (Path(settings.storage_path), Path(settings.chunk_store_path))
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
     yield folders
 
 
-def rotate_master_key_file(environ: Mapping[str, str], settings: Settings) -> str:
+def _add_master_key(environ: Mapping[str, str], settings: Settings) -> str:
     """Add a new current master key to the key file in use; SettingsError when impossible."""
     try:
         return rotate_master_key(master_key_file_path(environ, Path(settings.storage_path)))
     except KeyConfigError as exc:
         raise SettingsError(str(exc)) from exc
-
-
-def signature_checker() -> Callable[[bytes, bytes, bytes], bool]:
-    """The Ed25519 verification used by offline audits."""
-    return verify_signature
 
 
 def _keyring(env: Mapping[str, str], settings: Settings, _folders: object) -> ReloadingKeyRing:
@@ -89,8 +89,16 @@ def _signer(env: Mapping[str, str], settings: Settings, _folders: object) -> Sig
         raise SettingsError(str(exc)) from exc
 
 
-def choose_cipher(settings: Settings) -> CipherName:
+def _cipher_name(settings: Settings) -> CipherName:
     return default_cipher_name() if settings.cipher == "auto" else settings.cipher
+
+
+def _codec(keyring: ReloadingKeyRing) -> BlobCodec:
+    ciphers: dict[CipherName, Cipher] = {
+        "aes-256-gcm": AesGcmCipher(),
+        "chacha20-poly1305": ChaCha20Poly1305Cipher(),
+    }
+    return BlobCodec(StandardCompressor(), ciphers, keyring)
 
 
 class Container(containers.DeclarativeContainer):
@@ -102,9 +110,10 @@ class Container(containers.DeclarativeContainer):
     metrics = providers.Singleton(Metrics)
     principal = providers.Object(DEVELOPMENT_PRINCIPAL)
     locks = providers.Singleton(KeyedLocks)
+    max_chunk_bytes = providers.Callable(lambda settings: settings.max_chunk_bytes, settings)
 
     # -- storage ---------------------------------------------------------------------------
-    folders = providers.Resource(prepare_folders, settings)
+    folders = providers.Resource(_prepare_folders, settings)
     # Opened asynchronously by `running()` (SQLite or MongoDB, plus the Redis cache).
     stores = providers.Dependency(instance_of=Stores)
     session_repository = providers.Callable(lambda s: s.sessions, stores)
@@ -126,29 +135,21 @@ class Container(containers.DeclarativeContainer):
     # -- crypto ----------------------------------------------------------------------------
     keyring = providers.Singleton(_keyring, environ, settings, folders)
     signer = providers.Singleton(_signer, environ, settings, folders)
-    cipher_name = providers.Singleton(choose_cipher, settings)
-    codec = providers.Singleton(
-        lambda keyring: BlobCodec(
-            StandardCompressor(),
-            {"aes-256-gcm": AesGcmCipher(), "chacha20-poly1305": ChaCha20Poly1305Cipher()},
-            keyring,
-        ),
-        keyring,
-    )
+    cipher_name = providers.Singleton(_cipher_name, settings)
+    codec = providers.Singleton(_codec, keyring)
+    check_signature = providers.Object(verify_signature)
 
     # -- use cases ---------------------------------------------------------------------------
+    chunk_opener = providers.Singleton(
+        ChunkOpener, index=chunk_index, blobs=blob_store, keys=data_keys, codec=codec
+    )
     chunk_reader = providers.Singleton(
-        ChunkReader,
-        repo=session_repository,
-        index=chunk_index,
-        blobs=blob_store,
-        keys=data_keys,
-        codec=codec,
+        ChunkReader, repo=session_repository, opener=chunk_opener, index=chunk_index
     )
     finalize_session = providers.Factory(
         FinalizeSession,
         repo=session_repository,
-        reader=chunk_reader,
+        opener=chunk_opener,
         signer=signer,
         stats=pipeline_stats,
         clock=clock,
@@ -195,12 +196,16 @@ class Container(containers.DeclarativeContainer):
         locks=locks,
         cipher=cipher_name,
     )
-    integrity = providers.Singleton(Integrity, reader=chunk_reader)
+    integrity = providers.Singleton(
+        Integrity, reader=chunk_reader, index=chunk_index, opener=chunk_opener
+    )
     verify_session = providers.Factory(
-        VerifySession, reader=chunk_reader, check_signature=providers.Object(verify_signature)
+        VerifySession, reader=chunk_reader, opener=chunk_opener, check_signature=check_signature
     )
     rewrap_data_keys = providers.Factory(RewrapDataKeys, keys=data_keys, keyring=keyring)
-    rotate_master_key = providers.Callable(rotate_master_key_file, environ, settings)
+    add_master_key = providers.Callable(
+        lambda environ, settings: lambda: _add_master_key(environ, settings), environ, settings
+    )
     pipeline_control = providers.Factory(
         PipelineControl,
         repo=session_repository,
@@ -210,44 +215,36 @@ class Container(containers.DeclarativeContainer):
     )
 
 
-# Litestar dependency name -> container provider name (the names handlers ask for).
-HTTP_DEPENDENCIES: tuple[str, ...] = (
-    "settings",
-    "principal",
-    "metrics",
-    "check_health",
-    "create_session",
-    "get_session",
-    "list_sessions",
-    "update_session",
-    "control_recording",
-    "delete_session",
-    "system_statistics",
-    "ingest_chunk",
-    "chunk_reader",
-    "integrity",
-    "pipeline_control",
-)
-
-
 @asynccontextmanager
 async def running(container: Container) -> AsyncIterator[Container]:
-    """Open every resource (folders, the selected stores, the cache) and close them again."""
-    outcome = container.init_resources()
-    if inspect.isawaitable(outcome):
-        await outcome
+    """Open every resource (folders, the selected stores, the cache) and close them again.
+
+    Re-entrant: inside an open `running(container)`, another one for the same container opens
+    nothing (the server opens the graph before it binds, and the app's lifespan finds it open).
+    """
+    depth: int = getattr(container, "_running_depth", 0)
+    container._running_depth = depth + 1
     try:
-        if container.stores.overridden:  # a test graph with fakes: nothing to open
+        if depth:
             yield container
-        else:
-            async with open_stores(container.settings()) as stores:
-                container.stores.override(providers.Object(stores))
-                try:
-                    yield container
-                finally:
-                    container.stores.reset_override()
-        container.reset_singletons()
-    finally:
-        outcome = container.shutdown_resources()
+            return
+        outcome = container.init_resources()
         if inspect.isawaitable(outcome):
             await outcome
+        try:
+            if container.stores.overridden:  # a test graph with fakes: nothing to open
+                yield container
+            else:
+                async with open_stores(container.settings()) as stores:
+                    container.stores.override(providers.Object(stores))
+                    try:
+                        yield container
+                    finally:
+                        container.stores.reset_override()
+            container.reset_singletons()
+        finally:
+            outcome = container.shutdown_resources()
+            if inspect.isawaitable(outcome):
+                await outcome
+    finally:
+        container._running_depth = depth

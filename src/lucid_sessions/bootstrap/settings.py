@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -29,29 +28,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     env: Environment = "development"
     host: str = "127.0.0.1"
     port: Port = 8113
-    service_url: str = ""
     mongodb_url: str = ""
     redis_url: str = ""
-    elasticsearch_url: str = ""
-    blockchain_engine_url: str = ""
-    api_gateway_url: str = ""
     storage_path: str = "data/sessions"
     chunk_store_path: str = "data/chunks"
-    temp_path: str = "/tmp/api"
     cors_origins: list[str] = msgspec.field(default_factory=lambda: ["*"])
     log_level: LogLevel = "INFO"
     max_chunk_bytes: Annotated[int, msgspec.Meta(ge=1, le=1024 * MIB)] = 16 * MIB
     cipher: CipherChoice = "auto"
-    metrics_public: bool = False
 
     @property
     def production(self) -> bool:
         return self.env == "production"
-
-    @property
-    def data_path(self) -> Path:
-        """The folder that holds the database, keys and other service state."""
-        return Path(self.storage_path)
 
     def masked(self) -> dict[str, Any]:
         """The effective settings with every secret in URLs masked."""
@@ -71,20 +59,14 @@ SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "env": ("LUCID_ENV", ("env",)),
     "host": ("LUCID_BIND_HOST", ("network", "host")),
     "port": ("SESSION_API_PORT", ("network", "port")),
-    "service_url": ("SESSION_API_URL", ("network", "url")),
     "mongodb_url": ("MONGODB_URL", ("database", "mongodb_url")),
     "redis_url": ("REDIS_URL", ("database", "redis_url")),
-    "elasticsearch_url": ("ELASTICSEARCH_URL", ("database", "elasticsearch_url")),
-    "blockchain_engine_url": ("BLOCKCHAIN_ENGINE_URL", ("integrations", "blockchain_engine_url")),
-    "api_gateway_url": ("API_GATEWAY_URL", ("integrations", "api_gateway_url")),
     "storage_path": ("LUCID_STORAGE_PATH", ("storage", "session_storage_path")),
     "chunk_store_path": ("LUCID_CHUNK_STORE_PATH", ("storage", "chunk_storage_path")),
-    "temp_path": ("LUCID_TEMP_PATH", ("storage", "temp_storage_path")),
     "cors_origins": ("CORS_ORIGINS", ("cors", "origins")),
     "log_level": ("LOG_LEVEL", ("log_level",)),
     "max_chunk_bytes": ("LUCID_MAX_CHUNK_BYTES", ("chunks", "max_chunk_bytes")),
     "cipher": ("LUCID_CIPHER", ("crypto", "cipher")),
-    "metrics_public": ("LUCID_METRICS_PUBLIC", ("metrics", "public")),
 }
 
 PRODUCTION_DEFAULTS = {
@@ -94,7 +76,6 @@ PRODUCTION_DEFAULTS = {
 }
 
 _INT_SETTINGS = {"port", "max_chunk_bytes"}
-_BOOL_SETTINGS = {"metrics_public"}
 
 
 def _describe(name: str) -> str:
@@ -143,13 +124,6 @@ def _coerce_env(name: str, raw: str) -> Any:
             raise SettingsError(
                 f"{_describe(name)}: expected a whole number, got {raw!r}"
             ) from None
-    if name in _BOOL_SETTINGS:
-        lowered = raw.strip().lower()
-        if lowered in {"1", "true", "yes", "on"}:
-            return True
-        if lowered in {"0", "false", "no", "off", ""}:
-            return False
-        raise SettingsError(f"{_describe(name)}: expected true or false, got {raw!r}")
     if name == "log_level":
         return raw.strip().upper()
     return raw.strip()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import anyio
-import structlog
 from anyio.abc import TaskGroup, TaskStatus
 
 from lucid_sessions.app.usecases.finalize import FinalizeSession
@@ -15,7 +15,7 @@ from lucid_sessions.domain.session import SessionStatus
 
 __all__ = ["FinalizationRunner"]
 
-_log = structlog.get_logger("lucid_sessions.finalization")
+_log = logging.getLogger("lucid_sessions.finalization")
 
 
 class FinalizationRunner:
@@ -31,7 +31,6 @@ class FinalizationRunner:
     ) -> None:
         self._finalize, self._repo, self._retry = finalize, repo, retry_seconds
         self._send, self._receive = anyio.create_memory_object_stream[str](math.inf)
-        self._idle = anyio.Event()
         self._pending: set[str] = set()
         self._attempts: dict[str, int] = {}
         self._max_attempts = 8
@@ -40,7 +39,6 @@ class FinalizationRunner:
     def schedule(self, session_id: str) -> None:
         if session_id not in self._pending:
             self._pending.add(session_id)
-            self._idle = anyio.Event()
             self._send.send_nowait(session_id)
 
     async def _recover(self) -> None:
@@ -67,25 +65,29 @@ class FinalizationRunner:
             self._pending.discard(session_id)
             try:
                 outcome = await self._finalize(session_id)
-                _log.info("finalized", session_id=session_id, status=outcome.value)
+                _log.info("finalized", extra={"session_id": session_id, "status": outcome.value})
             except PipelinePaused:
-                _log.info("finalization_held", session_id=session_id)
+                _log.info("finalization_held", extra={"session_id": session_id})
             except NotFound:
-                _log.info("finalization_dropped", session_id=session_id, reason="deleted")
+                _log.info(
+                    "finalization_dropped", extra={"session_id": session_id, "reason": "deleted"}
+                )
             except DomainError as exc:
-                _log.warning("finalization_retry", session_id=session_id, error=exc.detail)
+                _log.warning(
+                    "finalization_retry", extra={"session_id": session_id, "error": exc.detail}
+                )
                 await self._retry_later(session_id)
             except Exception:  # one session's bug must never stop the runner or the service
-                _log.exception("finalization_error", session_id=session_id)
+                _log.exception("finalization_error", extra={"session_id": session_id})
                 await self._retry_later(session_id)
-            if not self._pending:
-                self._idle.set()
 
     async def _retry_later(self, session_id: str) -> None:
         attempts = self._attempts.get(session_id, 0) + 1
         self._attempts[session_id] = attempts
         if attempts > self._max_attempts:
-            _log.error("finalization_gave_up", session_id=session_id, attempts=attempts - 1)
+            _log.error(
+                "finalization_gave_up", extra={"session_id": session_id, "attempts": attempts - 1}
+            )
             return
         delay = min(self._retry * 2 ** (attempts - 1), 300.0)
 
@@ -95,8 +97,3 @@ class FinalizationRunner:
 
         assert self._retries is not None
         self._retries.start_soon(later)
-
-    async def wait_idle(self) -> None:
-        """For tests and shutdown: returns when nothing is queued."""
-        if self._pending:
-            await self._idle.wait()

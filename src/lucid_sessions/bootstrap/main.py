@@ -1,0 +1,152 @@
+"""Process start-up: the `lucid-sessions` command.
+
+Parses the command line (the CLI adapter), loads the settings, builds the one container and
+runs the command: `serve` opens the graph, checks that the stores answer and the keys load,
+and only then binds the server, so a bad start-up is one clear line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any
+
+import anyio
+
+from lucid_sessions.adapters.cli import commands
+from lucid_sessions.adapters.cli.parser import parse
+from lucid_sessions.adapters.crypto import verify_signature
+from lucid_sessions.bootstrap.container import Container, running
+from lucid_sessions.bootstrap.settings import Settings, SettingsError, load_settings
+from lucid_sessions.domain.errors import DomainError
+
+__all__ = ["main"]
+
+
+def _tune_allocator() -> None:
+    """Serve large request bodies from a reused heap instead of fresh mmap()ed pages: every
+    8 MiB chunk otherwise costs thousands of page faults (measured in bench/). glibc only;
+    the environment variables MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ win."""
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_") or not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 * 1024 * 1024)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 64 * 1024 * 1024)  # M_TRIM_THRESHOLD
+        # Few arenas: each may keep up to the trim threshold, so many worker threads must
+        # not multiply it (a Raspberry Pi has 2-4 GB).
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        return
+
+
+def _fail(message: str) -> int:
+    print(f"lucid-sessions: {message}", file=sys.stderr)
+    return 2
+
+
+async def _opened(container: Container, work: Callable[[Container], Awaitable[int]]) -> int:
+    """Run `work` with the container's graph open; a start-up failure is exit status 2."""
+    try:
+        async with running(container):
+            container.keyring()  # the keys load (production never generates them)
+            container.signer()
+            return await work(container)
+    except DomainError as exc:
+        return _fail(exc.detail)
+    except SettingsError as exc:
+        return _fail(f"invalid configuration: {exc}")
+
+
+def _server_class() -> type[Any]:
+    import uvicorn
+    from uvicorn.server import HANDLED_SIGNALS
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, minus re-raising the stop signal after a graceful shutdown: the
+        process ends with status 0 once everything is closed."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in HANDLED_SIGNALS}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return Server
+
+
+def _serve(container: Container, host: str | None, port: int | None) -> int:
+    import uvicorn
+
+    from lucid_sessions.bootstrap.app import create_app
+
+    settings: Settings = container.settings()
+    _tune_allocator()
+    app = create_app(container)
+
+    async def serve(_: Container) -> int:
+        config = uvicorn.Config(
+            app,
+            host=host or settings.host,
+            port=port or settings.port,
+            access_log=False,
+            log_config=None,
+            proxy_headers=False,
+            timeout_graceful_shutdown=10,
+            lifespan="on",
+        )
+        server = _server_class()(config)
+        await server.serve()
+        return 0 if server.started else 2
+
+    return anyio.run(_opened, container, serve)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    if args.command == "audit":  # offline: needs no configuration
+        return commands.audit(args.manifest, args.public_key, args.recording, verify_signature)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        return _fail(f"invalid configuration: {exc}")
+    if args.command == "check-config":
+        return commands.check_config(settings.masked())
+    from lucid_sessions.bootstrap.app import build_container
+
+    container = build_container(settings)
+    if args.command == "serve":
+        return _serve(container, args.host, args.port)
+    if args.command == "verify":
+
+        async def verify(opened: Container) -> int:
+            return await commands.verify(opened.verify_session(), args.session_id)
+
+        return anyio.run(_opened, container, verify)
+    if args.command == "keys" and args.keys_command == "rotate":
+        try:
+            new_key_id = container.add_master_key()()
+        except SettingsError as exc:
+            print(f"lucid-sessions keys rotate: {exc}", file=sys.stderr)
+            return 2
+
+        async def rotate(opened: Container) -> int:
+            return await commands.rotate_keys(new_key_id, opened.rewrap_data_keys())
+
+        return anyio.run(_opened, container, rotate)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
