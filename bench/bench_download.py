@@ -52,8 +52,9 @@ from common import (
     screen_chunks,
     upload,
 )
-from lucid_sessions.adapters.fs.blobs import FilesystemBlobStore
-from lucid_sessions.adapters.memory.chunks import InMemoryChunkIndex, InMemoryDataKeyStore
+from lucid_sessions.adapters.fs.blob_store import FilesystemBlobStore
+from lucid_sessions.adapters.memory.chunk_index import InMemoryChunkIndex
+from lucid_sessions.adapters.memory.data_key_store import InMemoryDataKeyStore
 from lucid_sessions.app.usecases.read_chunks import ChunkOpener
 from lucid_sessions.domain.chunk import ChunkRecord
 from lucid_sessions.domain.merkle import blake3_256, leaf_hash

@@ -60,7 +60,7 @@ from common import (
     screen_chunks,
     upload,
 )
-from lucid_sessions.adapters.fs.blobs import FilesystemBlobStore
+from lucid_sessions.adapters.fs.blob_store import FilesystemBlobStore
 from lucid_sessions.domain.merkle import blake3_256
 
 __all__ = ["main"]

@@ -21,13 +21,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # as bench
 import httpx
 from tests.servers import ServiceProcess
 
-from lucid_sessions.adapters.compression import StandardCompressor
 from lucid_sessions.adapters.crypto import (
     AesGcmCipher,
     ChaCha20Poly1305Cipher,
     StaticKeyRing,
     default_cipher_name,
 )
+from lucid_sessions.adapters.zstd_lz4.compressor import ZstdLz4Compressor
 from lucid_sessions.app.blob_codec import BlobCodec
 from lucid_sessions.domain.ports.cipher import CipherName
 
@@ -154,7 +154,7 @@ def codec_and_keyring() -> tuple[BlobCodec, StaticKeyRing, CipherName]:
     """The server's codec (same compressor, ciphers and default cipher), on a fresh key ring."""
     keyring = StaticKeyRing({"k1": os.urandom(32)}, "k1")
     codec = BlobCodec(
-        StandardCompressor(),
+        ZstdLz4Compressor(),
         {"aes-256-gcm": AesGcmCipher(), "chacha20-poly1305": ChaCha20Poly1305Cipher()},
         keyring,
     )

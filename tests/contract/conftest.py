@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from lucid_sessions.adapters.fs.blobs import FilesystemBlobStore
+from lucid_sessions.adapters.fs.blob_store import FilesystemBlobStore
 from lucid_sessions.adapters.memory import (
     InMemoryBlobStore,
     InMemoryChunkIndex,

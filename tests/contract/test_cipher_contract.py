@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lucid_sessions.adapters.crypto.aead import (
+from lucid_sessions.adapters.crypto.cipher import (
     AesGcmCipher,
     ChaCha20Poly1305Cipher,
     cipher_by_name,

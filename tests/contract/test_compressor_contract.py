@@ -13,7 +13,7 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lucid_sessions.adapters.compression import StandardCompressor
+from lucid_sessions.adapters.zstd_lz4.compressor import ZstdLz4Compressor
 from lucid_sessions.domain.errors import IntegrityError, InvalidValue
 from lucid_sessions.domain.ports.compressor import Algorithm, Compressor
 
@@ -26,7 +26,7 @@ ZEROS = bytes(1 << 20)
 
 @pytest.fixture(scope="module")
 def compressor() -> Compressor:
-    return StandardCompressor()
+    return ZstdLz4Compressor()
 
 
 @pytest.fixture(params=ALGORITHMS)
@@ -37,7 +37,7 @@ def algorithm(request: pytest.FixtureRequest) -> Algorithm:
 @settings(max_examples=60, deadline=None)
 @given(data=st.binary(max_size=4096), algorithm=st.sampled_from(ALGORITHMS))
 def test_round_trip(data: bytes, algorithm: Algorithm) -> None:
-    compressor = StandardCompressor()
+    compressor = ZstdLz4Compressor()
     packed = compressor.compress(algorithm, data, None)
     assert compressor.decompress(algorithm, packed, len(data)) == data
 

@@ -13,8 +13,8 @@ import pytest
 import structlog
 from redis.asyncio import Redis
 
-from lucid_sessions.adapters.memory.cache import InMemorySessionCache
-from lucid_sessions.adapters.memory.system import FrozenClock
+from lucid_sessions.adapters.memory.clock import FrozenClock
+from lucid_sessions.adapters.memory.session_cache import InMemorySessionCache
 from lucid_sessions.adapters.redis import RedisSessionCache, open_redis_cache
 from lucid_sessions.domain.ports.session_cache import SessionCache
 from lucid_sessions.domain.session import Session

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lucid_sessions.adapters.compression import StandardCompressor
-from lucid_sessions.adapters.crypto.aead import cipher_by_name
+from lucid_sessions.adapters.crypto.cipher import cipher_by_name
 from lucid_sessions.adapters.crypto.keyring import StaticKeyRing
+from lucid_sessions.adapters.zstd_lz4.compressor import ZstdLz4Compressor
 from lucid_sessions.app.blob_codec import BlobCodec
 from lucid_sessions.domain.blob import (
     MAX_HEADER_SIZE,
@@ -34,7 +34,7 @@ SESSION = "7d9f0c3e-5a61-4b8e-9a0f-0123456789ab"
 
 RING = StaticKeyRing({"k1": os.urandom(32)}, "k1")
 CODEC = BlobCodec(
-    StandardCompressor(),
+    ZstdLz4Compressor(),
     {name: cipher_by_name(name) for name in get_args(CipherName)},
     RING,
 )
@@ -288,7 +288,7 @@ def test_unencrypted_blob_opens_without_a_key_and_checks_sizes() -> None:
 
 
 def test_oversized_original_size_is_refused_before_decompressing() -> None:
-    small = BlobCodec(StandardCompressor(), {}, RING, max_original_size=1024)
+    small = BlobCodec(ZstdLz4Compressor(), {}, RING, max_original_size=1024)
     blob = seal(b"a" * 2048, compression="none", cipher=None)
     with pytest.raises(CorruptChunk, match="exceeds"):
         small.open(session_id=SESSION, sequence_number=7, blob=blob, data_key=None)
@@ -314,7 +314,7 @@ def test_seal_refuses_bad_requests() -> None:
     }
     with pytest.raises(InvalidValue, match="data_key"):
         CODEC.seal(**base, cipher="aes-256-gcm", data_key=None)  # type: ignore[arg-type]
-    only_aes = BlobCodec(StandardCompressor(), {"aes-256-gcm": cipher_by_name("aes-256-gcm")}, RING)
+    only_aes = BlobCodec(ZstdLz4Compressor(), {"aes-256-gcm": cipher_by_name("aes-256-gcm")}, RING)
     with pytest.raises(InvalidValue, match="not configured"):
         only_aes.seal(**base, cipher="chacha20-poly1305", data_key=DATA_KEY)  # type: ignore[arg-type]
     with pytest.raises(InvalidValue, match="compression_level"):

@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from lucid_sessions.adapters.memory import FrozenClock, InMemorySessionRepository
-from lucid_sessions.adapters.memory.cache import InMemorySessionCache
+from lucid_sessions.adapters.memory.session_cache import InMemorySessionCache
 from lucid_sessions.app.caching import CachedSessionRepository
 from lucid_sessions.domain.errors import ConcurrencyError, SessionNotFound, StorageUnavailable
 from lucid_sessions.domain.ports.session_repository import SessionQuery

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import anyio
 import pytest
 
-from lucid_sessions.adapters.compression import StandardCompressor
 from lucid_sessions.adapters.crypto import AesGcmCipher, ChaCha20Poly1305Cipher, Ed25519Signer
 from lucid_sessions.adapters.crypto.keyring import StaticKeyRing
 from lucid_sessions.adapters.crypto.signer import verify_signature
@@ -20,6 +19,7 @@ from lucid_sessions.adapters.memory import (
     InMemoryPipelineStats,
     InMemorySessionRepository,
 )
+from lucid_sessions.adapters.zstd_lz4.compressor import ZstdLz4Compressor
 from lucid_sessions.app.blob_codec import BlobCodec
 from lucid_sessions.app.locks import KeyedLocks
 from lucid_sessions.app.usecases.delete_session import DeleteSession
@@ -79,7 +79,7 @@ def world() -> World:
     master = os.urandom(32)
     keyring = StaticKeyRing({"k1": master}, "k1")
     codec = BlobCodec(
-        StandardCompressor(),
+        ZstdLz4Compressor(),
         {"aes-256-gcm": AesGcmCipher(), "chacha20-poly1305": ChaCha20Poly1305Cipher()},
         keyring,
     )
@@ -352,7 +352,7 @@ async def test_delete_waits_for_an_upload_in_flight_and_leaves_no_blob() -> None
         KeyedLocks(),
     )
     keyring = StaticKeyRing({"k1": os.urandom(32)}, "k1")
-    codec = BlobCodec(StandardCompressor(), {"aes-256-gcm": AesGcmCipher()}, keyring)
+    codec = BlobCodec(ZstdLz4Compressor(), {"aes-256-gcm": AesGcmCipher()}, keyring)
     ingest = IngestChunk(
         repo, index, blobs, keys, keyring, codec, stats, clock, locks, "aes-256-gcm"
     )

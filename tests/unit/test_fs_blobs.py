@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lucid_sessions.adapters.fs.blobs import FilesystemBlobStore
+from lucid_sessions.adapters.fs.blob_store import FilesystemBlobStore
 from lucid_sessions.domain.errors import InvalidValue
 
 pytestmark = pytest.mark.anyio

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from dependency_injector import containers, providers
 
-from lucid_sessions.adapters.compression import StandardCompressor
 from lucid_sessions.adapters.crypto import (
     AesGcmCipher,
     ChaCha20Poly1305Cipher,
@@ -28,11 +27,13 @@ from lucid_sessions.adapters.crypto.keyring import (
     master_key_file_path,
     rotate_master_key,
 )
-from lucid_sessions.adapters.crypto.reloading import ReloadingKeyRing
-from lucid_sessions.adapters.fs.blobs import FilesystemBlobStore
-from lucid_sessions.adapters.fs.probe import FolderProbe
+from lucid_sessions.adapters.crypto.reloading_keyring import ReloadingKeyRing
+from lucid_sessions.adapters.fs.blob_store import FilesystemBlobStore
+from lucid_sessions.adapters.fs.storage_probe import FilesystemStorageProbe
 from lucid_sessions.adapters.metrics import Metrics
-from lucid_sessions.adapters.system import SystemClock, UlidIdGenerator
+from lucid_sessions.adapters.system.clock import SystemClock
+from lucid_sessions.adapters.system.id_generator import UlidIdGenerator
+from lucid_sessions.adapters.zstd_lz4.compressor import ZstdLz4Compressor
 from lucid_sessions.app.blob_codec import BlobCodec
 from lucid_sessions.app.finalization_runner import FinalizationRunner
 from lucid_sessions.app.locks import KeyedLocks
@@ -98,7 +99,7 @@ def _codec(keyring: ReloadingKeyRing) -> BlobCodec:
         "aes-256-gcm": AesGcmCipher(),
         "chacha20-poly1305": ChaCha20Poly1305Cipher(),
     }
-    return BlobCodec(StandardCompressor(), ciphers, keyring)
+    return BlobCodec(ZstdLz4Compressor(), ciphers, keyring)
 
 
 class Container(containers.DeclarativeContainer):
@@ -130,7 +131,7 @@ class Container(containers.DeclarativeContainer):
     swept_temporaries = providers.Resource(
         lambda blobs: iter([blobs.sweep_temporaries()]), blob_store
     )
-    storage_probe = providers.Singleton(lambda folders: FolderProbe(*folders), folders)
+    storage_probe = providers.Singleton(lambda folders: FilesystemStorageProbe(*folders), folders)
 
     # -- crypto ----------------------------------------------------------------------------
     keyring = providers.Singleton(_keyring, environ, settings, folders)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from lucid_sessions.domain.errors import InvalidValue
+from lucid_sessions.domain.instants import instant
 
 __all__ = ["ChunkRecord", "check_timestamp", "validate_sequence_number"]
 
@@ -34,7 +35,7 @@ def validate_sequence_number(value: int, field: str = "sequence_number") -> int:
 @dataclass(frozen=True, slots=True)
 class ChunkRecord:
     """Metadata of one chunk. `blake3` is the digest of the original bytes (the Merkle leaf
-    data); `leaf_hash` is BLAKE3(0x00 || blake3)."""
+    data); `leaf_hash` is BLAKE3(0x00 || blake3). `timestamp` is kept to the millisecond."""
 
     session_id: str
     sequence_number: int
@@ -53,6 +54,7 @@ class ChunkRecord:
     def __post_init__(self) -> None:
         validate_sequence_number(self.sequence_number)
         check_timestamp(self.timestamp, "timestamp")
+        object.__setattr__(self, "timestamp", instant(self.timestamp))
 
     def same_content(self, digest: bytes, size: int) -> bool:
         return self.blake3 == digest and self.size_bytes == size

@@ -14,6 +14,7 @@ from lucid_sessions.domain.errors import (
     InvalidValue,
     PolicyViolation,
 )
+from lucid_sessions.domain.instants import instant, optional_instant
 from lucid_sessions.domain.merkle import CompactRange
 from lucid_sessions.domain.values import (
     Limits,
@@ -46,6 +47,14 @@ class SessionStatus(StrEnum):
 
 
 _ACTIVE = frozenset({SessionStatus.RECORDING, SessionStatus.PAUSED})
+_OPTIONAL_INSTANTS = (
+    "updated_at",
+    "started_at",
+    "stopped_at",
+    "completed_at",
+    "paused_at",
+    "finalized_at",
+)
 
 
 @dataclass(slots=True)
@@ -89,6 +98,9 @@ class Session:
         validate_id(self.session_id)
         _check_name(self.name)
         _check_description(self.description)
+        self.created_at = instant(self.created_at)
+        for name in _OPTIONAL_INSTANTS:
+            setattr(self, name, optional_instant(getattr(self, name)))
         if self.updated_at is None:
             self.updated_at = self.created_at
 
@@ -120,24 +132,28 @@ class Session:
 
     # -- recording state machine ----------------------------------------------------------
     def start(self, now: datetime) -> None:
+        now = instant(now)
         self._require("start", SessionStatus.CREATED)
         self.status = SessionStatus.RECORDING
         self.started_at = now
         self.updated_at = now
 
     def pause(self, now: datetime) -> None:
+        now = instant(now)
         self._require("pause", SessionStatus.RECORDING)
         self.status = SessionStatus.PAUSED
         self.paused_at = now
         self.updated_at = now
 
     def resume(self, now: datetime) -> None:
+        now = instant(now)
         self._require("resume", SessionStatus.PAUSED)
         self._close_pause(now)
         self.status = SessionStatus.RECORDING
         self.updated_at = now
 
     def stop(self, now: datetime) -> None:
+        now = instant(now)
         self._require("stop", SessionStatus.RECORDING, SessionStatus.PAUSED)
         self._close_pause(now)
         self.status = SessionStatus.STOPPED
@@ -145,17 +161,20 @@ class Session:
         self.updated_at = now
 
     def begin_processing(self, now: datetime) -> None:
+        now = instant(now)
         self._require("process", SessionStatus.STOPPED)
         self.status = SessionStatus.PROCESSING
         self.updated_at = now
 
     def complete(self, now: datetime) -> None:
+        now = instant(now)
         self._require("complete", SessionStatus.PROCESSING)
         self.status = SessionStatus.COMPLETED
         self.completed_at = now
         self.updated_at = now
 
     def fail(self, now: datetime, error: str) -> None:
+        now = instant(now)
         self._require("fail", SessionStatus.STOPPED, SessionStatus.PROCESSING)
         self.status = SessionStatus.FAILED
         self.error = error
@@ -174,6 +193,7 @@ class Session:
         recording_config: RecordingConfig | None = None,
     ) -> None:
         """Apply a partial update; every check runs before anything changes."""
+        now = instant(now)
         if recording_config is not None and self.status is not SessionStatus.CREATED:
             raise InvalidTransition("change the recording_config of", self.status.value)
         if name is not None:
@@ -212,6 +232,7 @@ class Session:
 
     def append_chunk(self, chunk: ChunkRecord, now: datetime) -> None:
         """Commit a stored chunk: counters, and the Merkle root in O(log n)."""
+        now = instant(now)
         self.check_next_chunk(chunk.sequence_number)
         frontier = CompactRange(self.chunks_count, self.merkle_frontier)
         frontier.append_leaf_hash(chunk.leaf_hash)
@@ -226,20 +247,18 @@ class Session:
 
     def finalize(self, now: datetime, signature: bytes, public_key: bytes) -> None:
         """Seal the manifest and complete the session."""
+        now = instant(now)
         self.manifest_signature = signature
         self.manifest_public_key = public_key
         self.finalized_at = now
         self.complete(now)
 
     def set_pipeline_paused(self, paused: bool, now: datetime) -> None:
+        now = instant(now)
         self.pipeline_paused = paused
         self.updated_at = now
 
     # -- derived figures -------------------------------------------------------------------
-    @property
-    def is_active(self) -> bool:
-        return self.status in _ACTIVE
-
     def paused_seconds_at(self, now: datetime) -> float:
         extra = 0.0
         if self.paused_at is not None:

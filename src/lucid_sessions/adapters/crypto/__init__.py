@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lucid_sessions.adapters.crypto.aead import (
+from lucid_sessions.adapters.crypto.cipher import (
     AesGcmCipher,
     ChaCha20Poly1305Cipher,
     cipher_by_name,

@@ -1,13 +1,13 @@
 """In-memory fakes of every port: they behave (and fail) exactly like the real adapters."""
 
-from lucid_sessions.adapters.memory.chunks import (
-    InMemoryBlobStore,
-    InMemoryChunkIndex,
-    InMemoryDataKeyStore,
-    InMemoryPipelineStats,
-)
-from lucid_sessions.adapters.memory.sessions import InMemorySessionRepository
-from lucid_sessions.adapters.memory.system import FrozenClock, SequentialIdGenerator
+from lucid_sessions.adapters.memory.blob_store import InMemoryBlobStore
+from lucid_sessions.adapters.memory.chunk_index import InMemoryChunkIndex
+from lucid_sessions.adapters.memory.clock import FrozenClock
+from lucid_sessions.adapters.memory.data_key_store import InMemoryDataKeyStore
+from lucid_sessions.adapters.memory.id_generator import SequentialIdGenerator
+from lucid_sessions.adapters.memory.pipeline_stats import InMemoryPipelineStats
+from lucid_sessions.adapters.memory.session_cache import InMemorySessionCache
+from lucid_sessions.adapters.memory.session_repository import InMemorySessionRepository
 
 __all__ = [
     "FrozenClock",
@@ -15,6 +15,7 @@ __all__ = [
     "InMemoryChunkIndex",
     "InMemoryDataKeyStore",
     "InMemoryPipelineStats",
+    "InMemorySessionCache",
     "InMemorySessionRepository",
     "SequentialIdGenerator",
 ]

@@ -1,25 +1,23 @@
 """MongoDB adapters through Beanie 2 (entry point: `open_mongo`).
 
-The Beanie documents in `documents` are private to this package: every adapter maps them to
-and from domain objects.
+The Beanie documents in `documents` declare the collections and their indexes and are private
+to this package; every adapter reads and writes the shared stored shapes (`adapters.documents`).
 """
 
-from lucid_sessions.adapters.mongo.chunks import (
-    BeanieChunkIndex,
-    BeanieDataKeyStore,
-    BeaniePipelineStats,
-)
-from lucid_sessions.adapters.mongo.health import MongoHealthProbe
-from lucid_sessions.adapters.mongo.resource import DEFAULT_DATABASE, MongoStores, open_mongo
-from lucid_sessions.adapters.mongo.sessions import BeanieSessionRepository
+from lucid_sessions.adapters.mongo.chunk_index import MongoChunkIndex
+from lucid_sessions.adapters.mongo.client import DEFAULT_DATABASE, MongoStores, open_mongo
+from lucid_sessions.adapters.mongo.data_key_store import MongoDataKeyStore
+from lucid_sessions.adapters.mongo.health_probe import MongoHealthProbe
+from lucid_sessions.adapters.mongo.pipeline_stats import MongoPipelineStats
+from lucid_sessions.adapters.mongo.session_repository import MongoSessionRepository
 
 __all__ = [
     "DEFAULT_DATABASE",
-    "BeanieChunkIndex",
-    "BeanieDataKeyStore",
-    "BeaniePipelineStats",
-    "BeanieSessionRepository",
+    "MongoChunkIndex",
+    "MongoDataKeyStore",
     "MongoHealthProbe",
+    "MongoPipelineStats",
+    "MongoSessionRepository",
     "MongoStores",
     "open_mongo",
 ]

@@ -1,12 +1,10 @@
 """The embedded default store: SQLite (stdlib sqlite3, WAL), every call off the event loop."""
 
-from lucid_sessions.adapters.sqlite.chunks import (
-    SqliteChunkIndex,
-    SqliteDataKeyStore,
-    SqlitePipelineStats,
-)
+from lucid_sessions.adapters.sqlite.chunk_index import SqliteChunkIndex
+from lucid_sessions.adapters.sqlite.data_key_store import SqliteDataKeyStore
 from lucid_sessions.adapters.sqlite.database import SqliteDatabase
-from lucid_sessions.adapters.sqlite.sessions import SqliteSessionRepository
+from lucid_sessions.adapters.sqlite.pipeline_stats import SqlitePipelineStats
+from lucid_sessions.adapters.sqlite.session_repository import SqliteSessionRepository
 
 __all__ = [
     "SqliteChunkIndex",

@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from lucid_sessions.adapters.redis.cache import DEFAULT_NAMESPACE, RedisSessionCache
+from lucid_sessions.adapters.redis.session_cache import DEFAULT_NAMESPACE, RedisSessionCache
 
 __all__ = ["open_redis_cache"]
 

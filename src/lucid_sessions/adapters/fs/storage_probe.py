@@ -11,10 +11,10 @@ import anyio.to_thread
 from lucid_sessions.domain.ports.health_probe import HealthProbe
 from lucid_sessions.domain.ports.usage_probe import StorageUsage, UsageProbe
 
-__all__ = ["FolderProbe"]
+__all__ = ["FilesystemStorageProbe"]
 
 
-class FolderProbe(HealthProbe, UsageProbe):
+class FilesystemStorageProbe(HealthProbe, UsageProbe):
     """Healthy when every folder exists and is writable by this process."""
 
     def __init__(self, *folders: Path) -> None:

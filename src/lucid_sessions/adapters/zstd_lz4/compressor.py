@@ -26,7 +26,7 @@ __all__ = [
     "LZ4_LEVELS",
     "ZSTD_DEFAULT_LEVEL",
     "ZSTD_LEVELS",
-    "StandardCompressor",
+    "ZstdLz4Compressor",
 ]
 
 ZSTD_LEVELS: Final = range(1, 23)
@@ -41,7 +41,7 @@ _MAX_ZSTD_WINDOW: Final = 1 << 31
 _ZSTD_SIZE_UNKNOWN: Final = -1  # what zstandard.frame_content_size returns for "not stored"
 
 
-class StandardCompressor(Compressor):
+class ZstdLz4Compressor(Compressor):
     """none / zstd / lz4; stateless and safe to share between threads."""
 
     def compress(self, algorithm: Algorithm, data: bytes, level: int | None) -> bytes:

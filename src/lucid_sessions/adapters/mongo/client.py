@@ -11,15 +11,13 @@ from beanie import init_beanie
 from pymongo import AsyncMongoClient
 from pymongo.errors import ConfigurationError, PyMongoError
 
-from lucid_sessions.adapters.mongo.chunks import (
-    BeanieChunkIndex,
-    BeanieDataKeyStore,
-    BeaniePipelineStats,
-)
+from lucid_sessions.adapters.mongo.chunk_index import MongoChunkIndex
+from lucid_sessions.adapters.mongo.data_key_store import MongoDataKeyStore
 from lucid_sessions.adapters.mongo.documents import DOCUMENT_MODELS
 from lucid_sessions.adapters.mongo.errors import UNAVAILABLE, redact_url
-from lucid_sessions.adapters.mongo.health import MongoHealthProbe
-from lucid_sessions.adapters.mongo.sessions import BeanieSessionRepository
+from lucid_sessions.adapters.mongo.health_probe import MongoHealthProbe
+from lucid_sessions.adapters.mongo.pipeline_stats import MongoPipelineStats
+from lucid_sessions.adapters.mongo.session_repository import MongoSessionRepository
 from lucid_sessions.domain.errors import InvalidValue, StorageUnavailable
 
 __all__ = ["DEFAULT_DATABASE", "MongoStores", "open_mongo"]
@@ -31,10 +29,10 @@ DEFAULT_DATABASE = "lucid"
 class MongoStores:
     """Every persistence port on one MongoDB database."""
 
-    sessions: BeanieSessionRepository
-    chunks: BeanieChunkIndex
-    data_keys: BeanieDataKeyStore
-    pipeline_stats: BeaniePipelineStats
+    sessions: MongoSessionRepository
+    chunks: MongoChunkIndex
+    data_keys: MongoDataKeyStore
+    pipeline_stats: MongoPipelineStats
     health: MongoHealthProbe
     database_name: str
 
@@ -93,10 +91,10 @@ async def open_mongo(
                 f"MongoDB at {where} refused the start-up: {type(exc).__name__}: {exc}"
             ) from exc
         yield MongoStores(
-            sessions=BeanieSessionRepository(),
-            chunks=BeanieChunkIndex(),
-            data_keys=BeanieDataKeyStore(),
-            pipeline_stats=BeaniePipelineStats(),
+            sessions=MongoSessionRepository(),
+            chunks=MongoChunkIndex(),
+            data_keys=MongoDataKeyStore(),
+            pipeline_stats=MongoPipelineStats(),
             health=MongoHealthProbe(client),
             database_name=database.name,
         )

@@ -1,4 +1,4 @@
-"""BeanieSessionRepository: sessions in MongoDB with optimistic concurrency on `version`."""
+"""MongoSessionRepository: sessions in MongoDB with optimistic concurrency on `version`."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from lucid_sessions.domain.ports.session_repository import (
 )
 from lucid_sessions.domain.session import Session
 
-__all__ = ["BeanieSessionRepository"]
+__all__ = ["MongoSessionRepository"]
 
 _NEWEST_FIRST = [
     ("created_us", SortDirection.DESCENDING),
@@ -61,7 +61,7 @@ def _filter(query: SessionQuery) -> dict[str, Any]:
     return found
 
 
-class BeanieSessionRepository(SessionRepository):
+class MongoSessionRepository(SessionRepository):
     """Needs `init_beanie` with SessionDocument first (`open_mongo` does it).
 
     `save` replaces the document only where `{_id, version}` still match what was read, so of

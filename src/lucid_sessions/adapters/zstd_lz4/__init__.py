@@ -1,0 +1,1 @@
+"""Compression with zstandard and lz4."""
