@@ -105,7 +105,7 @@ async def test_unreachable_at_start_is_a_clear_storage_unavailable(tmp_path: Pat
 async def test_indexes_serve_every_list_filter_newest_first(mongo_stores: MongoStores) -> None:
     sessions = await SessionDocument.get_pymongo_collection().index_information()
     keys = {tuple(info["key"]) for info in sessions.values()}
-    newest = (("created_us", -1), ("_id", -1))
+    newest = (("created_at", -1), ("_id", -1))
     assert newest in keys
     for field in ("status", "metadata.project", "metadata.environment", "metadata.owner"):
         assert ((field, 1), *newest) in keys

@@ -208,10 +208,10 @@ async def test_redis_keys_are_namespaced_json_with_a_ttl(redis_only: Harness) ->
     await cache.put(session(1))
     raw = Redis.from_url(harness.redis.url)
     try:
-        assert await raw.keys("*") == [b"lucid:sessions:v1:session:sess-a"]
-        assert cache.key("sess-a") == "lucid:sessions:v1:session:sess-a"
-        assert 0 < await raw.pttl("lucid:sessions:v1:session:sess-a") <= 30_000
-        assert await raw.hget("lucid:sessions:v1:session:sess-a", "v") == b"1"
+        assert await raw.keys("*") == [b"lucid:sessions:v2:session:sess-a"]
+        assert cache.key("sess-a") == "lucid:sessions:v2:session:sess-a"
+        assert 0 < await raw.pttl("lucid:sessions:v2:session:sess-a") <= 30_000
+        assert await raw.hget("lucid:sessions:v2:session:sess-a", "v") == b"1"
         other = RedisSessionCache(raw, namespace="lucid:other:v1")
         assert await other.get("sess-a") is None
     finally:

@@ -13,7 +13,13 @@ from pymongo.errors import ConfigurationError, PyMongoError
 
 from lucid_sessions.adapters.mongo.chunk_index import MongoChunkIndex
 from lucid_sessions.adapters.mongo.data_key_store import MongoDataKeyStore
-from lucid_sessions.adapters.mongo.documents import DOCUMENT_MODELS
+from lucid_sessions.adapters.mongo.documents import (
+    DOCUMENT_MODELS,
+    ChunkDocument,
+    DataKeyDocument,
+    SessionDocument,
+    StageDocument,
+)
 from lucid_sessions.adapters.mongo.errors import UNAVAILABLE, redact_url
 from lucid_sessions.adapters.mongo.health_probe import MongoHealthProbe
 from lucid_sessions.adapters.mongo.pipeline_stats import MongoPipelineStats
@@ -61,8 +67,8 @@ async def open_mongo(
     `chunks`, `data_keys` and `pipeline_stats` replace the SQLite adapters, and `health` is the
     `database` check of /health. The database is the URL's path (`mongodb://h/lucid_prod`), or
     `lucid`. `init_beanie` runs once here: it binds the document classes to this database and
-    creates the indexes. Beanie binds document classes process-wide, so keep one `open_mongo`
-    open per process (the latest one opened is the one every adapter uses).
+    creates the indexes; the adapters then work on this database's collections, so several
+    `open_mongo` may be open in one process (tests reopen a database this way).
 
     Raises StorageUnavailable (naming the URL without credentials) when MongoDB cannot be
     reached within `server_selection_timeout_ms` or refuses the start-up (authentication,
@@ -73,7 +79,7 @@ async def open_mongo(
     """
     where = redact_url(url)
     try:
-        client: AsyncMongoClient[Any] = AsyncMongoClient(
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
             url, **_client_options(url, server_selection_timeout_ms, socket_timeout_ms)
         )
     except (ConfigurationError, ValueError) as exc:  # messages never echo the password
@@ -90,11 +96,12 @@ async def open_mongo(
             raise StorageUnavailable(
                 f"MongoDB at {where} refused the start-up: {type(exc).__name__}: {exc}"
             ) from exc
+        collection = database.get_collection
         yield MongoStores(
-            sessions=MongoSessionRepository(),
-            chunks=MongoChunkIndex(),
-            data_keys=MongoDataKeyStore(),
-            pipeline_stats=MongoPipelineStats(),
+            sessions=MongoSessionRepository(collection(SessionDocument.Settings.name)),
+            chunks=MongoChunkIndex(collection(ChunkDocument.Settings.name)),
+            data_keys=MongoDataKeyStore(collection(DataKeyDocument.Settings.name)),
+            pipeline_stats=MongoPipelineStats(collection(StageDocument.Settings.name)),
             health=MongoHealthProbe(client),
             database_name=database.name,
         )

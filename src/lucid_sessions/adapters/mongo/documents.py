@@ -1,15 +1,18 @@
-"""Private Beanie documents: the MongoDB storage schema (never the domain model).
+"""The MongoDB collections and their indexes, declared as private Beanie documents.
 
-Collections: `sessions`, `chunks`, `data_keys`, `pipeline_stats`. Every `_id` is a string.
-Datetimes are BSON dates (UTC, millisecond precision); the sub-millisecond rest of each is kept
-in `micros` (sessions) or in an exact integer (`created_us`, `timestamp_us`: microseconds since
-the epoch), which is also what lists sort and filter on, so round trips are exact.
+Beanie creates the collections' indexes at start-up (`open_mongo`). The documents stored in
+them are the shared shapes of `adapters.documents` (the domain dataclasses, with BSON dates
+and binaries), plus a string `_id`; the adapters read and write them through the collections
+(`Document.get_pymongo_collection()`), so no field list is declared twice.
+
+- `sessions`: a Session; `_id` = session_id. Lists filter on status and metadata fields and
+  sort newest first on (created_at, _id).
+- `chunks`: a ChunkRecord; `_id` = f"{session_id}:{sequence_number:013d}".
+- `data_keys`: a WrappedKey; `_id` = session_id.
+- `pipeline_stats`: StageFigures of one stage; `_id` = f"{session_id}:{stage}".
 """
 
 from __future__ import annotations
-
-from datetime import datetime
-from typing import Any
 
 from beanie import Document
 from pydantic import Field
@@ -23,52 +26,20 @@ __all__ = [
     "StageDocument",
 ]
 
-_NEWEST = [("created_us", DESCENDING), ("_id", DESCENDING)]
+NEWEST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
 
 def _newest_by(field: str) -> IndexModel:
-    return IndexModel([(field, ASCENDING), *_NEWEST], name=f"{field}_newest")
+    return IndexModel([(field, ASCENDING), *NEWEST], name=f"{field}_created_newest")
 
 
 class SessionDocument(Document):
-    """A session: the session_codec fields, datetimes as BSON dates, `_id` = session_id."""
-
     id: str = Field(alias="_id")  # type: ignore[assignment]
-    schema_version: int
-    version: int
-    name: str
-    description: str | None = None
-    rdp_config: dict[str, Any]
-    recording_config: dict[str, Any]
-    storage_config: dict[str, Any]
-    metadata: dict[str, Any]  # project, environment, owner, tags: filtered and indexed
-    status: str
-    created_at: datetime
-    created_us: int
-    updated_at: datetime | None = None
-    started_at: datetime | None = None
-    stopped_at: datetime | None = None
-    completed_at: datetime | None = None
-    paused_at: datetime | None = None
-    finalized_at: datetime | None = None
-    micros: dict[str, int] = Field(default_factory=dict)
-    paused_seconds: float = 0.0
-    chunks_count: int = 0
-    size_bytes: int = 0
-    stored_bytes: int = 0
-    frame_count: int = 0
-    recorded_seconds: float = 0.0
-    merkle_frontier: list[str] = Field(default_factory=list)
-    merkle_root: str | None = None
-    pipeline_paused: bool = False
-    error: str | None = None
-    manifest_signature: str | None = None
-    manifest_public_key: str | None = None
 
     class Settings:
         name = "sessions"
         indexes = [
-            IndexModel(_NEWEST, name="newest"),
+            IndexModel(NEWEST, name="created_newest"),
             _newest_by("status"),
             _newest_by("metadata.project"),
             _newest_by("metadata.environment"),
@@ -78,23 +49,7 @@ class SessionDocument(Document):
 
 
 class ChunkDocument(Document):
-    """A chunk's metadata; `_id` = f"{session_id}:{sequence_number:013d}"."""
-
     id: str = Field(alias="_id")  # type: ignore[assignment]
-    session_id: str
-    sequence_number: int
-    blake3: bytes
-    leaf_hash: bytes
-    size_bytes: int
-    stored_size_bytes: int
-    timestamp: datetime
-    timestamp_us: int
-    compression: str
-    compression_ratio: float
-    encrypted: bool
-    cipher: str | None = None
-    duration_seconds: float | None = None
-    frame_count: int | None = None
 
     class Settings:
         name = "chunks"
@@ -104,39 +59,23 @@ class ChunkDocument(Document):
                 name="session_sequence",
                 unique=True,
             ),
-            IndexModel([("session_id", ASCENDING), ("timestamp_us", ASCENDING)], name="time"),
+            IndexModel([("session_id", ASCENDING), ("timestamp", ASCENDING)], name="session_time"),
         ]
 
 
 class DataKeyDocument(Document):
-    """A session's wrapped data key; `_id` = session_id."""
-
     id: str = Field(alias="_id")  # type: ignore[assignment]
-    key_id: str
-    wrapped: bytes
 
     class Settings:
         name = "data_keys"
 
 
 class StageDocument(Document):
-    """Figures of one pipeline stage of one session; `_id` = f"{session_id}:{stage}"."""
-
     id: str = Field(alias="_id")  # type: ignore[assignment]
-    session_id: str
-    stage: str
-    processed: int = 0
-    failed: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-    seconds: float = 0.0
-    last_error: str | None = None
 
     class Settings:
         name = "pipeline_stats"
-        indexes = [
-            IndexModel([("session_id", ASCENDING)], name="session"),
-        ]
+        indexes = [IndexModel([("session_id", ASCENDING)], name="session")]
 
 
 DOCUMENT_MODELS: list[type[Document]] = [

@@ -1,8 +1,9 @@
 """RedisSessionCache: the SessionCache port on redis.asyncio (versioned entries, tombstones).
 
 Each session is one hash under `<namespace>:session:<id>` (default namespace
-`lucid:sessions:v1`) with the fields `v` (the session's version, or TOMBSTONE_VERSION) and `d`
-(the session as session_codec JSON; absent in a tombstone), and a TTL. Two Lua scripts make
+`lucid:sessions:v2`; v1 held an older document shape) with the fields `v` (the session's
+version, or TOMBSTONE_VERSION) and `d` (the session as the JSON shape of `adapters.documents`;
+absent in a tombstone), and a TTL. Two Lua scripts make
 `put` and `invalidate` atomic compare-and-set operations on `v`, so versions only move forward
 whatever order concurrent writers' commands arrive in.
 
@@ -14,7 +15,6 @@ writes as tombstones, logs `cache_recovered` and carries on. No restart is neede
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable
 
@@ -23,14 +23,14 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from lucid_sessions.adapters.session_codec import session_from_doc, session_to_doc
+from lucid_sessions.adapters.documents import from_json, to_json
 from lucid_sessions.domain.errors import DomainError
 from lucid_sessions.domain.ports.session_cache import TOMBSTONE_VERSION, SessionCache
 from lucid_sessions.domain.session import Session
 
 __all__ = ["DEFAULT_NAMESPACE", "RedisSessionCache"]
 
-DEFAULT_NAMESPACE = "lucid:sessions:v1"
+DEFAULT_NAMESPACE = "lucid:sessions:v2"
 
 _log = structlog.get_logger("lucid_sessions.cache")
 _FAILURES = (RedisError, OSError, TimeoutError)
@@ -98,13 +98,13 @@ class RedisSessionCache(SessionCache):
         if raw is None:
             return None
         try:
-            return session_from_doc(json.loads(raw))
+            return from_json(raw, Session)
         except (ValueError, KeyError, TypeError, DomainError) as exc:
             _log.warning("cache_entry_unreadable", session_id=session_id, error=str(exc))
             return None
 
     async def put(self, session: Session) -> None:
-        document = json.dumps(session_to_doc(session), separators=(",", ":"))
+        document = to_json(session)
         await self._write(
             session.session_id,
             session.version - 1,

@@ -1,12 +1,13 @@
-"""SqliteChunkIndex: chunk metadata in the embedded database."""
+"""SqliteChunkIndex: chunk records as JSON documents (`adapters.documents`) beside the columns
+that lists and proofs query (sequence, time, leaf hash)."""
 
 from __future__ import annotations
 
 import sqlite3
 from typing import Any
 
-from lucid_sessions.adapters.session_codec import epoch_micros, from_epoch_micros
-from lucid_sessions.adapters.sqlite.database import SqliteDatabase
+from lucid_sessions.adapters.documents import from_json, to_json
+from lucid_sessions.adapters.sqlite.database import SqliteDatabase, epoch_micros
 from lucid_sessions.domain.chunk import ChunkRecord
 from lucid_sessions.domain.errors import ChunkNotFound
 from lucid_sessions.domain.ports.chunk_index import ChunkIndex, ChunkPage, ChunkQuery
@@ -14,47 +15,8 @@ from lucid_sessions.domain.ports.chunk_index import ChunkIndex, ChunkPage, Chunk
 __all__ = ["SqliteChunkIndex"]
 
 
-_COLUMNS = (
-    "session_id, sequence_number, blake3, leaf_hash, size_bytes, stored_size_bytes,"
-    " timestamp_us, compression, compression_ratio, encrypted, cipher, duration_seconds,"
-    " frame_count"
-)
-
-
-def _to_row(r: ChunkRecord) -> tuple[Any, ...]:
-    return (
-        r.session_id,
-        r.sequence_number,
-        r.blake3,
-        r.leaf_hash,
-        r.size_bytes,
-        r.stored_size_bytes,
-        epoch_micros(r.timestamp),
-        r.compression,
-        r.compression_ratio,
-        int(r.encrypted),
-        r.cipher,
-        r.duration_seconds,
-        r.frame_count,
-    )
-
-
-def _from_row(row: tuple[Any, ...]) -> ChunkRecord:
-    return ChunkRecord(
-        session_id=row[0],
-        sequence_number=row[1],
-        blake3=bytes(row[2]),
-        leaf_hash=bytes(row[3]),
-        size_bytes=row[4],
-        stored_size_bytes=row[5],
-        timestamp=from_epoch_micros(row[6]),
-        compression=row[7],
-        compression_ratio=row[8],
-        encrypted=bool(row[9]),
-        cipher=row[10],
-        duration_seconds=row[11],
-        frame_count=row[12],
-    )
+def _record(doc: str) -> ChunkRecord:
+    return from_json(doc, ChunkRecord)
 
 
 class SqliteChunkIndex(ChunkIndex):
@@ -62,18 +24,26 @@ class SqliteChunkIndex(ChunkIndex):
         self._db = database
 
     async def put(self, record: ChunkRecord) -> None:
-        row = _to_row(record)
+        row = (
+            record.session_id,
+            record.sequence_number,
+            epoch_micros(record.timestamp),
+            record.leaf_hash,
+            to_json(record).decode(),
+        )
         await self._db.run(
             lambda conn: conn.execute(
-                f"INSERT OR REPLACE INTO chunks ({_COLUMNS}) VALUES ({', '.join('?' * 13)})",  # noqa: S608
+                "INSERT OR REPLACE INTO chunks"
+                " (session_id, sequence_number, timestamp_us, leaf_hash, doc)"
+                " VALUES (?, ?, ?, ?, ?)",
                 row,
             )
         )
 
     async def get(self, session_id: str, sequence_number: int) -> ChunkRecord:
-        def select(conn: sqlite3.Connection) -> tuple[Any, ...] | None:
-            found: tuple[Any, ...] | None = conn.execute(
-                f"SELECT {_COLUMNS} FROM chunks WHERE session_id = ? AND sequence_number = ?",  # noqa: S608
+        def select(conn: sqlite3.Connection) -> tuple[str] | None:
+            found: tuple[str] | None = conn.execute(
+                "SELECT doc FROM chunks WHERE session_id = ? AND sequence_number = ?",
                 (session_id, sequence_number),
             ).fetchone()
             return found
@@ -81,7 +51,7 @@ class SqliteChunkIndex(ChunkIndex):
         row = await self._db.run(select)
         if row is None:
             raise ChunkNotFound(session_id, sequence_number)
-        return _from_row(row)
+        return _record(row[0])
 
     async def find(self, query: ChunkQuery) -> ChunkPage:
         where = "session_id = ? AND sequence_number < ?"
@@ -93,17 +63,18 @@ class SqliteChunkIndex(ChunkIndex):
             where += " AND timestamp_us < ?"
             args.append(epoch_micros(query.end_time))
 
-        def select(conn: sqlite3.Connection) -> ChunkPage:
+        def select(conn: sqlite3.Connection) -> tuple[list[str], int]:
             count = f"SELECT COUNT(*) FROM chunks WHERE {where}"  # noqa: S608
             total = int(conn.execute(count, args).fetchone()[0])
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM chunks WHERE {where}"  # noqa: S608
+                f"SELECT doc FROM chunks WHERE {where}"  # noqa: S608
                 " ORDER BY sequence_number LIMIT ? OFFSET ?",
                 [*args, query.limit, query.offset],
             ).fetchall()
-            return ChunkPage([_from_row(r) for r in rows], total)
+            return [row[0] for row in rows], total
 
-        return await self._db.run(select)
+        docs, total = await self._db.run(select)
+        return ChunkPage([_record(doc) for doc in docs], total)
 
     async def leaf_hashes(self, session_id: str, count: int) -> list[bytes]:
         def select(conn: sqlite3.Connection) -> list[bytes]:

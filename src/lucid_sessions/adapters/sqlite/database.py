@@ -2,27 +2,105 @@
 
 A single connection guarded by a lock; every call runs in a worker thread so the event loop
 never blocks. WAL mode with synchronous=FULL: a committed write survives a crash or power loss.
+The schema is upgraded on open, one migration per `PRAGMA user_version`, each in a transaction.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 import anyio.to_thread
+import msgspec
 
+from lucid_sessions.adapters.documents import to_json
+from lucid_sessions.domain.chunk import ChunkRecord
 from lucid_sessions.domain.errors import StorageUnavailable
 from lucid_sessions.domain.ports.health_probe import HealthProbe
+from lucid_sessions.domain.session import Session
 
-__all__ = ["SqliteDatabase"]
+__all__ = ["SqliteDatabase", "epoch_micros"]
 
 T = TypeVar("T")
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_micros(moment: datetime) -> int:
+    """Exact microseconds since the epoch: the sortable integer the time columns hold."""
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def _stored_shapes(conn: sqlite3.Connection) -> None:
+    """Version 3: sessions and chunks stored as the shared shapes of `adapters.documents`.
+
+    Version 2 kept session documents with bytes as hex, and chunk records one column per
+    field; both are rewritten here, once.
+    """
+    for session_id, doc in conn.execute("SELECT session_id, doc FROM sessions").fetchall():
+        old = json.loads(doc)
+        old.pop("schema", None)
+        for name in ("merkle_root", "manifest_signature", "manifest_public_key"):
+            if old.get(name) is not None:
+                old[name] = bytes.fromhex(old[name])
+        old["merkle_frontier"] = [bytes.fromhex(h) for h in old.get("merkle_frontier", ())]
+        session = msgspec.convert(old, Session, builtin_types=(bytes,))
+        conn.execute(
+            "UPDATE sessions SET doc = ? WHERE session_id = ?",
+            (to_json(session).decode(), session_id),
+        )
+    conn.execute("DROP INDEX chunks_time")
+    conn.execute("ALTER TABLE chunks RENAME TO chunks_v2")
+    conn.execute(
+        "CREATE TABLE chunks (session_id TEXT NOT NULL, sequence_number INTEGER NOT NULL,"
+        " timestamp_us INTEGER NOT NULL, leaf_hash BLOB NOT NULL, doc TEXT NOT NULL,"
+        " PRIMARY KEY (session_id, sequence_number)) WITHOUT ROWID"
+    )
+    conn.execute("CREATE INDEX chunks_time ON chunks (session_id, timestamp_us)")
+    columns = (
+        "session_id, sequence_number, blake3, leaf_hash, size_bytes, stored_size_bytes,"
+        " timestamp_us, compression, compression_ratio, encrypted, cipher, duration_seconds,"
+        " frame_count"
+    )
+    for row in conn.execute(f"SELECT {columns} FROM chunks_v2").fetchall():  # noqa: S608
+        record = ChunkRecord(
+            session_id=row[0],
+            sequence_number=row[1],
+            blake3=bytes(row[2]),
+            leaf_hash=bytes(row[3]),
+            size_bytes=row[4],
+            stored_size_bytes=row[5],
+            timestamp=EPOCH + timedelta(microseconds=row[6]),
+            compression=row[7],
+            compression_ratio=row[8],
+            encrypted=bool(row[9]),
+            cipher=row[10],
+            duration_seconds=row[11],
+            frame_count=row[12],
+        )
+        conn.execute(
+            "INSERT INTO chunks (session_id, sequence_number, timestamp_us, leaf_hash, doc)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                record.session_id,
+                record.sequence_number,
+                epoch_micros(record.timestamp),
+                record.leaf_hash,
+                to_json(record).decode(),
+            ),
+        )
+    conn.execute("DROP TABLE chunks_v2")
+
+
+Migration = str | Callable[[sqlite3.Connection], None]
+
 # Each entry upgrades the schema by one version (PRAGMA user_version).
-MIGRATIONS: list[str] = [
+MIGRATIONS: list[Migration] = [
     """
     CREATE TABLE sessions (
         session_id   TEXT PRIMARY KEY,
@@ -85,6 +163,7 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (session_id, stage)
     ) WITHOUT ROWID;
     """,
+    _stored_shapes,
 ]
 
 
@@ -98,7 +177,7 @@ class SqliteDatabase(HealthProbe):
     def path(self) -> Path:
         return self._path
 
-    def open(self, migrations: list[str] | None = None) -> None:
+    def open(self, migrations: list[Migration] | None = None) -> None:
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
@@ -118,15 +197,18 @@ class SqliteDatabase(HealthProbe):
                 self._conn.close()
                 self._conn = None
 
-    def _migrate(self, migrations: list[str]) -> None:
+    def _migrate(self, migrations: list[Migration]) -> None:
         conn = self._require()
         current = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        for number, script in enumerate(migrations[current:], start=current + 1):
+        for number, step in enumerate(migrations[current:], start=current + 1):
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                if callable(step):
+                    step(conn)
+                else:
+                    for statement in step.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number}")
                 conn.execute("COMMIT")
             except BaseException:

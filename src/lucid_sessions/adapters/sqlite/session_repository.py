@@ -1,13 +1,13 @@
-"""SqliteSessionRepository: sessions as JSON documents plus indexed filter columns."""
+"""SqliteSessionRepository: sessions as JSON documents (`adapters.documents`) beside the
+columns that lists filter, sort and sum on."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
-from lucid_sessions.adapters.session_codec import epoch_micros, session_from_doc, session_to_doc
-from lucid_sessions.adapters.sqlite.database import SqliteDatabase
+from lucid_sessions.adapters.documents import from_json, to_json
+from lucid_sessions.adapters.sqlite.database import SqliteDatabase, epoch_micros
 from lucid_sessions.domain.errors import ConcurrencyError, SessionNotFound
 from lucid_sessions.domain.ports.session_repository import (
     SessionPage,
@@ -21,8 +21,8 @@ __all__ = ["SqliteSessionRepository"]
 
 
 def _row(session: Session, version: int) -> dict[str, Any]:
-    doc = session_to_doc(session)
-    doc["version"] = version
+    """The row of `session` as stored at `version` (the document's own `version` is ignored:
+    the column is the truth)."""
     meta = session.metadata
     return {
         "session_id": session.session_id,
@@ -35,8 +35,14 @@ def _row(session: Session, version: int) -> dict[str, Any]:
         "chunks_count": session.chunks_count,
         "size_bytes": session.size_bytes,
         "stored_bytes": session.stored_bytes,
-        "doc": json.dumps(doc, separators=(",", ":")),
+        "doc": to_json(session).decode(),
     }
+
+
+def _session(version: int, doc: str) -> Session:
+    session = from_json(doc, Session)
+    session.version = version
+    return session
 
 
 def _write_tags(conn: sqlite3.Connection, session: Session) -> None:
@@ -95,16 +101,16 @@ class SqliteSessionRepository(SessionRepository):
         session.version += 1
 
     async def get(self, session_id: str) -> Session:
-        def select(conn: sqlite3.Connection) -> str | None:
-            found = conn.execute(
-                "SELECT doc FROM sessions WHERE session_id = ?", (session_id,)
+        def select(conn: sqlite3.Connection) -> tuple[int, str] | None:
+            found: tuple[int, str] | None = conn.execute(
+                "SELECT version, doc FROM sessions WHERE session_id = ?", (session_id,)
             ).fetchone()
-            return None if found is None else str(found[0])
+            return found
 
-        doc = await self._db.run(select)
-        if doc is None:
+        row = await self._db.run(select)
+        if row is None:
             raise SessionNotFound(session_id)
-        return session_from_doc(json.loads(doc))
+        return _session(*row)
 
     async def save(self, session: Session) -> None:
         row = _row(session, session.version + 1)
@@ -150,18 +156,18 @@ class SqliteSessionRepository(SessionRepository):
     async def list(self, query: SessionQuery) -> SessionPage:
         where, args = _where(query)
 
-        def select(conn: sqlite3.Connection) -> tuple[list[str], int]:
+        def select(conn: sqlite3.Connection) -> tuple[list[tuple[int, str]], int]:
             sql = f"SELECT COUNT(*) FROM sessions{where}"  # noqa: S608 - fixed columns, bound values
             total = int(conn.execute(sql, args).fetchone()[0])
-            docs = conn.execute(
-                f"SELECT doc FROM sessions{where}"  # noqa: S608 - fixed columns, bound values
+            rows = conn.execute(
+                f"SELECT version, doc FROM sessions{where}"  # noqa: S608 - fixed columns, bound values
                 " ORDER BY created_us DESC, session_id DESC LIMIT ? OFFSET ?",
                 [*args, query.limit, query.offset],
             ).fetchall()
-            return [str(d[0]) for d in docs], total
+            return rows, total
 
-        docs, total = await self._db.run(select)
-        return SessionPage(sessions=[session_from_doc(json.loads(d)) for d in docs], total=total)
+        rows, total = await self._db.run(select)
+        return SessionPage(sessions=[_session(*row) for row in rows], total=total)
 
     async def summarize(self, owner: str | None = None) -> SessionSummary:
         where, args = ("WHERE owner = ?", [owner]) if owner is not None else ("", [])

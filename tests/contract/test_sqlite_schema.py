@@ -1,0 +1,140 @@
+"""The embedded store upgrades a database written by an earlier version without losing data."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from lucid_sessions.adapters.sqlite import SqliteChunkIndex, SqliteDatabase, SqliteSessionRepository
+from lucid_sessions.adapters.sqlite.database import MIGRATIONS, epoch_micros
+from lucid_sessions.domain.chunk import ChunkRecord
+from lucid_sessions.domain.merkle import blake3_256, leaf_hash
+from lucid_sessions.domain.ports.chunk_index import ChunkQuery
+from tests.factories import at
+
+pytestmark = pytest.mark.anyio
+
+
+def version_2_session_doc(session_id: str) -> dict[str, object]:
+    """A session document as version 2 of the schema wrote it (bytes as hex)."""
+    root = blake3_256(b"root")
+    return {
+        "schema": 1,
+        "session_id": session_id,
+        "name": "desk",
+        "description": None,
+        "rdp_config": {
+            "host": "10.0.0.5",
+            "port": 3389,
+            "username": None,
+            "domain": None,
+            "use_tls": True,
+            "ignore_cert": False,
+        },
+        "recording_config": {
+            "frame_rate": 30,
+            "resolution": "1920x1080",
+            "quality": "high",
+            "compression": "zstd",
+            "compression_level": None,
+            "bitrate": None,
+            "audio_enabled": True,
+            "cursor_enabled": True,
+        },
+        "storage_config": {
+            "retention_days": 30,
+            "max_size_gb": 10.0,
+            "encryption_enabled": True,
+            "compression_enabled": True,
+            "legal_hold": False,
+        },
+        "metadata": {
+            "project": "p",
+            "environment": None,
+            "tags": ["a"],
+            "description": None,
+            "owner": "ann",
+            "priority": "normal",
+        },
+        "status": "recording",
+        "created_at": "2026-01-01T00:00:00.250000+00:00",
+        "updated_at": "2026-01-01T00:00:01+00:00",
+        "started_at": "2026-01-01T00:00:01+00:00",
+        "stopped_at": None,
+        "completed_at": None,
+        "paused_at": None,
+        "paused_seconds": 0.0,
+        "chunks_count": 1,
+        "size_bytes": 5,
+        "stored_bytes": 40,
+        "frame_count": 0,
+        "recorded_seconds": 0.0,
+        "merkle_frontier": [root.hex()],
+        "merkle_root": root.hex(),
+        "pipeline_paused": False,
+        "error": None,
+        "finalized_at": None,
+        "manifest_signature": None,
+        "manifest_public_key": None,
+        "version": 3,
+    }
+
+
+async def test_a_version_2_database_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "sessions.sqlite3"
+    old = SqliteDatabase(path)
+    old.open(MIGRATIONS[:2])
+    doc = version_2_session_doc("sess-old")
+    digest = blake3_256(b"hello")
+    stamp = at(2) + timedelta(microseconds=123_456)
+
+    def write(conn: object) -> None:
+        conn.execute(  # type: ignore[attr-defined]
+            "INSERT INTO sessions (session_id, version, status, project, environment, owner,"
+            " created_us, chunks_count, size_bytes, stored_bytes, doc)"
+            " VALUES (?, 3, 'recording', 'p', NULL, 'ann', ?, 1, 5, 40, ?)",
+            ("sess-old", epoch_micros(at(0)), json.dumps(doc)),
+        )
+        conn.execute(  # type: ignore[attr-defined]
+            "INSERT INTO chunks VALUES (?, 0, ?, ?, 5, 40, ?, 'none', 1.0, 1, 'aes-256-gcm',"
+            " 2.5, 60)",
+            ("sess-old", digest, leaf_hash(digest), epoch_micros(stamp)),
+        )
+
+    old.call(write)
+    old.close()
+
+    database = SqliteDatabase(path)
+    database.open()
+    try:
+        session = await SqliteSessionRepository(database).get("sess-old")
+        assert session.version == 3
+        assert session.merkle_root == blake3_256(b"root")
+        assert session.merkle_frontier == (blake3_256(b"root"),)
+        assert session.created_at == at(0) + timedelta(milliseconds=250)
+        assert session.metadata.tags == ("a",)
+        index = SqliteChunkIndex(database)
+        expected = ChunkRecord(
+            session_id="sess-old",
+            sequence_number=0,
+            blake3=digest,
+            leaf_hash=leaf_hash(digest),
+            size_bytes=5,
+            stored_size_bytes=40,
+            timestamp=at(2) + timedelta(milliseconds=123),
+            compression="none",
+            compression_ratio=1.0,
+            encrypted=True,
+            cipher="aes-256-gcm",
+            duration_seconds=2.5,
+            frame_count=60,
+        )
+        assert await index.get("sess-old", 0) == expected
+        page = await index.find(ChunkQuery("sess-old", 1, start_time=at(2), end_time=at(3)))
+        assert page.chunks == [expected]
+        assert await index.leaf_hashes("sess-old", 1) == [leaf_hash(digest)]
+    finally:
+        database.close()
