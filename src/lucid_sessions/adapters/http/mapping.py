@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TypeVar
+
+import msgspec
 
 from lucid_sessions.adapters.http.schemas import (
     CreateSessionRequest,
-    RDPConfigIn,
     RDPConfigOut,
     RecordingConfigModel,
     SessionMetadataModel,
@@ -19,9 +21,6 @@ from lucid_sessions.app.usecases.change_session import SessionChanges
 from lucid_sessions.app.usecases.common import SessionView
 from lucid_sessions.app.usecases.create_session import NewSession
 from lucid_sessions.domain.values import (
-    Compression,
-    Priority,
-    Quality,
     RDPConfig,
     RecordingConfig,
     SessionMetadata,
@@ -29,6 +28,8 @@ from lucid_sessions.domain.values import (
 )
 
 __all__ = ["as_utc", "changes_from_request", "new_session_from_request", "session_response"]
+
+T = TypeVar("T")
 
 
 def as_utc(moment: datetime | None) -> datetime | None:
@@ -38,65 +39,24 @@ def as_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _rdp(model: RDPConfigIn) -> RDPConfig:
-    return RDPConfig(
-        host=model.host,
-        port=model.port,
-        username=model.username,
-        domain=model.domain,
-        use_tls=model.use_tls,
-        ignore_cert=model.ignore_cert,
-    )
+def _domain(model: msgspec.Struct | None, kind: type[T]) -> T | None:
+    """A request model as the domain value of the same fields (its own checks run)."""
+    return None if model is None else msgspec.convert(model, kind, from_attributes=True)
 
 
-def _recording(model: RecordingConfigModel | None) -> RecordingConfig | None:
-    if model is None:
-        return None
-    return RecordingConfig(
-        frame_rate=model.frame_rate,
-        resolution=model.resolution,
-        quality=Quality(model.quality),
-        compression=Compression(model.compression),
-        compression_level=model.compression_level,
-        bitrate=model.bitrate,
-        audio_enabled=model.audio_enabled,
-        cursor_enabled=model.cursor_enabled,
-    )
-
-
-def _storage(model: StorageConfigModel | None) -> StorageConfig | None:
-    if model is None:
-        return None
-    return StorageConfig(
-        retention_days=model.retention_days,
-        max_size_gb=model.max_size_gb,
-        encryption_enabled=model.encryption_enabled,
-        compression_enabled=model.compression_enabled,
-        legal_hold=model.legal_hold,
-    )
-
-
-def _metadata(model: SessionMetadataModel | None) -> SessionMetadata | None:
-    if model is None:
-        return None
-    return SessionMetadata(
-        project=model.project,
-        environment=model.environment,
-        tags=tuple(model.tags),
-        description=model.description,
-        owner=model.owner,
-        priority=Priority(model.priority),
-    )
+def _model(value: object, kind: type[T]) -> T:
+    """A domain value as the response model of the same fields."""
+    return msgspec.convert(value, kind, from_attributes=True)
 
 
 def new_session_from_request(data: CreateSessionRequest) -> NewSession:
     return NewSession(
         name=data.name,
         description=data.description,
-        rdp_config=_rdp(data.rdp_config),
-        recording_config=_recording(data.recording_config),
-        storage_config=_storage(data.storage_config),
-        metadata=_metadata(data.metadata),
+        rdp_config=msgspec.convert(data.rdp_config, RDPConfig, from_attributes=True),
+        recording_config=_domain(data.recording_config, RecordingConfig),
+        storage_config=_domain(data.storage_config, StorageConfig),
+        metadata=_domain(data.metadata, SessionMetadata),
     )
 
 
@@ -104,54 +64,24 @@ def changes_from_request(data: UpdateSessionRequest) -> SessionChanges:
     return SessionChanges(
         name=data.name,
         description=data.description,
-        metadata=_metadata(data.metadata),
-        storage_config=_storage(data.storage_config),
-        recording_config=_recording(data.recording_config),
+        metadata=_domain(data.metadata, SessionMetadata),
+        storage_config=_domain(data.storage_config, StorageConfig),
+        recording_config=_domain(data.recording_config, RecordingConfig),
     )
 
 
 def session_response(view: SessionView) -> SessionResponse:
     s, now = view.session, view.as_of
-    rdp, rec, sto, meta = s.rdp_config, s.recording_config, s.storage_config, s.metadata
     assert s.updated_at is not None
     return SessionResponse(
         session_id=s.session_id,
         name=s.name,
         description=s.description,
         status=s.status.value,
-        rdp_config=RDPConfigOut(
-            host=rdp.host,
-            port=rdp.port,
-            username=rdp.username,
-            domain=rdp.domain,
-            use_tls=rdp.use_tls,
-            ignore_cert=rdp.ignore_cert,
-        ),
-        recording_config=RecordingConfigModel(
-            frame_rate=rec.frame_rate,
-            resolution=rec.resolution,
-            quality=rec.quality.value,
-            compression=rec.compression.value,
-            compression_level=rec.compression_level,
-            bitrate=rec.bitrate,
-            audio_enabled=rec.audio_enabled,
-            cursor_enabled=rec.cursor_enabled,
-        ),
-        storage_config=StorageConfigModel(
-            retention_days=sto.retention_days,
-            max_size_gb=sto.max_size_gb,
-            encryption_enabled=sto.encryption_enabled,
-            compression_enabled=sto.compression_enabled,
-            legal_hold=sto.legal_hold,
-        ),
-        metadata=SessionMetadataModel(
-            project=meta.project,
-            environment=meta.environment,
-            tags=list(meta.tags),
-            description=meta.description,
-            owner=meta.owner,
-            priority=meta.priority.value,
-        ),
+        rdp_config=_model(s.rdp_config, RDPConfigOut),
+        recording_config=_model(s.recording_config, RecordingConfigModel),
+        storage_config=_model(s.storage_config, StorageConfigModel),
+        metadata=_model(s.metadata, SessionMetadataModel),
         created_at=s.created_at,
         updated_at=s.updated_at,
         started_at=s.started_at,
