@@ -20,6 +20,7 @@ from lucid_sessions.adapters.crypto.keyring import (
     master_key_file_path,
     rotate_master_key,
 )
+from lucid_sessions.adapters.crypto.reloading_keyring import ReloadingKeyRing
 from lucid_sessions.domain.errors import IntegrityError
 from lucid_sessions.domain.ports.keyring import KeyRing, WrappedKey
 
@@ -54,13 +55,28 @@ class FileRingSource:
         return rotate_master_key(self.path)
 
 
-RingSource = MemoryRingSource | FileRingSource
+@dataclass
+class ReloadingRingSource(FileRingSource):
+    """What production uses: one ring for the life of the process, following its key file."""
+
+    ring: KeyRing | None = None
+
+    def load(self) -> KeyRing:
+        if self.ring is None:
+            env = {"LUCID_MASTER_KEY_FILE": str(self.path)}
+            self.ring = ReloadingKeyRing(env, self.path.parent / "unused", production=True)
+        return self.ring
 
 
-@pytest.fixture(params=["memory", "file"])
+RingSource = MemoryRingSource | FileRingSource | ReloadingRingSource
+
+
+@pytest.fixture(params=["memory", "file", "reloading"])
 def source(request: pytest.FixtureRequest, tmp_path: Path) -> RingSource:
     if request.param == "memory":
         return MemoryRingSource()
+    if request.param == "reloading":
+        return ReloadingRingSource(tmp_path / "master-keys.yaml")
     return FileRingSource(tmp_path / "master-keys.yaml")
 
 
@@ -98,6 +114,17 @@ def test_rotation_rewraps_under_the_new_key(source: RingSource) -> None:
     assert ring.unwrap(old) == key  # the old key stays until every data key is re-wrapped
     assert ring.rewrap(rewrapped) == rewrapped
     assert ring.new_data_key()[1].key_id == "k2"
+
+
+def test_a_reloading_ring_follows_rotations_in_quick_succession(tmp_path: Path) -> None:
+    source = ReloadingRingSource(tmp_path / "master-keys.yaml")
+    ring = source.load()
+    key, wrapped = ring.new_data_key()
+    for expected in ("k2", "k3", "k4"):  # faster than the file system's time stamps tick
+        assert source.rotate() == expected
+        assert ring.current_key_id == expected
+        assert ring.new_data_key()[1].key_id == expected
+    assert ring.unwrap(ring.rewrap(wrapped)) == key
 
 
 def test_unknown_key_id_fails(source: RingSource) -> None:

@@ -14,6 +14,7 @@ from lucid_sessions.adapters.memory import (
     FrozenClock,
     InMemoryChunkIndex,
     InMemoryDataKeyStore,
+    InMemoryHealthProbe,
     InMemoryPipelineStats,
     InMemorySessionRepository,
     SequentialIdGenerator,
@@ -22,14 +23,8 @@ from lucid_sessions.bootstrap.app import HTTP_DEPENDENCIES, build_container, cre
 from lucid_sessions.bootstrap.container import Container, running
 from lucid_sessions.bootstrap.settings import load_settings
 from lucid_sessions.bootstrap.stores import Stores
-from lucid_sessions.domain.ports.health_probe import HealthProbe
 
 BASE = "/api/v1/sessions"
-
-
-class AlwaysUp(HealthProbe):
-    async def ping(self) -> bool:
-        return True
 
 
 def fake_container(tmp_path: Path) -> Container:
@@ -50,7 +45,7 @@ def fake_container(tmp_path: Path) -> Container:
         InMemoryChunkIndex(),
         InMemoryDataKeyStore(),
         InMemoryPipelineStats(),
-        AlwaysUp(),
+        InMemoryHealthProbe(),
         None,
     )
     container.stores.override(providers.Object(stores))

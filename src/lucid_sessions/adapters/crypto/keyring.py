@@ -80,11 +80,6 @@ class StaticKeyRing(KeyRing):
     def current_key_id(self) -> str:
         return self._current
 
-    @property
-    def key_ids(self) -> tuple[str, ...]:
-        """Every master key id this ring can unwrap, sorted."""
-        return tuple(sorted(self._keys))
-
     def new_data_key(self) -> tuple[bytes, WrappedKey]:
         key = os.urandom(DATA_KEY_SIZE)
         return key, self._wrap(key)

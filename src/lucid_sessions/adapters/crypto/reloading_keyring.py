@@ -17,13 +17,16 @@ from lucid_sessions.domain.ports.keyring import KeyRing, WrappedKey
 __all__ = ["ReloadingKeyRing"]
 
 
-def _stamp(path: Path | None) -> int | None:
+def _stamp(path: Path | None) -> tuple[int, int, int] | None:
+    """What changes when the key file is rewritten: rotation replaces it by a rename (a new
+    inode), so a change is seen even within one tick of the file system's clock."""
     if path is None:
         return None
     try:
-        return path.stat().st_mtime_ns
+        status = path.stat()
     except OSError:
         return None
+    return status.st_ino, status.st_mtime_ns, status.st_size
 
 
 class ReloadingKeyRing(KeyRing):

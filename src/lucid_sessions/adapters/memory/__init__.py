@@ -4,6 +4,7 @@ from lucid_sessions.adapters.memory.blob_store import InMemoryBlobStore
 from lucid_sessions.adapters.memory.chunk_index import InMemoryChunkIndex
 from lucid_sessions.adapters.memory.clock import FrozenClock
 from lucid_sessions.adapters.memory.data_key_store import InMemoryDataKeyStore
+from lucid_sessions.adapters.memory.health_probe import InMemoryHealthProbe
 from lucid_sessions.adapters.memory.id_generator import SequentialIdGenerator
 from lucid_sessions.adapters.memory.pipeline_stats import InMemoryPipelineStats
 from lucid_sessions.adapters.memory.session_cache import InMemorySessionCache
@@ -14,6 +15,7 @@ __all__ = [
     "InMemoryBlobStore",
     "InMemoryChunkIndex",
     "InMemoryDataKeyStore",
+    "InMemoryHealthProbe",
     "InMemoryPipelineStats",
     "InMemorySessionCache",
     "InMemorySessionRepository",
