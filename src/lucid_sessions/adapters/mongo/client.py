@@ -63,7 +63,7 @@ async def open_mongo(
 ) -> AsyncIterator[MongoStores]:
     """Yield the MongoDB stores for `url`; close the client on exit.
 
-    Entry point for MONGODB_URL (a dependency-injector `providers.Resource`): `sessions`,
+    Entry point for MONGODB_URL (opened by `bootstrap.stores` when it is set): `sessions`,
     `chunks`, `data_keys` and `pipeline_stats` replace the SQLite adapters, and `health` is the
     `database` check of /health. The database is the URL's path (`mongodb://h/lucid_prod`), or
     `lucid`. `init_beanie` runs once here: it binds the document classes to this database and

@@ -23,7 +23,7 @@ async def open_redis_cache(
 ) -> AsyncIterator[RedisSessionCache]:
     """Yield a RedisSessionCache over a client for `url`; close the client on exit.
 
-    Entry point for REDIS_URL (a dependency-injector `providers.Resource`):
+    Entry point for REDIS_URL (opened by `bootstrap.stores` when REDIS_URL is set):
     `CachedSessionRepository(repository, cache)` for sessions and `cache.ping` for the
     `cache` check of /health. Never touches the network here: a Redis that is down at start-up
     is an outage like any other (reads miss, /health says degraded) and is used once it
