@@ -12,10 +12,30 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-__all__ = ["ServiceProcess", "free_port", "lucid_sessions_command"]
+__all__ = [
+    "ADMIN_TOKEN",
+    "ALICE_TOKEN",
+    "BOB_TOKEN",
+    "TEST_TOKENS",
+    "ServiceProcess",
+    "bearer",
+    "free_port",
+    "lucid_sessions_command",
+]
+
+# The tokens every test server accepts (LUCID_API_TOKENS): one admin, two users.
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
+ALICE_TOKEN = "test-alice-token-0123456789abcdef"
+BOB_TOKEN = "test-bob-token-0123456789abcdef0"
+TEST_TOKENS = f"{ADMIN_TOKEN}=admin:admin,{ALICE_TOKEN}=alice:user,{BOB_TOKEN}=bob:user"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def free_port() -> int:
@@ -65,10 +85,17 @@ class ServiceProcess:
                 "LUCID_STORAGE_PATH": str(self.data_dir / "sessions"),
                 "LUCID_CHUNK_STORE_PATH": str(self.data_dir / "chunks"),
                 "LOG_LEVEL": "INFO",
+                "LUCID_API_TOKENS": TEST_TOKENS,
             }
         )
         environ.update(self.env)
         return environ
+
+    def client(self, token: str | None = ADMIN_TOKEN, **options: Any) -> httpx.Client:
+        """An HTTP client of this server, sending `token` (None: no credentials)."""
+        headers = {} if token is None else bearer(token)
+        options.setdefault("timeout", 30.0)
+        return httpx.Client(base_url=self.url, headers=headers, **options)
 
     def run_cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         """`lucid-sessions ARGS` beside the server, with the server's configuration."""

@@ -46,6 +46,7 @@ class FileRingSource:
     def __post_init__(self) -> None:
         key = base64.b64encode(os.urandom(32)).decode()
         self.path.write_text(yaml.safe_dump({"current": "k1", "keys": {"k1": key}}))
+        self.path.chmod(0o600)
 
     def load(self) -> KeyRing:
         env = {"LUCID_MASTER_KEY_FILE": str(self.path)}
@@ -201,6 +202,7 @@ def test_production_without_keys_stops(tmp_path: Path) -> None:
 
 def _write(path: Path, document: object) -> dict[str, str]:
     path.write_text(yaml.safe_dump(document))
+    path.chmod(0o600)
     return {"LUCID_MASTER_KEY_FILE": str(path)}
 
 

@@ -51,7 +51,7 @@ def server(
 
 @pytest.fixture
 def client(server: ServiceProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30.0) as http:
+    with server.client(timeout=30.0) as http:
         yield http
 
 

@@ -141,7 +141,7 @@ def capped_server(
 
 @pytest.fixture
 def capped(capped_server: ServiceProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=capped_server.url, timeout=30.0) as http:
+    with capped_server.client(timeout=30.0) as http:
         yield http
 
 
@@ -437,7 +437,7 @@ def test_list_details_and_missing_chunks(client: httpx.Client) -> None:
 @pytest.fixture(scope="module")
 def stored(server: ServiceProcess) -> dict[str, Any]:
     """One session with three chunks of different sizes."""
-    with httpx.Client(base_url=server.url, timeout=30.0) as http:
+    with server.client(timeout=30.0) as http:
         sid = recording(http)
         chunks = [screen_like(200, 300), noise(201, 1000), screen_like(202, 70_000)]
         records = [upload(http, sid, seq, data) for seq, data in enumerate(chunks)]
@@ -591,7 +591,7 @@ def test_two_sessions_upload_concurrently(client: httpx.Client, server: ServiceP
 
     def run(sid: str) -> None:
         try:
-            with httpx.Client(base_url=server.url, timeout=60.0) as http:
+            with server.client(timeout=60.0) as http:
                 barrier.wait()
                 for seq, chunk in enumerate(data[sid]):
                     upload(http, sid, seq, chunk)
@@ -624,7 +624,7 @@ def test_health_answers_during_a_large_upload(client: httpx.Client, server: Serv
 
     def run() -> None:
         try:
-            with httpx.Client(base_url=server.url, timeout=60.0) as http:
+            with server.client(timeout=60.0) as http:
                 result["response"] = http.put(
                     f"{BASE}/{sid}/chunks/0",
                     content=slow_body(),
@@ -663,7 +663,7 @@ def test_racing_uploads_of_one_sequence_number(
     barrier = threading.Barrier(len(bodies))
 
     def send(body: bytes) -> int:
-        with httpx.Client(base_url=server.url, timeout=60.0) as http:
+        with server.client(timeout=60.0) as http:
             barrier.wait()
             return put_chunk(http, sid, 0, body).status_code
 
@@ -731,7 +731,7 @@ def test_unrepresentable_chunk_timestamp_does_not_poison_the_chunk(
 
 
 def test_one_bad_chunk_cannot_take_the_service_down(fresh_server: ServiceProcess) -> None:
-    with httpx.Client(base_url=fresh_server.url, timeout=30.0) as http:
+    with fresh_server.client(timeout=30.0) as http:
         sid = recording(http)
         put_chunk(http, sid, 0, b"zero", {"X-Chunk-Timestamp": EXTREME_TIMESTAMPS[0]})
         upload(http, sid, 1 if session(http, sid)["statistics"]["chunks_count"] else 0, b"ok")

@@ -47,7 +47,7 @@ def _chunk(seq: int) -> bytes:
 @pytest.fixture(scope="module")
 def grown(server: ServiceProcess) -> dict[str, Any]:
     """A recording session of TOTAL chunks, with the root observed at every tree size."""
-    with httpx.Client(base_url=server.url, timeout=30.0) as http:
+    with server.client(timeout=30.0) as http:
         sid = recording(http)
         chunks, roots = [], {0: blake3.blake3(b"").hexdigest()}
         for seq in range(TOTAL):
@@ -202,7 +202,7 @@ def audit(manifest: dict[str, Any], key: Ed25519PublicKey, chunks: list[bytes]) 
 
 @pytest.fixture(scope="module")
 def completed(server: ServiceProcess) -> dict[str, Any]:
-    with httpx.Client(base_url=server.url, timeout=30.0) as http:
+    with server.client(timeout=30.0) as http:
         sid = recording(http, name="audited session ✓", metadata={"project": "é"})
         chunks = [_chunk(seq) for seq in range(6)] + [b""]
         for seq, data in enumerate(chunks):

@@ -67,7 +67,7 @@ def test_killing_redis_mid_run_loses_no_request(
 
     def traffic() -> None:
         nonlocal count
-        with httpx.Client(base_url=service.url, timeout=30.0) as http:
+        with service.client(timeout=30.0) as http:
             while not done.is_set():
                 sid = new_session(http)
                 for name in ("a", "b"):
@@ -82,7 +82,7 @@ def test_killing_redis_mid_run_loses_no_request(
     worker = threading.Thread(target=traffic)
     worker.start()
     try:
-        with httpx.Client(base_url=service.url, timeout=30.0) as http:
+        with service.client(timeout=30.0) as http:
             wait_for(lambda: count >= 5)
             redis_server.kill()
             wait_for(lambda: http.get("/health").json()["status"] == "degraded")
@@ -112,7 +112,7 @@ def test_database_outage_answers_503_and_recovers(
     service.data_dir.mkdir()
     service.start()
     try:
-        with httpx.Client(base_url=service.url, timeout=30.0) as http:
+        with service.client(timeout=30.0) as http:
             sid = new_session(http, "survivor")
             mongo_server.kill()
             down = http.get(f"{BASE}/{sid}")

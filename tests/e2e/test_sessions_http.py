@@ -110,7 +110,7 @@ def test_ten_concurrent_starts(client: httpx.Client, server: ServiceProcess) -> 
     sid = create(client)["session_id"]
 
     def start(_: int) -> int:
-        with httpx.Client(base_url=server.url, timeout=30.0) as http:
+        with server.client(timeout=30.0) as http:
             return http.post(f"{BASE}/{sid}/start").status_code
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
@@ -277,12 +277,12 @@ def test_data_survives_restart(
     service = ServiceProcess(tmp_path_factory.mktemp("restart"), env=stack_env)
     service.start()
     try:
-        with httpx.Client(base_url=service.url) as http:
+        with service.client() as http:
             sid = create(http, name="durable")["session_id"]
             http.post(f"{BASE}/{sid}/start")
         assert service.stop_gracefully()
         service.start()
-        with httpx.Client(base_url=service.url) as http:
+        with service.client() as http:
             body = http.get(f"{BASE}/{sid}").json()
             assert (body["name"], body["status"]) == ("durable", "recording")
     finally:

@@ -92,7 +92,7 @@ def vault(
 
 @pytest.fixture
 def vclient(vault: ServiceProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=vault.url, timeout=30.0) as http:
+    with vault.client(timeout=30.0) as http:
         yield http
 
 
@@ -323,14 +323,14 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(
     service.data_dir.mkdir()
     service.start()
     try:
-        with httpx.Client(base_url=service.url, timeout=30.0) as http:
+        with service.client(timeout=30.0) as http:
             sid = recording(http)
         acked: dict[int, int] = {}
         failure: dict[str, Any] = {}
         done = threading.Event()
 
         def recorder() -> None:
-            with httpx.Client(base_url=service.url, timeout=30.0) as http:
+            with service.client(timeout=30.0) as http:
                 for seq in range(CRASH_CHUNKS):
                     try:
                         response = put_chunk(http, sid, seq, crash_chunk(seed, seq))
@@ -357,7 +357,7 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(
         assert len(acked) < CRASH_CHUNKS, "the kill must land mid-stream"
         assert sorted(acked) == list(range(len(acked)))
         service.start()
-        with httpx.Client(base_url=service.url, timeout=30.0) as http:
+        with service.client(timeout=30.0) as http:
             after = session(http, sid)
             count = after["statistics"]["chunks_count"]
             assert after["status"] == "recording"
@@ -413,14 +413,14 @@ def test_upload_survives_a_restart_between_chunks(
     service.data_dir.mkdir()
     service.start()
     try:
-        with httpx.Client(base_url=service.url, timeout=30.0) as http:
+        with service.client(timeout=30.0) as http:
             sid = recording(http)
             data = [screen_like(s, 10_000) for s in range(3)]
             for seq, chunk in enumerate(data):
                 upload(http, sid, seq, chunk)
         assert service.stop_gracefully()
         service.start()
-        with httpx.Client(base_url=service.url, timeout=30.0) as http:
+        with service.client(timeout=30.0) as http:
             assert session(http, sid)["statistics"]["chunks_count"] == 3
             for seq, chunk in enumerate(data):
                 assert download(http, sid, seq).content == chunk
@@ -441,7 +441,7 @@ def test_leftovers_of_an_interrupted_write_are_never_chunks(
     service.data_dir.mkdir()
     service.start()
     try:
-        with httpx.Client(base_url=service.url, timeout=30.0) as http:
+        with service.client(timeout=30.0) as http:
             sid = recording(http)
             chunks = [screen_like(60 + s, 20_000) for s in range(2)]
             for seq, data in enumerate(chunks):
@@ -456,7 +456,7 @@ def test_leftovers_of_an_interrupted_write_are_never_chunks(
         os.utime(old_tmp, (hour_ago, hour_ago))
         service.kill()
         service.start()
-        with httpx.Client(base_url=service.url, timeout=30.0) as http:
+        with service.client(timeout=30.0) as http:
             assert session(http, sid)["statistics"]["chunks_count"] == 2
             for seq in (2, 3):
                 assert_error(http.get(f"{BASE}/{sid}/chunks/{seq}"), 404)

@@ -55,6 +55,7 @@ def test_configured_key_file_is_used(tmp_path: Path) -> None:
     signer = Ed25519Signer.generate()
     path = tmp_path / "service.pem"
     path.write_bytes(signer.to_pem())
+    path.chmod(0o600)
     env = {"LUCID_SIGNING_KEY_FILE": str(path)}
     assert load_signer(env, tmp_path, production=True).key_id == signer.key_id
     assert not (tmp_path / "keys").exists()

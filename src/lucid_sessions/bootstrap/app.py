@@ -16,6 +16,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
 from lucid_sessions import __version__
+from lucid_sessions.adapters.http.auth import authentication_guard, current_principal
 from lucid_sessions.adapters.http.chunks import ChunkController
 from lucid_sessions.adapters.http.errors import exception_handlers
 from lucid_sessions.adapters.http.integrity import IntegrityController
@@ -25,7 +26,7 @@ from lucid_sessions.adapters.http.sessions import SessionController
 from lucid_sessions.adapters.http.system import SystemController
 from lucid_sessions.adapters.logging import configure_logging
 from lucid_sessions.app.finalization_runner import FinalizationRunner
-from lucid_sessions.bootstrap.container import Container, running
+from lucid_sessions.bootstrap.container import OPEN_WARNING, Container, running
 from lucid_sessions.bootstrap.settings import Settings, SettingsError, load_settings
 from lucid_sessions.domain.errors import DomainError
 
@@ -34,7 +35,6 @@ __all__ = ["HTTP_DEPENDENCIES", "build_container", "create_app"]
 _log = logging.getLogger("lucid_sessions.app")
 
 HTTP_DEPENDENCIES: tuple[str, ...] = (
-    "principal",
     "metrics",
     "max_chunk_bytes",
     "check_health",
@@ -50,7 +50,37 @@ HTTP_DEPENDENCIES: tuple[str, ...] = (
     "integrity",
     "pipeline_control",
 )
-"""What handlers ask for by name; each is the container's provider of the same name."""
+"""What handlers ask for by name; each is the container's provider of the same name (and
+`principal`, which the authentication guard finds)."""
+
+CORS_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "If-None-Match",
+    "If-Range",
+    "Range",
+    "X-Request-ID",
+    "X-Content-BLAKE3",
+    "X-Chunk-Timestamp",
+    "X-Chunk-Duration-Seconds",
+    "X-Chunk-Frame-Count",
+]
+CORS_EXPOSED = ["Content-Range", "ETag", "Location", "Retry-After", "X-Request-ID"]
+
+
+def _cors(settings: Settings) -> CORSConfig | None:
+    """Cross-origin requests from the configured origins only; credentials (cookies) never,
+    so `*` can never be paired with them. Bearer tokens work without credentials mode."""
+    if not settings.cors_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
+        allow_headers=CORS_HEADERS,
+        expose_headers=CORS_EXPOSED,
+        allow_credentials=False,
+        max_age=600,
+    )
 
 
 def build_container(settings: Settings | None = None) -> Container:
@@ -79,6 +109,8 @@ def _lifespan(container: Container) -> Callable[[Litestar], Any]:
                 detail = exc.detail if isinstance(exc, DomainError) else str(exc)
                 _log.error("startup_failed", extra={"detail": detail})
                 raise SystemExit(f"lucid-sessions: cannot start: {detail}") from None
+            if container.authenticate().open:
+                _log.warning("authentication_off", extra={"detail": OPEN_WARNING})
             runner: FinalizationRunner = container.finalization_runner()
             async with anyio.create_task_group() as background:
                 await background.start(runner.run)
@@ -89,6 +121,7 @@ def _lifespan(container: Container) -> Callable[[Litestar], Any]:
                         "store": container.stores().kind,
                         "cipher": container.cipher_name(),
                         "version": __version__,
+                        "authentication": settings.authentication(),
                     },
                 )
                 try:
@@ -105,6 +138,8 @@ def create_app(container: Container | None = None) -> Litestar:
     settings: Settings = container.settings()
     configure_logging(settings.log_level)
     dependencies = {name: _bridge(getattr(container, name)) for name in HTTP_DEPENDENCIES}
+    dependencies["principal"] = Provide(current_principal, sync_to_thread=False)
+    guard = authentication_guard(container.authenticate(), metrics_public=settings.metrics_public)
     app = Litestar(
         route_handlers=[
             SystemController,
@@ -115,7 +150,8 @@ def create_app(container: Container | None = None) -> Litestar:
         ],
         dependencies=dependencies,
         exception_handlers=exception_handlers(),
-        cors_config=CORSConfig(allow_origins=list(settings.cors_origins)),
+        guards=[guard],
+        cors_config=_cors(settings),
         middleware=[DefineMiddleware(RequestLogMiddleware, metrics=container.metrics())],
         openapi_config=OpenAPIConfig(title="lucid-sessions", version=__version__, path="/schema"),
         lifespan=[_lifespan(container)],

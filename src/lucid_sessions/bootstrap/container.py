@@ -37,6 +37,7 @@ from lucid_sessions.adapters.zstd_lz4.compressor import ZstdLz4Compressor
 from lucid_sessions.app.blob_codec import BlobCodec
 from lucid_sessions.app.finalization_runner import FinalizationRunner
 from lucid_sessions.app.locks import KeyedLocks
+from lucid_sessions.app.usecases.authenticate import Authenticate
 from lucid_sessions.app.usecases.change_session import ControlRecording, UpdateSession
 from lucid_sessions.app.usecases.create_session import CreateSession
 from lucid_sessions.app.usecases.delete_session import DeleteSession
@@ -52,13 +53,17 @@ from lucid_sessions.app.usecases.statistics import SystemStatistics
 from lucid_sessions.app.usecases.verify import VerifySession
 from lucid_sessions.bootstrap.settings import Settings, SettingsError
 from lucid_sessions.bootstrap.stores import Stores, open_stores
+from lucid_sessions.domain.ports.authenticator import Authenticator
 from lucid_sessions.domain.ports.cipher import Cipher, CipherName
 from lucid_sessions.domain.ports.signer import Signer
-from lucid_sessions.domain.principal import Principal, Role
 
-__all__ = ["DEVELOPMENT_PRINCIPAL", "Container", "running"]
+__all__ = ["Container", "running"]
 
-DEVELOPMENT_PRINCIPAL = Principal(id="development", role=Role.ADMIN)
+OPEN_WARNING = (
+    "authentication is off: no tokens are configured, so every request runs as an "
+    "administrator (development only; set LUCID_API_TOKENS, LUCID_API_TOKENS_FILE or "
+    "JWT_SECRET_KEY)"
+)
 
 
 def _prepare_folders(settings: Settings) -> Iterator[tuple[Path, ...]]:
@@ -90,6 +95,45 @@ def _signer(env: Mapping[str, str], settings: Settings, _folders: object) -> Sig
         raise SettingsError(str(exc)) from exc
 
 
+def _authenticators(settings: Settings) -> list[Authenticator]:
+    """What the settings configure, in the order they are tried (cheapest first)."""
+    from lucid_sessions.adapters.auth.tokens import (
+        FileTokenAuthenticator,
+        StaticTokenAuthenticator,
+        TokenConfigError,
+        parse_inline_tokens,
+    )
+
+    found: list[Authenticator] = []
+    try:
+        if settings.api_tokens:
+            found.append(StaticTokenAuthenticator(parse_inline_tokens(settings.api_tokens)))
+        if settings.api_tokens_file:
+            path = Path(settings.api_tokens_file)
+            found.append(FileTokenAuthenticator(path, production=settings.production))
+        if settings.jwt_enabled:
+            from lucid_sessions.adapters.auth.platform_jwt import JwtAuthenticator, load_public_key
+
+            key = settings.jwt_secret_key or load_public_key(
+                Path(settings.jwt_public_key_file), settings.jwt_algorithm
+            )
+            found.append(
+                JwtAuthenticator(
+                    key,
+                    settings.jwt_algorithm,
+                    issuer=settings.jwt_issuer,
+                    admin_roles=settings.jwt_admin_roles,
+                )
+            )
+    except TokenConfigError as exc:
+        raise SettingsError(str(exc)) from exc
+    return found
+
+
+def _health_warnings(authenticate: Authenticate) -> tuple[str, ...]:
+    return (OPEN_WARNING,) if authenticate.open else ()
+
+
 def _cipher_name(settings: Settings) -> CipherName:
     return default_cipher_name() if settings.cipher == "auto" else settings.cipher
 
@@ -109,7 +153,7 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UlidIdGenerator)
     metrics = providers.Singleton(Metrics)
-    principal = providers.Object(DEVELOPMENT_PRINCIPAL)
+    authenticate = providers.Singleton(Authenticate, providers.Singleton(_authenticators, settings))
     locks = providers.Singleton(KeyedLocks)
     max_chunk_bytes = providers.Callable(lambda settings: settings.max_chunk_bytes, settings)
 
@@ -160,7 +204,12 @@ class Container(containers.DeclarativeContainer):
     )
     schedule_finalization = providers.Callable(lambda runner: runner.schedule, finalization_runner)
     check_health = providers.Factory(
-        CheckHealth, clock=clock, database=database, storage=storage_probe, cache=cache
+        CheckHealth,
+        clock=clock,
+        database=database,
+        storage=storage_probe,
+        cache=cache,
+        warnings=providers.Callable(_health_warnings, authenticate),
     )
     create_session = providers.Factory(CreateSession, repo=session_repository, clock=clock, ids=ids)
     get_session = providers.Factory(GetSession, repo=session_repository, clock=clock)

@@ -56,6 +56,7 @@ async def _opened(container: Container, work: Callable[[Container], Awaitable[in
         async with running(container):
             container.keyring()  # the keys load (production never generates them)
             container.signer()
+            container.authenticate()  # the tokens load
             return await work(container)
     except DomainError as exc:
         return _fail(exc.detail)
@@ -93,11 +94,10 @@ def _serve(container: Container, host: str | None, port: int | None) -> int:
 
     settings: Settings = container.settings()
     _tune_allocator()
-    app = create_app(container)
 
     async def serve(_: Container) -> int:
         config = uvicorn.Config(
-            app,
+            create_app(container),
             host=host or settings.host,
             port=port or settings.port,
             access_log=False,

@@ -1,7 +1,7 @@
 """Settings: defaults, then an optional YAML file (LUCID_CONFIG_FILE), then the environment.
 
 Validated with msgspec; every error names the setting (its environment variable and its YAML
-key) and says how to fix it.
+key) and says how to fix it. Secrets are masked wherever settings are shown.
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ from typing import Annotated, Any, Literal
 import msgspec
 import yaml
 
-__all__ = ["Settings", "SettingsError", "load_settings"]
+__all__ = ["SOURCES", "Settings", "SettingsError", "load_settings"]
 
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 Environment = Literal["development", "production"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 CipherChoice = Literal["auto", "aes-256-gcm", "chacha20-poly1305"]
+JwtAlgorithm = Literal["HS256", "HS384", "HS512", "RS256", "EdDSA"]
 
 MIB = 1024 * 1024
+SYMMETRIC_JWT = ("HS256", "HS384", "HS512")
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -32,22 +34,60 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     redis_url: str = ""
     storage_path: str = "data/sessions"
     chunk_store_path: str = "data/chunks"
-    cors_origins: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    cors_origins: list[str] = msgspec.field(default_factory=list)
     log_level: LogLevel = "INFO"
     max_chunk_bytes: Annotated[int, msgspec.Meta(ge=1, le=1024 * MIB)] = 16 * MIB
+    max_json_bytes: Annotated[int, msgspec.Meta(ge=1024, le=16 * MIB)] = 256 * 1024
+    upload_idle_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
     cipher: CipherChoice = "auto"
+    # -- authentication ----------------------------------------------------------------------
+    api_tokens: str = ""
+    api_tokens_file: str = ""
+    jwt_secret_key: str = ""
+    jwt_public_key_file: str = ""
+    jwt_algorithm: JwtAlgorithm = "HS256"
+    jwt_issuer: str = ""
+    jwt_admin_roles: list[str] = msgspec.field(default_factory=lambda: ["admin", "super_admin"])
+    metrics_public: bool = False
 
     @property
     def production(self) -> bool:
         return self.env == "production"
 
+    @property
+    def jwt_enabled(self) -> bool:
+        return bool(self.jwt_secret_key or self.jwt_public_key_file)
+
+    @property
+    def authentication_configured(self) -> bool:
+        return bool(self.api_tokens or self.api_tokens_file or self.jwt_enabled)
+
+    def authentication(self) -> str:
+        """One line saying how requests are authenticated (start-up log, check-config)."""
+        if not self.authentication_configured:
+            return (
+                "OPEN: no tokens configured; every request runs as an administrator "
+                "(development only; production refuses to start like this)"
+            )
+        ways = []
+        if self.api_tokens:
+            ways.append("tokens from LUCID_API_TOKENS")
+        if self.api_tokens_file:
+            ways.append("tokens from LUCID_API_TOKENS_FILE")
+        if self.jwt_enabled:
+            ways.append(f"platform JWTs ({self.jwt_algorithm})")
+        return "bearer " + ", ".join(ways)
+
     def masked(self) -> dict[str, Any]:
-        """The effective settings with every secret in URLs masked."""
-        shown = msgspec.to_builtins(self)
+        """The effective settings with every secret masked."""
+        shown: dict[str, Any] = msgspec.to_builtins(self)
         for key, value in shown.items():
-            if isinstance(value, str):
+            if key in SECRETS and value:
+                shown[key] = "****"
+            elif isinstance(value, str):
                 shown[key] = _mask_url(value)
-        return dict(shown)
+        shown["authentication"] = self.authentication()
+        return shown
 
 
 class SettingsError(Exception):
@@ -66,8 +106,23 @@ SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "cors_origins": ("CORS_ORIGINS", ("cors", "origins")),
     "log_level": ("LOG_LEVEL", ("log_level",)),
     "max_chunk_bytes": ("LUCID_MAX_CHUNK_BYTES", ("chunks", "max_chunk_bytes")),
+    "max_json_bytes": ("LUCID_MAX_JSON_BYTES", ("http", "max_json_bytes")),
+    "upload_idle_timeout_seconds": (
+        "LUCID_UPLOAD_IDLE_TIMEOUT_SECONDS",
+        ("chunks", "upload_idle_timeout_seconds"),
+    ),
     "cipher": ("LUCID_CIPHER", ("crypto", "cipher")),
+    "api_tokens": ("LUCID_API_TOKENS", ("auth", "api_tokens")),
+    "api_tokens_file": ("LUCID_API_TOKENS_FILE", ("auth", "api_tokens_file")),
+    "jwt_secret_key": ("JWT_SECRET_KEY", ("auth", "jwt", "secret_key")),
+    "jwt_public_key_file": ("LUCID_JWT_PUBLIC_KEY_FILE", ("auth", "jwt", "public_key_file")),
+    "jwt_algorithm": ("JWT_ALGORITHM", ("auth", "jwt", "algorithm")),
+    "jwt_issuer": ("LUCID_JWT_ISSUER", ("auth", "jwt", "issuer")),
+    "jwt_admin_roles": ("LUCID_JWT_ADMIN_ROLES", ("auth", "jwt", "admin_roles")),
+    "metrics_public": ("LUCID_METRICS_PUBLIC", ("metrics", "public")),
 }
+
+SECRETS = frozenset({"api_tokens", "jwt_secret_key"})
 
 PRODUCTION_DEFAULTS = {
     "host": "0.0.0.0",  # noqa: S104 - inside the container the service listens on every interface
@@ -75,7 +130,11 @@ PRODUCTION_DEFAULTS = {
     "chunk_store_path": "/app/data/chunks",
 }
 
-_INT_SETTINGS = {"port", "max_chunk_bytes"}
+_INT_SETTINGS = {"port", "max_chunk_bytes", "max_json_bytes"}
+_FLOAT_SETTINGS = {"upload_idle_timeout_seconds"}
+_BOOL_SETTINGS = {"metrics_public"}
+_LIST_SETTINGS = {"cors_origins", "jwt_admin_roles"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
 def _describe(name: str) -> str:
@@ -114,19 +173,33 @@ def _from_yaml(document: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
-def _coerce_env(name: str, raw: str) -> Any:
-    if name == "cors_origins":
-        return [part.strip() for part in raw.split(",") if part.strip()]
+def _coerce(name: str, raw: Any) -> Any:
+    """A value from the environment (always text) or YAML (text for lists written inline)
+    as the setting's type; msgspec then checks ranges and choices."""
+    if not isinstance(raw, str):
+        return raw
+    text = raw.strip()
+    if name in _LIST_SETTINGS:
+        return [part.strip() for part in text.split(",") if part.strip()]
     if name in _INT_SETTINGS:
         try:
-            return int(raw.strip())
+            return int(text)
         except ValueError:
             raise SettingsError(
                 f"{_describe(name)}: expected a whole number, got {raw!r}"
             ) from None
+    if name in _FLOAT_SETTINGS:
+        try:
+            return float(text)
+        except ValueError:
+            raise SettingsError(f"{_describe(name)}: expected a number, got {raw!r}") from None
+    if name in _BOOL_SETTINGS:
+        if text.lower() in _TRUE | _FALSE:
+            return text.lower() in _TRUE
+        raise SettingsError(f"{_describe(name)}: expected true or false, got {raw!r}")
     if name == "log_level":
-        return raw.strip().upper()
-    return raw.strip()
+        return text.upper()
+    return text
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -134,7 +207,7 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     for name, (env_name, _) in SOURCES.items():
         raw = environ.get(env_name)
         if raw is not None and raw.strip() != "":
-            found[name] = _coerce_env(name, raw)
+            found[name] = raw
     return found
 
 
@@ -147,13 +220,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     merged: dict[str, Any] = {}
     config_file = environ.get("LUCID_CONFIG_FILE", "").strip()
     if config_file:
-        document = _read_yaml(config_file)
-        merged.update(_from_yaml(document))
-        if "log_level" in merged and isinstance(merged["log_level"], str):
-            merged["log_level"] = merged["log_level"].upper()
-        if "cors_origins" in merged and isinstance(merged["cors_origins"], str):
-            merged["cors_origins"] = _coerce_env("cors_origins", merged["cors_origins"])
+        merged.update(_from_yaml(_read_yaml(config_file)))
     merged.update(_from_env(environ))
+    merged = {name: _coerce(name, value) for name, value in merged.items()}
     if merged.get("env") == "production":
         for name, value in PRODUCTION_DEFAULTS.items():
             merged.setdefault(name, value)
@@ -174,6 +243,12 @@ def _check_consistency(settings: Settings) -> None:
             "MONGODB_URL (YAML database.mongodb_url): required when LUCID_ENV=production; "
             "the embedded store is for development only"
         )
+    if settings.production and not settings.authentication_configured:
+        raise SettingsError(
+            "LUCID_API_TOKENS / LUCID_API_TOKENS_FILE / JWT_SECRET_KEY / "
+            "LUCID_JWT_PUBLIC_KEY_FILE: production needs at least one way to authenticate "
+            "requests; without one every request would run as an administrator"
+        )
     for name in ("mongodb_url", "redis_url"):
         value = getattr(settings, name)
         scheme = "mongodb" if name == "mongodb_url" else "redis"
@@ -181,6 +256,32 @@ def _check_consistency(settings: Settings) -> None:
             raise SettingsError(f"{_describe(name)}: must start with {scheme}://")
     if not settings.storage_path:
         raise SettingsError(f"{_describe('storage_path')}: must not be empty")
+    _check_jwt(settings)
+    if "*" in settings.cors_origins and len(settings.cors_origins) > 1:
+        raise SettingsError(f"{_describe('cors_origins')}: '*' stands alone or not at all")
+
+
+def _check_jwt(settings: Settings) -> None:
+    """The algorithm comes from settings, and the key must be of its kind (no confusion of a
+    public key with an HMAC secret)."""
+    symmetric = settings.jwt_algorithm in SYMMETRIC_JWT
+    if settings.jwt_secret_key and settings.jwt_public_key_file:
+        raise SettingsError(
+            f"{_describe('jwt_secret_key')} and {_describe('jwt_public_key_file')}: "
+            "set one of them, not both"
+        )
+    if settings.jwt_secret_key and not symmetric:
+        raise SettingsError(
+            f"{_describe('jwt_algorithm')}: {settings.jwt_algorithm} needs "
+            f"{_describe('jwt_public_key_file')}; JWT_SECRET_KEY is for HS256/HS384/HS512"
+        )
+    if settings.jwt_public_key_file and symmetric:
+        raise SettingsError(
+            f"{_describe('jwt_algorithm')}: a public key file needs RS256 or EdDSA, "
+            f"not {settings.jwt_algorithm}"
+        )
+    if settings.jwt_secret_key and len(settings.jwt_secret_key) < 32:
+        raise SettingsError(f"{_describe('jwt_secret_key')}: must be at least 32 characters")
 
 
 def _mask_url(value: str) -> str:

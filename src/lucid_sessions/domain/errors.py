@@ -8,6 +8,7 @@ __all__ = [
     "ConcurrencyError",
     "CorruptChunk",
     "DomainError",
+    "Forbidden",
     "IntegrityError",
     "InvalidTransition",
     "InvalidValue",
@@ -15,7 +16,9 @@ __all__ = [
     "PipelinePaused",
     "PolicyViolation",
     "SessionNotFound",
+    "StorageFull",
     "StorageUnavailable",
+    "Unauthenticated",
 ]
 
 
@@ -70,6 +73,14 @@ class ChunkConflict(PolicyViolation):
     """A chunk upload that conflicts with what is stored (gap, different bytes)."""
 
 
+class Unauthenticated(DomainError):
+    """No credentials, or credentials that name nobody (unknown, expired, badly signed)."""
+
+
+class Forbidden(DomainError):
+    """The principal is known but its role does not allow the action."""
+
+
 class ConcurrencyError(DomainError):
     """Another writer changed the aggregate since it was read (optimistic concurrency)."""
 
@@ -88,6 +99,10 @@ class StorageUnavailable(DomainError):
     def __init__(self, detail: str, retry_after_seconds: int = 5) -> None:
         super().__init__(detail)
         self.retry_after_seconds = retry_after_seconds
+
+
+class StorageFull(DomainError):
+    """Storing this would pass a quota or the store's free-space floor; nothing was stored."""
 
 
 class IntegrityError(DomainError):

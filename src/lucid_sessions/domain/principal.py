@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from lucid_sessions.domain.errors import Forbidden
+
 __all__ = ["SYSTEM", "Principal", "Role"]
 
 
@@ -28,6 +30,11 @@ class Principal:
 
     def may_see(self, owner: str | None) -> bool:
         return self.is_admin or owner == self.id
+
+    def require_admin(self, action: str) -> None:
+        """Forbidden unless this principal is an admin; `action` completes "only an admin may"."""
+        if not self.is_admin:
+            raise Forbidden(f"only an admin may {action}")
 
 
 SYSTEM = Principal(id="system", role=Role.ADMIN)

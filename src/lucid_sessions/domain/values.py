@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -64,6 +65,21 @@ class Limits:
 E = TypeVar("E", bound=StrEnum)
 
 _RESOLUTION = re.compile(r"^([0-9]{1,5})x([0-9]{1,5})$")
+_HOST_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+def _check_host(path: str, host: str) -> None:
+    """An IP address (v4 or v6) or an RFC 1123 host name: dot-separated labels of letters,
+    digits and inner hyphens, each at most 63 characters, at most 253 in all."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return
+    labels = host.split(".")
+    if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        raise InvalidValue(path, "must be an IP address or an RFC 1123 host name")
 
 
 def _check_range(path: str, value: float, low: float, high: float) -> None:
@@ -96,6 +112,7 @@ class RDPConfig:
 
     def __post_init__(self) -> None:
         _check_text("rdp_config.host", self.host, Limits.HOST_MAX, required=True)
+        _check_host("rdp_config.host", self.host)
         _check_range("rdp_config.port", self.port, Limits.PORT_MIN, Limits.PORT_MAX)
         _check_text("rdp_config.username", self.username, Limits.TEXT_MAX)
         _check_text("rdp_config.domain", self.domain, Limits.TEXT_MAX)

@@ -31,7 +31,12 @@ import yaml
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from lucid_sessions.adapters.crypto.secret_files import exclusive_lock, write_secret_file
+from lucid_sessions.adapters.crypto.secret_files import (
+    LooseSecretFile,
+    exclusive_lock,
+    read_secret_file,
+    write_secret_file,
+)
 from lucid_sessions.domain.errors import IntegrityError
 from lucid_sessions.domain.ports.keyring import KeyRing, WrappedKey
 
@@ -135,7 +140,8 @@ def load_master_keys(env: Mapping[str, str], data_dir: Path, production: bool) -
         return StaticKeyRing({ENV_KEY_ID: _decode_key(inline, MASTER_KEY_ENV)}, ENV_KEY_ID)
     configured = _configured_file(env)
     if configured is not None:
-        return StaticKeyRing(*_read_key_file(configured, f"{MASTER_KEY_FILE_ENV} ({configured})"))
+        where = f"{MASTER_KEY_FILE_ENV} ({configured})"
+        return StaticKeyRing(*_read_key_file(configured, where, production=production))
     if production:
         raise KeyConfigError(
             f"no master key configured: set {MASTER_KEY_ENV} (base64 of 32 bytes) or "
@@ -177,13 +183,17 @@ def _development_file(data_dir: Path) -> Path:
     return data_dir / "keys" / "master-keys.yaml"
 
 
-def _read_key_file(path: Path, where: str) -> tuple[dict[str, bytes], str]:
+def _read_key_file(
+    path: Path, where: str, *, production: bool = False
+) -> tuple[dict[str, bytes], str]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_secret_file(path, where, production=production).decode("utf-8")
     except FileNotFoundError:
         raise KeyConfigError(f"{where}: the master key file does not exist") from None
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise KeyConfigError(f"{where}: cannot read the master key file: {exc}") from None
+    except LooseSecretFile as exc:
+        raise KeyConfigError(str(exc)) from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError:

@@ -1,15 +1,45 @@
-"""Secret files: written atomically with mode 0600, durable, safe against concurrent starts."""
+"""Secret files: written atomically with mode 0600, durable, safe against concurrent starts;
+read only when no other user may read them."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["exclusive_lock", "write_secret_file"]
+__all__ = ["LooseSecretFile", "exclusive_lock", "read_secret_file", "write_secret_file"]
+
+_log = logging.getLogger("lucid_sessions.secrets")
+
+
+class LooseSecretFile(Exception):
+    """A secret file other users may read or write (production refuses to read it)."""
+
+
+def read_secret_file(path: Path, setting: str, *, production: bool) -> bytes:
+    """The bytes of a secret file whose mode is 0600 or stricter.
+
+    A file that group or others may access is refused in production (`LooseSecretFile`, with
+    the `chmod` that fixes it) and read with a warning in development. `OSError` when it
+    cannot be read at all.
+    """
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        if production:
+            raise LooseSecretFile(
+                f"{setting}: the file has mode {mode:04o}, so other users can read it; "
+                f"run chmod 600 on it (production reads secrets only from private files)"
+            )
+        _log.warning(
+            "secret_file_not_private",
+            extra={"setting": setting, "mode": f"{mode:04o}", "fix": "chmod 600"},
+        )
+    return path.read_bytes()
 
 
 def write_secret_file(path: Path, content: bytes, *, replace: bool) -> bool:

@@ -18,7 +18,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from lucid_sessions.adapters.crypto.keyring import KeyConfigError
-from lucid_sessions.adapters.crypto.secret_files import write_secret_file
+from lucid_sessions.adapters.crypto.secret_files import (
+    LooseSecretFile,
+    read_secret_file,
+    write_secret_file,
+)
 from lucid_sessions.domain.ports.signer import Signer
 
 __all__ = ["SIGNING_KEY_FILE_ENV", "Ed25519Signer", "load_signer", "verify_signature"]
@@ -73,7 +77,8 @@ def load_signer(env: Mapping[str, str], data_dir: Path, production: bool) -> Ed2
     """The signer from `LUCID_SIGNING_KEY_FILE`, or the development key file (made once)."""
     configured = env.get(SIGNING_KEY_FILE_ENV, "").strip()
     if configured:
-        return _read_signer(Path(configured), f"{SIGNING_KEY_FILE_ENV} ({configured})")
+        where = f"{SIGNING_KEY_FILE_ENV} ({configured})"
+        return _read_signer(Path(configured), where, production=production)
     if production:
         raise KeyConfigError(
             f"no signing key configured: set {SIGNING_KEY_FILE_ENV} to an Ed25519 private key "
@@ -94,11 +99,13 @@ def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> boo
     return True
 
 
-def _read_signer(path: Path, where: str) -> Ed25519Signer:
+def _read_signer(path: Path, where: str, *, production: bool = False) -> Ed25519Signer:
     try:
-        pem = path.read_bytes()
+        pem = read_secret_file(path, where, production=production)
     except FileNotFoundError:
         raise KeyConfigError(f"{where}: the signing key file does not exist") from None
     except OSError as exc:
         raise KeyConfigError(f"{where}: cannot read the signing key file: {exc}") from None
+    except LooseSecretFile as exc:
+        raise KeyConfigError(str(exc)) from None
     return Ed25519Signer.from_pem(pem, where)

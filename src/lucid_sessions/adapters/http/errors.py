@@ -15,7 +15,9 @@ from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
     InternalServerException,
+    NotAuthorizedException,
     NotFoundException,
+    PermissionDeniedException,
     ServiceUnavailableException,
     ValidationException,
 )
@@ -23,13 +25,16 @@ from litestar.exceptions import (
 from lucid_sessions.domain.errors import (
     ConcurrencyError,
     DomainError,
+    Forbidden,
     IntegrityError,
     InvalidTransition,
     InvalidValue,
     NotFound,
     PipelinePaused,
     PolicyViolation,
+    StorageFull,
     StorageUnavailable,
+    Unauthenticated,
 )
 
 __all__ = [
@@ -44,17 +49,28 @@ __all__ = [
 
 _log = logging.getLogger("lucid_sessions.errors")
 
+BEARER_CHALLENGE = 'Bearer realm="lucid-sessions"'
+"""What a 401 answers in `WWW-Authenticate` (RFC 6750)."""
+
 # Most specific first; the first matching row wins.
 DOMAIN_ERRORS: tuple[tuple[type[DomainError], int], ...] = (
     (InvalidValue, 400),
+    (Unauthenticated, 401),
+    (Forbidden, 403),
     (NotFound, 404),
     (InvalidTransition, 409),
     (PolicyViolation, 409),
     (ConcurrencyError, 409),
     (PipelinePaused, 503),
     (StorageUnavailable, 503),
+    (StorageFull, 507),
     (IntegrityError, 500),
 )
+
+
+class InsufficientStorageException(HTTPException):
+    status_code = 507
+    detail = "insufficient storage"
 
 
 class ConflictException(HTTPException):
@@ -80,10 +96,13 @@ class RangeNotSatisfiableException(HTTPException):
 # The exception Litestar documents for each status of the table.
 _DOCUMENTED_AS: dict[int, type[HTTPException]] = {
     400: ValidationException,
+    401: NotAuthorizedException,
+    403: PermissionDeniedException,
     404: NotFoundException,
     409: ConflictException,
     500: InternalServerException,
     503: ServiceUnavailableException,
+    507: InsufficientStorageException,
 }
 
 
@@ -130,6 +149,8 @@ def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
         extra = [{"key": exc.field, "message": exc.message}]
     if isinstance(exc, PipelinePaused | StorageUnavailable):
         headers["Retry-After"] = str(exc.retry_after_seconds)
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = BEARER_CHALLENGE
     if status >= 500:
         _log.error("request_failed", extra={"error": type(exc).__name__, "detail": exc.detail})
     return Response(_body(status, exc.detail, extra), status_code=status, headers=headers)

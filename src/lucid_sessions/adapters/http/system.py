@@ -9,10 +9,11 @@ from litestar import Controller, MediaType, Response, get
 from litestar.di import NamedDependency
 
 from lucid_sessions import __version__
+from lucid_sessions.adapters.http.auth import METRICS, PUBLIC
 from lucid_sessions.adapters.metrics import CONTENT_TYPE_LATEST, Metrics
 from lucid_sessions.app.usecases.health import CheckHealth
 from lucid_sessions.app.usecases.statistics import SystemStatistics
-from lucid_sessions.domain.principal import Principal
+from lucid_sessions.domain.principal import SYSTEM, Principal
 from lucid_sessions.domain.session import SessionStatus
 
 __all__ = ["HealthResponse", "SystemController", "SystemStatisticsResponse"]
@@ -26,6 +27,20 @@ class HealthResponse(msgspec.Struct, kw_only=True):
     version: str
     timestamp: str
     checks: dict[str, str]
+    warnings: list[str]
+
+
+async def _health(check_health: CheckHealth) -> Response[HealthResponse]:
+    report = await check_health()
+    body = HealthResponse(
+        status=report.status,
+        service=SERVICE,
+        version=__version__,
+        timestamp=report.timestamp.isoformat().replace("+00:00", "Z"),
+        checks=dict(report.checks),
+        warnings=list(report.warnings),
+    )
+    return Response(body, status_code=503 if report.status == "unhealthy" else 200)
 
 
 class StorageFigures(msgspec.Struct, kw_only=True):
@@ -47,7 +62,7 @@ class SystemController(Controller):
     path = "/"
     tags = ["service"]
 
-    @get("/", summary="Service name, version and links", media_type=MediaType.JSON)
+    @get("/", summary="Service name, version and links", media_type=MediaType.JSON, opt=PUBLIC)
     async def root(self) -> dict[str, Any]:
         return {
             "service": "lucid-session-api",
@@ -61,32 +76,28 @@ class SystemController(Controller):
             },
         }
 
-    @get(
-        ["/health", "/api/v1/sessions/health"], summary="Health of the service and its dependencies"
-    )
+    @get("/health", summary="Health of the service and its dependencies (no token)", opt=PUBLIC)
     async def health(self, check_health: NamedDependency[CheckHealth]) -> Response[HealthResponse]:
-        report = await check_health()
-        body = HealthResponse(
-            status=report.status,
-            service=SERVICE,
-            version=__version__,
-            timestamp=report.timestamp.isoformat().replace("+00:00", "Z"),
-            checks=dict(report.checks),
-        )
-        return Response(body, status_code=503 if report.status == "unhealthy" else 200)
+        return await _health(check_health)
+
+    @get("/api/v1/sessions/health", summary="Health of the service and its dependencies")
+    async def sessions_health(
+        self, check_health: NamedDependency[CheckHealth]
+    ) -> Response[HealthResponse]:
+        return await _health(check_health)
 
     @get(
         ["/metrics", "/api/v1/sessions/metrics"],
-        summary="Prometheus metrics",
+        summary="Prometheus metrics of the whole service (admins, or anyone when configured)",
         media_type=CONTENT_TYPE_LATEST,
+        opt=METRICS,
     )
     async def metrics(
         self,
         metrics: NamedDependency[Metrics],
         system_statistics: NamedDependency[SystemStatistics],
-        principal: NamedDependency[Principal],
     ) -> Response[bytes]:
-        report = await system_statistics(principal)
+        report = await system_statistics(SYSTEM)
         metrics.set_sessions(report.sessions_by_status, [s.value for s in SessionStatus])
         metrics.bytes_stored.set(report.summary.stored_bytes_total)
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

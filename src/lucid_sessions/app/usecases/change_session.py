@@ -39,6 +39,9 @@ class UpdateSession:
             raise InvalidValue("metadata.owner", "only an admin may change the owner")
 
         def apply(session: Session) -> None:
+            storage = changes.storage_config
+            if storage is not None and storage.legal_hold != session.storage_config.legal_hold:
+                principal.require_admin("place or lift a legal hold")
             session.update(
                 self._clock.now(),
                 name=changes.name,

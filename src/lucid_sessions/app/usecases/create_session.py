@@ -35,6 +35,8 @@ class CreateSession:
         self._repo, self._clock, self._ids = repo, clock, ids
 
     async def __call__(self, principal: Principal, request: NewSession) -> SessionView:
+        if request.storage_config is not None and request.storage_config.legal_hold:
+            principal.require_admin("place a legal hold")
         metadata = request.metadata or SessionMetadata()
         if not principal.is_admin and metadata.owner != principal.id:
             # A user's sessions always belong to that user.

@@ -19,10 +19,12 @@ class HealthReport:
     status: Literal["healthy", "degraded", "unhealthy"]
     checks: dict[str, Check]
     timestamp: datetime
+    warnings: tuple[str, ...] = ()
 
 
 class CheckHealth:
-    """database and storage are vital (unhealthy when down); the cache is optional (degraded)."""
+    """database and storage are vital (unhealthy when down); the cache is optional (degraded).
+    `warnings` are standing facts an operator must see (authentication switched off)."""
 
     def __init__(
         self,
@@ -30,8 +32,10 @@ class CheckHealth:
         database: HealthProbe,
         storage: HealthProbe,
         cache: HealthProbe | None = None,
+        warnings: tuple[str, ...] = (),
     ) -> None:
         self._clock, self._database, self._storage, self._cache = clock, database, storage, cache
+        self._warnings = warnings
 
     async def __call__(self) -> HealthReport:
         database: Check = "ok" if await self._database.ping() else "down"
@@ -44,6 +48,5 @@ class CheckHealth:
             status = "unhealthy"
         elif cache == "down":
             status = "degraded"
-        return HealthReport(
-            status, {"database": database, "cache": cache, "storage": storage}, self._clock.now()
-        )
+        checks: dict[str, Check] = {"database": database, "cache": cache, "storage": storage}
+        return HealthReport(status, checks, self._clock.now(), self._warnings)

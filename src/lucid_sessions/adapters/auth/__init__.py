@@ -1,0 +1,1 @@
+"""Authenticators: configured bearer tokens, and the platform's signed JWTs."""
