@@ -11,7 +11,7 @@ from lucid_sessions.bootstrap.app import build_container, create_app
 from lucid_sessions.bootstrap.settings import load_settings
 from lucid_sessions.domain import errors
 
-HTTP_ONLY = {413, 415, 416}
+HTTP_ONLY = {408, 413, 415, 416}
 
 
 def every_domain_error() -> list[type[errors.DomainError]]:

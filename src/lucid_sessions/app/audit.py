@@ -23,10 +23,17 @@ SignatureCheck = Callable[[bytes, bytes, bytes], bool]
 class AuditReport:
     problems: list[str] = field(default_factory=list)
     chunks_checked: int = 0
+    signature_checked: bool = False
 
     @property
     def ok(self) -> bool:
+        """No problem found (which, without a trusted key, does not make it authentic)."""
         return not self.problems
+
+    @property
+    def authentic(self) -> bool:
+        """No problem, and the signature verified under the key the caller trusts."""
+        return self.ok and self.signature_checked
 
 
 def _root(digests: list[bytes]) -> bytes:
@@ -35,11 +42,15 @@ def _root(digests: list[bytes]) -> bytes:
 
 def audit_manifest(
     manifest: dict[str, Any],
-    public_key: bytes,
+    public_key: bytes | None,
     check_signature: SignatureCheck,
     recording: Iterable[bytes] | None = None,
 ) -> AuditReport:
-    """`recording`: the recording's bytes in pieces of any size (e.g. file reads)."""
+    """Audit `manifest` against `public_key`, the key the caller trusts (never the key the
+    manifest names: a forger names their own). With `public_key=None` every check but the
+    signature runs, and the report is never `authentic`.
+
+    `recording`: the recording's bytes in pieces of any size (e.g. file reads)."""
     report = AuditReport()
     try:
         chunks = manifest["chunks"]
@@ -56,10 +67,14 @@ def audit_manifest(
         signature = manifest.get("signature")
         if not signature:
             report.problems.append("the manifest is not signed (session not completed)")
+        elif public_key is None:
+            pass  # nothing trusted to check it against: the report is not `authentic`
         elif manifest.get("public_key") != public_key.hex():
-            report.problems.append("the manifest names another public key")
+            report.problems.append("the manifest names another public key than the trusted one")
         elif not check_signature(public_key, canonical_bytes(manifest), bytes.fromhex(signature)):
             report.problems.append("the signature does not verify")
+        else:
+            report.signature_checked = True
     except (KeyError, TypeError, ValueError) as exc:
         report.problems.append(f"malformed manifest: {exc!r}")
         return report

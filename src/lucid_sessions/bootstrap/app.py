@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 
 from lucid_sessions import __version__
 from lucid_sessions.adapters.http.auth import authentication_guard, current_principal
+from lucid_sessions.adapters.http.body import JsonBodyMiddleware
 from lucid_sessions.adapters.http.chunks import ChunkController
 from lucid_sessions.adapters.http.errors import exception_handlers
 from lucid_sessions.adapters.http.integrity import IntegrityController
@@ -36,7 +37,7 @@ _log = logging.getLogger("lucid_sessions.app")
 
 HTTP_DEPENDENCIES: tuple[str, ...] = (
     "metrics",
-    "max_chunk_bytes",
+    "upload_limits",
     "check_health",
     "create_session",
     "get_session",
@@ -152,7 +153,10 @@ def create_app(container: Container | None = None) -> Litestar:
         exception_handlers=exception_handlers(),
         guards=[guard],
         cors_config=_cors(settings),
-        middleware=[DefineMiddleware(RequestLogMiddleware, metrics=container.metrics())],
+        middleware=[
+            DefineMiddleware(RequestLogMiddleware, metrics=container.metrics()),
+            DefineMiddleware(JsonBodyMiddleware, max_bytes=settings.max_json_bytes),
+        ],
         openapi_config=OpenAPIConfig(title="lucid-sessions", version=__version__, path="/schema"),
         lifespan=[_lifespan(container)],
         logging_config=None,

@@ -30,6 +30,7 @@ from lucid_sessions.adapters.crypto.keyring import (
 from lucid_sessions.adapters.crypto.reloading_keyring import ReloadingKeyRing
 from lucid_sessions.adapters.fs.blob_store import FilesystemBlobStore
 from lucid_sessions.adapters.fs.storage_probe import FilesystemStorageProbe
+from lucid_sessions.adapters.http.upload import UploadLimits
 from lucid_sessions.adapters.metrics import Metrics
 from lucid_sessions.adapters.system.clock import SystemClock
 from lucid_sessions.adapters.system.id_generator import UlidIdGenerator
@@ -155,7 +156,9 @@ class Container(containers.DeclarativeContainer):
     metrics = providers.Singleton(Metrics)
     authenticate = providers.Singleton(Authenticate, providers.Singleton(_authenticators, settings))
     locks = providers.Singleton(KeyedLocks)
-    max_chunk_bytes = providers.Callable(lambda settings: settings.max_chunk_bytes, settings)
+    upload_limits = providers.Callable(
+        lambda s: UploadLimits(s.max_chunk_bytes, s.upload_idle_timeout_seconds), settings
+    )
 
     # -- storage ---------------------------------------------------------------------------
     folders = providers.Resource(_prepare_folders, settings)

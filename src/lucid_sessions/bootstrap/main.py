@@ -116,7 +116,13 @@ def _serve(container: Container, host: str | None, port: int | None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     if args.command == "audit":  # offline: needs no configuration
-        return commands.audit(args.manifest, args.public_key, args.recording, verify_signature)
+        return commands.audit(
+            args.manifest,
+            args.public_key,
+            args.recording,
+            verify_signature,
+            public_key_file=args.public_key_file,
+        )
     try:
         settings = load_settings()
     except SettingsError as exc:

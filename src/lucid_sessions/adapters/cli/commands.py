@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
+from lucid_sessions.adapters.crypto.signer import raw_public_key_from_pem
 from lucid_sessions.app.audit import SignatureCheck, audit_manifest
 from lucid_sessions.app.usecases.rotate_keys import RewrapDataKeys
 from lucid_sessions.app.usecases.verify import VerifySession
@@ -56,6 +57,27 @@ def _pieces(path: str) -> Iterator[bytes]:
             yield piece
 
 
+NOT_TRUSTED = (
+    "result: NOT VERIFIED: the signature was not checked against a key you trust; pass "
+    "--public-key HEX or --public-key-file FILE with the service's public key (the key "
+    "written in the manifest proves nothing: a forger writes their own)"
+)
+
+
+def _trusted_key(public_key_hex: str | None, public_key_file: str | None) -> bytes | None:
+    """The raw Ed25519 key the user trusts: hex on the command line, or a file holding the
+    hex or a PEM public key. ValueError or OSError when it cannot be read."""
+    if public_key_hex:
+        return bytes.fromhex(public_key_hex.strip())
+    if public_key_file:
+        with open(public_key_file, "rb") as handle:
+            text = handle.read()
+        if b"-----BEGIN" in text:
+            return raw_public_key_from_pem(text)
+        return bytes.fromhex(text.decode("ascii").strip())
+    return None
+
+
 def audit(
     manifest_path: str,
     public_key_hex: str | None,
@@ -63,19 +85,38 @@ def audit(
     check_signature: SignatureCheck,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
+    public_key_file: str | None = None,
 ) -> int:
-    """Offline audit of a manifest (and a downloaded recording); needs no configuration."""
+    """Offline audit of a manifest (and a downloaded recording); needs no configuration.
+
+    0: authentic (signed by the key the user trusts, chunks and root consistent, recording
+    matching); 1: a problem was found; 2: could not audit, or no trusted key was given.
+    """
     try:
         with open(manifest_path, encoding="utf-8") as handle:
             manifest = json.load(handle)
-        public_key = bytes.fromhex(public_key_hex or manifest.get("public_key") or "")
     except (OSError, ValueError) as exc:
         print(f"lucid-sessions audit: cannot read the manifest: {exc}", file=err)
         return 2
-    recording = None if recording_path is None else _pieces(recording_path)
-    report = audit_manifest(manifest, public_key, check_signature, recording)
+    try:
+        trusted = _trusted_key(public_key_hex, public_key_file)
+    except (OSError, ValueError) as exc:
+        print(f"lucid-sessions audit: cannot read the trusted public key: {exc}", file=err)
+        return 2
+    try:
+        recording = None if recording_path is None else _pieces(recording_path)
+        report = audit_manifest(manifest, trusted, check_signature, recording)
+    except OSError as exc:
+        print(f"lucid-sessions audit: cannot read the recording: {exc}", file=err)
+        return 2
     for problem in report.problems:
         print(f"PROBLEM: {problem}", file=out)
     print(f"chunks checked against the recording: {report.chunks_checked}", file=out)
-    print("result: OK" if report.ok else "result: FAILED", file=out)
-    return 0 if report.ok else 1
+    if report.problems:
+        print("result: FAILED", file=out)
+        return 1
+    if trusted is None:
+        print(NOT_TRUSTED, file=out)
+        return 2
+    print("result: OK", file=out)
+    return 0

@@ -28,7 +28,11 @@ def _parser() -> argparse.ArgumentParser:
         "audit", help="offline: verify a manifest (and a downloaded recording) with the public key"
     )
     audit.add_argument("manifest", help="the manifest JSON file (GET .../manifest)")
-    audit.add_argument("--public-key", help="the service's Ed25519 public key (hex) you trust")
+    trusted = audit.add_mutually_exclusive_group()
+    trusted.add_argument("--public-key", help="the service's Ed25519 public key (hex) you trust")
+    trusted.add_argument(
+        "--public-key-file", help="a file with that key (hex, or a PEM public key)"
+    )
     audit.add_argument("--recording", help="the recording file (GET .../recording)")
     keys = commands.add_parser("keys", help="master key management")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)

@@ -25,7 +25,13 @@ from lucid_sessions.adapters.crypto.secret_files import (
 )
 from lucid_sessions.domain.ports.signer import Signer
 
-__all__ = ["SIGNING_KEY_FILE_ENV", "Ed25519Signer", "load_signer", "verify_signature"]
+__all__ = [
+    "SIGNING_KEY_FILE_ENV",
+    "Ed25519Signer",
+    "load_signer",
+    "raw_public_key_from_pem",
+    "verify_signature",
+]
 
 SIGNING_KEY_FILE_ENV: Final = "LUCID_SIGNING_KEY_FILE"
 _RAW: Final = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -88,6 +94,17 @@ def load_signer(env: Mapping[str, str], data_dir: Path, production: bool) -> Ed2
     if not path.exists():
         write_secret_file(path, Ed25519Signer.generate().to_pem(), replace=False)
     return _read_signer(path, str(path))
+
+
+def raw_public_key_from_pem(pem: bytes) -> bytes:
+    """The raw 32 bytes of an Ed25519 public key in PEM; ValueError for anything else."""
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (TypeError, UnsupportedAlgorithm) as exc:
+        raise ValueError(f"not a PEM public key: {exc}") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError(f"expected an Ed25519 public key, got {type(key).__name__}")
+    return key.public_bytes(*_RAW)
 
 
 def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:

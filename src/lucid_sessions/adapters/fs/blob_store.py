@@ -9,6 +9,7 @@ or the new one, never a part.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import time
@@ -19,13 +20,14 @@ import anyio.to_thread
 import blake3
 
 from lucid_sessions.domain.chunk import validate_sequence_number
-from lucid_sessions.domain.errors import ChunkNotFound, StorageUnavailable
+from lucid_sessions.domain.errors import ChunkNotFound, StorageFull, StorageUnavailable
 from lucid_sessions.domain.ports.blob_store import BlobStore
 from lucid_sessions.domain.session import validate_id
 
 __all__ = ["FilesystemBlobStore"]
 
 SUFFIX = ".lsb"
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -101,6 +103,8 @@ class FilesystemBlobStore(BlobStore):
         try:
             await anyio.to_thread.run_sync(self._write, session_id, sequence_number, blob)
         except OSError as exc:
+            if exc.errno in _FULL:
+                raise StorageFull("the chunk store is full; nothing was stored") from exc
             raise StorageUnavailable(f"cannot store chunk blobs: {exc.strerror}") from exc
 
     async def get(self, session_id: str, sequence_number: int) -> bytes:

@@ -27,6 +27,7 @@ from lucid_sessions.adapters.http.openapi import (
     SessionId,
 )
 from lucid_sessions.adapters.http.upload import (
+    UploadLimits,
     header_float,
     header_int,
     header_time,
@@ -59,7 +60,7 @@ class ChunkController(Controller):
         sequence_number: ChunkId,
         principal: NamedDependency[Principal],
         ingest_chunk: NamedDependency[IngestChunk],
-        max_chunk_bytes: NamedDependency[int],
+        upload_limits: NamedDependency[UploadLimits],
         metrics: NamedDependency[Metrics],
     ) -> Response[ChunkResponse]:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -69,7 +70,7 @@ class ChunkController(Controller):
         upload = ChunkUpload(
             session_id=session_id,
             sequence_number=sequence,
-            data=await read_capped(request, max_chunk_bytes),
+            data=await read_capped(request, upload_limits),
             declared_blake3=request.headers.get("x-content-blake3"),
             timestamp=header_time(request, "x-chunk-timestamp"),
             duration_seconds=header_float(request, "x-chunk-duration-seconds"),

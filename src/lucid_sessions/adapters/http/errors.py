@@ -41,6 +41,7 @@ __all__ = [
     "DOMAIN_ERRORS",
     "PayloadTooLargeException",
     "RangeNotSatisfiableException",
+    "RequestTimeoutException",
     "UnsupportedMediaTypeException",
     "documented",
     "exception_handlers",
@@ -76,6 +77,11 @@ class InsufficientStorageException(HTTPException):
 class ConflictException(HTTPException):
     status_code = 409
     detail = "conflict with the current state"
+
+
+class RequestTimeoutException(HTTPException):
+    status_code = 408
+    detail = "the request body did not arrive in time"
 
 
 class PayloadTooLargeException(HTTPException):

@@ -12,6 +12,7 @@ from litestar.params import PathParameter, QueryParameter
 from lucid_sessions.adapters.http.errors import (
     PayloadTooLargeException,
     RangeNotSatisfiableException,
+    RequestTimeoutException,
     UnsupportedMediaTypeException,
     documented,
 )
@@ -19,11 +20,14 @@ from lucid_sessions.app.usecases.common import MAX_OFFSET
 from lucid_sessions.domain.errors import (
     ChunkConflict,
     CorruptChunk,
+    Forbidden,
     InvalidTransition,
     InvalidValue,
     NotFound,
     PipelinePaused,
+    StorageFull,
     StorageUnavailable,
+    Unauthenticated,
 )
 
 __all__ = [
@@ -47,17 +51,27 @@ ChunkId = Annotated[
 ]
 Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)]
 
-READ_ERRORS = documented(InvalidValue, NotFound, StorageUnavailable)
-WRITE_ERRORS = documented(InvalidValue, NotFound, InvalidTransition, StorageUnavailable)
+READ_ERRORS = documented(Unauthenticated, InvalidValue, NotFound, StorageUnavailable)
+WRITE_ERRORS = documented(
+    Unauthenticated, Forbidden, InvalidValue, NotFound, InvalidTransition, StorageUnavailable
+)
 UPLOAD_ERRORS = documented(
+    Unauthenticated,
     InvalidValue,
     NotFound,
     ChunkConflict,
     PipelinePaused,
     StorageUnavailable,
+    StorageFull,
     PayloadTooLargeException,
+    RequestTimeoutException,
     UnsupportedMediaTypeException,
 )
 DOWNLOAD_ERRORS = documented(
-    InvalidValue, NotFound, StorageUnavailable, CorruptChunk, RangeNotSatisfiableException
+    Unauthenticated,
+    InvalidValue,
+    NotFound,
+    StorageUnavailable,
+    CorruptChunk,
+    RangeNotSatisfiableException,
 )

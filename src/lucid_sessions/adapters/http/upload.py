@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 from litestar import Request
 
-from lucid_sessions.adapters.http.errors import PayloadTooLargeException
+from lucid_sessions.adapters.http.errors import (
+    PayloadTooLargeException,
+    RequestTimeoutException,
+)
 from lucid_sessions.adapters.http.openapi import CHUNK_ID_PATTERN
 from lucid_sessions.domain.errors import InvalidValue
 
-__all__ = ["header_float", "header_int", "header_time", "parse_chunk_id", "read_capped"]
+__all__ = [
+    "UploadLimits",
+    "header_float",
+    "header_int",
+    "header_time",
+    "parse_chunk_id",
+    "read_capped",
+]
 
 _DECIMAL = re.compile(CHUNK_ID_PATTERN)
 _RFC3339 = re.compile(
@@ -64,14 +76,42 @@ def header_time(request: Request[Any, Any, Any], name: str) -> datetime | None:
         raise InvalidValue(name, "is not a representable point in time") from None
 
 
-async def read_capped(request: Request[Any, Any, Any], cap: int) -> bytes:
-    """The body, refused with 413 as soon as it passes `cap` (never buffered beyond it)."""
+@dataclass(frozen=True, slots=True)
+class UploadLimits:
+    """How much a chunk upload may send (`max_bytes`), and how long it may go without sending
+    a byte (`idle_seconds`); a whole upload may take at most `TOTAL_IDLE_PERIODS` idle
+    periods, so a trickle of bytes cannot hold a connection for ever."""
+
+    max_bytes: int
+    idle_seconds: float
+
+
+TOTAL_IDLE_PERIODS = 20
+
+
+async def read_capped(request: Request[Any, Any, Any], limits: UploadLimits) -> bytes:
+    """The body, refused with 413 as soon as it passes the cap (never buffered beyond it),
+    and with 408 when the client stalls. Nothing is stored for a refused body."""
+    cap = limits.max_bytes
     announced = request.headers.get("content-length")
     if announced is not None and announced.isdigit() and int(announced) > cap:
         raise PayloadTooLargeException(detail=f"chunk larger than {cap} bytes")
     pieces: list[bytes] = []
     size = 0
-    async for piece in request.stream():
+    stream = request.stream().__aiter__()
+    deadline = anyio.current_time() + limits.idle_seconds * TOTAL_IDLE_PERIODS
+    while True:
+        wait = min(limits.idle_seconds, deadline - anyio.current_time())
+        with anyio.move_on_after(max(wait, 0)) as waited:
+            try:
+                piece = await stream.__anext__()
+            except StopAsyncIteration:
+                break
+        if waited.cancelled_caught:
+            raise RequestTimeoutException(
+                detail=f"the upload stalled: no data for {limits.idle_seconds:g} s, or the "
+                "whole body took too long; nothing was stored"
+            )
         size += len(piece)
         if size > cap:
             raise PayloadTooLargeException(detail=f"chunk larger than {cap} bytes")

@@ -20,7 +20,7 @@ import msgspec
 
 from lucid_sessions.adapters.documents import to_json
 from lucid_sessions.domain.chunk import ChunkRecord
-from lucid_sessions.domain.errors import StorageUnavailable
+from lucid_sessions.domain.errors import StorageFull, StorageUnavailable
 from lucid_sessions.domain.ports.health_probe import HealthProbe
 from lucid_sessions.domain.session import Session
 
@@ -238,6 +238,8 @@ class SqliteDatabase(HealthProbe):
         try:
             return await anyio.to_thread.run_sync(self.call, fn)
         except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode == sqlite3.SQLITE_FULL:
+                raise StorageFull("the embedded database's disk is full") from exc
             raise StorageUnavailable(f"the embedded database failed: {exc}") from exc
 
     async def ping(self) -> bool:

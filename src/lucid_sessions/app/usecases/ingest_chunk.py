@@ -18,6 +18,7 @@ from lucid_sessions.domain.errors import (
     CorruptChunk,
     InvalidValue,
     PipelinePaused,
+    StorageFull,
     StorageUnavailable,
 )
 from lucid_sessions.domain.merkle import blake3_256, leaf_hash
@@ -107,7 +108,7 @@ class IngestChunk:
             self._check_accepting(session, upload)
             try:
                 record, sealed, timings = await self._store(session, upload)
-            except (StorageUnavailable, CorruptChunk) as exc:
+            except (StorageUnavailable, StorageFull, CorruptChunk) as exc:
                 failed = StageFigures(failed=1, bytes_in=len(upload.data), last_error=exc.detail)
                 await self._stats.record(session.session_id, {"storage": failed})
                 raise

@@ -1,0 +1,98 @@
+"""Settings: defaults, then the YAML file, then the environment; every error names the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lucid_sessions.bootstrap.settings import SOURCES, SettingsError, load_settings
+
+SECRET = "s" * 40
+PRODUCTION = {"LUCID_ENV": "production", "MONGODB_URL": "mongodb://db/lucid"}
+
+
+def test_defaults_are_a_closed_development_service() -> None:
+    settings = load_settings({})
+    assert (settings.env, settings.host, settings.port) == ("development", "127.0.0.1", 8113)
+    assert settings.cors_origins == []
+    assert not settings.authentication_configured
+    assert settings.authentication().startswith("OPEN")
+
+
+def test_environment_beats_the_file_which_beats_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "lucid.yaml"
+    config.write_text(yaml.safe_dump({"network": {"port": 9000}, "log_level": "debug"}))
+    from_file = load_settings({"LUCID_CONFIG_FILE": str(config)})
+    assert (from_file.port, from_file.log_level) == (9000, "DEBUG")
+    both = load_settings({"LUCID_CONFIG_FILE": str(config), "SESSION_API_PORT": "9100"})
+    assert both.port == 9100
+
+
+def test_types_come_from_text() -> None:
+    settings = load_settings(
+        {
+            "LUCID_METRICS_PUBLIC": "yes",
+            "CORS_ORIGINS": "https://a.example, https://b.example",
+            "LUCID_JWT_ADMIN_ROLES": "Admin,Root",
+            "LUCID_UPLOAD_IDLE_TIMEOUT_SECONDS": "2.5",
+        }
+    )
+    assert settings.metrics_public is True
+    assert settings.cors_origins == ["https://a.example", "https://b.example"]
+    assert settings.jwt_admin_roles == ["Admin", "Root"]
+    assert settings.upload_idle_timeout_seconds == 2.5
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"SESSION_API_PORT": "eighty"}, "SESSION_API_PORT"),
+        ({"SESSION_API_PORT": "70000"}, "SESSION_API_PORT"),
+        ({"LUCID_METRICS_PUBLIC": "maybe"}, "LUCID_METRICS_PUBLIC"),
+        ({"LUCID_CIPHER": "rot13"}, "LUCID_CIPHER"),
+        ({"JWT_ALGORITHM": "none"}, "JWT_ALGORITHM"),
+        ({"MONGODB_URL": "postgres://x"}, "MONGODB_URL"),
+        ({"CORS_ORIGINS": "*,https://a.example"}, "CORS_ORIGINS"),
+        ({"JWT_SECRET_KEY": "short"}, "JWT_SECRET_KEY"),
+        ({"JWT_SECRET_KEY": SECRET, "JWT_ALGORITHM": "RS256"}, "JWT_ALGORITHM"),
+        ({"LUCID_JWT_PUBLIC_KEY_FILE": "/k.pem"}, "JWT_ALGORITHM"),
+        ({"JWT_SECRET_KEY": SECRET, "LUCID_JWT_PUBLIC_KEY_FILE": "/k.pem"}, "JWT_SECRET_KEY"),
+    ],
+)
+def test_a_bad_value_names_its_setting(environ: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        load_settings(environ)
+
+
+def test_production_refuses_to_run_open() -> None:
+    with pytest.raises(SettingsError, match="LUCID_API_TOKENS") as refused:
+        load_settings(PRODUCTION)
+    assert "administrator" in str(refused.value)
+    settings = load_settings({**PRODUCTION, "LUCID_API_TOKENS": "t" * 20 + "=ops:admin"})
+    assert settings.host == "0.0.0.0"
+    assert settings.authentication() == "bearer tokens from LUCID_API_TOKENS"
+
+
+def test_secrets_are_masked_when_shown() -> None:
+    settings = load_settings(
+        {
+            "LUCID_API_TOKENS": "supersecret-token-1=ops:admin",
+            "JWT_SECRET_KEY": SECRET,
+            "MONGODB_URL": "mongodb://lucid:hunter2@db:27017/lucid",
+        }
+    )
+    shown = settings.masked()
+    text = repr(shown)
+    assert "supersecret" not in text
+    assert SECRET not in text
+    assert "hunter2" not in text
+    assert shown["api_tokens"] == shown["jwt_secret_key"] == "****"
+    assert shown["authentication"] == ("bearer tokens from LUCID_API_TOKENS, platform JWTs (HS256)")
+
+
+def test_every_setting_has_an_environment_variable_and_a_yaml_key() -> None:
+    from lucid_sessions.bootstrap.settings import Settings
+
+    assert set(SOURCES) == set(Settings.__struct_fields__)
