@@ -54,6 +54,8 @@ HTTP_DEPENDENCIES: tuple[str, ...] = (
 """What handlers ask for by name; each is the container's provider of the same name (and
 `principal`, which the authentication guard finds)."""
 
+SCHEMA_PATH = "/schema"
+
 CORS_HEADERS = [
     "Authorization",
     "Content-Type",
@@ -140,7 +142,9 @@ def create_app(container: Container | None = None) -> Litestar:
     configure_logging(settings.log_level)
     dependencies = {name: _bridge(getattr(container, name)) for name in HTTP_DEPENDENCIES}
     dependencies["principal"] = Provide(current_principal, sync_to_thread=False)
-    guard = authentication_guard(container.authenticate(), metrics_public=settings.metrics_public)
+    guard = authentication_guard(
+        container.authenticate(), metrics_public=settings.metrics_public, schema_path=SCHEMA_PATH
+    )
     app = Litestar(
         route_handlers=[
             SystemController,
@@ -157,7 +161,9 @@ def create_app(container: Container | None = None) -> Litestar:
             DefineMiddleware(RequestLogMiddleware, metrics=container.metrics()),
             DefineMiddleware(JsonBodyMiddleware, max_bytes=settings.max_json_bytes),
         ],
-        openapi_config=OpenAPIConfig(title="lucid-sessions", version=__version__, path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="lucid-sessions", version=__version__, path=SCHEMA_PATH
+        ),
         lifespan=[_lifespan(container)],
         logging_config=None,
         debug=False,

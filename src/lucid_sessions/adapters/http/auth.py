@@ -1,7 +1,7 @@
 """Authentication on every route: a guard that turns the bearer token into the principal.
 
-Every route needs a bearer token except those marked `PUBLIC` (`GET /`, `GET /health`; the
-schema routes are Litestar's own and carry no guard). `/metrics` is public only when
+Every route needs a bearer token except those marked `PUBLIC` (`GET /`, `GET /health`) and
+the OpenAPI document and docs pages under the schema path. `/metrics` is public only when
 configured so, and otherwise for admins only. The guard runs before the request body is read.
 """
 
@@ -38,9 +38,17 @@ def bearer_credential(authorization: str | None) -> str | None:
     return credential.strip() or None
 
 
-def authentication_guard(authenticate: Authenticate, *, metrics_public: bool) -> Guard:
+def authentication_guard(
+    authenticate: Authenticate, *, metrics_public: bool, schema_path: str
+) -> Guard:
+    """The guard of every route; `schema_path` is where the OpenAPI routes are (public)."""
+    schema_prefix = schema_path.rstrip("/") + "/"
+
     def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
         if handler.opt.get("public") or (metrics_public and handler.opt.get("metrics")):
+            return
+        path = connection.scope["path"]
+        if path == schema_path or path.startswith(schema_prefix):
             return
         credential = bearer_credential(connection.headers.get("authorization"))
         principal = authenticate(credential)  # Unauthenticated: 401 with WWW-Authenticate

@@ -32,9 +32,13 @@ from lucid_sessions.domain.errors import (
 
 __all__ = [
     "CHUNK_ID_PATTERN",
+    "CREATE_ERRORS",
     "DOWNLOAD_ERRORS",
     "ID_PATTERN",
+    "LIST_ERRORS",
+    "METRICS_ERRORS",
     "READ_ERRORS",
+    "UPDATE_ERRORS",
     "UPLOAD_ERRORS",
     "WRITE_ERRORS",
     "ChunkId",
@@ -52,9 +56,17 @@ ChunkId = Annotated[
 Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)]
 
 READ_ERRORS = documented(Unauthenticated, InvalidValue, NotFound, StorageUnavailable)
+"""Reading one session or what belongs to it."""
+LIST_ERRORS = documented(Unauthenticated, InvalidValue, StorageUnavailable)
+"""Reading collections (filters can be bad; nothing is looked up by id)."""
 WRITE_ERRORS = documented(
     Unauthenticated, Forbidden, InvalidValue, NotFound, InvalidTransition, StorageUnavailable
 )
+"""Changing one session (actions without a body)."""
+JSON_BODY_ERRORS = documented(PayloadTooLargeException, UnsupportedMediaTypeException)
+"""What reading a JSON body can add (too large, not JSON)."""
+CREATE_ERRORS = [*LIST_ERRORS, *documented(Forbidden), *JSON_BODY_ERRORS]
+UPDATE_ERRORS = [*WRITE_ERRORS, *JSON_BODY_ERRORS]
 UPLOAD_ERRORS = documented(
     Unauthenticated,
     InvalidValue,
@@ -75,3 +87,4 @@ DOWNLOAD_ERRORS = documented(
     CorruptChunk,
     RangeNotSatisfiableException,
 )
+METRICS_ERRORS = documented(Unauthenticated, Forbidden)

@@ -16,7 +16,15 @@ from lucid_sessions.adapters.http.mapping import (
     new_session_from_request,
     session_response,
 )
-from lucid_sessions.adapters.http.openapi import READ_ERRORS, WRITE_ERRORS, Offset, SessionId
+from lucid_sessions.adapters.http.openapi import (
+    CREATE_ERRORS,
+    LIST_ERRORS,
+    READ_ERRORS,
+    UPDATE_ERRORS,
+    WRITE_ERRORS,
+    Offset,
+    SessionId,
+)
 from lucid_sessions.adapters.http.schemas import (
     CreateSessionRequest,
     DeletedResponse,
@@ -46,7 +54,7 @@ class SessionController(Controller):
     path = "/api/v1/sessions"
     tags = ["sessions"]
 
-    @post("", status_code=201, summary="Create a session")
+    @post("", status_code=201, raises=CREATE_ERRORS, summary="Create a session")
     async def create_session(
         self,
         request: Request[Any, Any, Any],
@@ -58,7 +66,7 @@ class SessionController(Controller):
         view = await create_session(principal, new_session_from_request(data))
         return session_response(view)
 
-    @get("", summary="List sessions, newest first")
+    @get("", raises=LIST_ERRORS, summary="List sessions, newest first")
     async def list_sessions(
         self,
         principal: NamedDependency[Principal],
@@ -103,7 +111,7 @@ class SessionController(Controller):
     ) -> SessionResponse:
         return session_response(await get_session(principal, session_id))
 
-    @put(f"/{SESSION_ID}", raises=WRITE_ERRORS, summary="Update a session")
+    @put(f"/{SESSION_ID}", raises=UPDATE_ERRORS, summary="Update a session")
     async def update_session(
         self,
         session_id: SessionId,

@@ -7,12 +7,16 @@ from typing import Any
 import msgspec
 from litestar import Controller, MediaType, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 
 from lucid_sessions import __version__
 from lucid_sessions.adapters.http.auth import METRICS, PUBLIC
+from lucid_sessions.adapters.http.errors import documented
+from lucid_sessions.adapters.http.openapi import METRICS_ERRORS
 from lucid_sessions.adapters.metrics import CONTENT_TYPE_LATEST, Metrics
 from lucid_sessions.app.usecases.health import CheckHealth
 from lucid_sessions.app.usecases.statistics import SystemStatistics
+from lucid_sessions.domain.errors import StorageUnavailable, Unauthenticated
 from lucid_sessions.domain.principal import SYSTEM, Principal
 from lucid_sessions.domain.session import SessionStatus
 
@@ -28,6 +32,14 @@ class HealthResponse(msgspec.Struct, kw_only=True):
     timestamp: str
     checks: dict[str, str]
     warnings: list[str]
+
+
+UNHEALTHY = {
+    503: ResponseSpec(
+        data_container=HealthResponse,
+        description="unhealthy: the database or the storage is down",
+    )
+}
 
 
 async def _health(check_health: CheckHealth) -> Response[HealthResponse]:
@@ -76,11 +88,21 @@ class SystemController(Controller):
             },
         }
 
-    @get("/health", summary="Health of the service and its dependencies (no token)", opt=PUBLIC)
+    @get(
+        "/health",
+        summary="Health of the service and its dependencies (no token)",
+        opt=PUBLIC,
+        responses=UNHEALTHY,
+    )
     async def health(self, check_health: NamedDependency[CheckHealth]) -> Response[HealthResponse]:
         return await _health(check_health)
 
-    @get("/api/v1/sessions/health", summary="Health of the service and its dependencies")
+    @get(
+        "/api/v1/sessions/health",
+        summary="Health of the service and its dependencies",
+        raises=documented(Unauthenticated),
+        responses=UNHEALTHY,
+    )
     async def sessions_health(
         self, check_health: NamedDependency[CheckHealth]
     ) -> Response[HealthResponse]:
@@ -91,6 +113,7 @@ class SystemController(Controller):
         summary="Prometheus metrics of the whole service (admins, or anyone when configured)",
         media_type=CONTENT_TYPE_LATEST,
         opt=METRICS,
+        raises=METRICS_ERRORS,
     )
     async def metrics(
         self,
@@ -102,7 +125,11 @@ class SystemController(Controller):
         metrics.bytes_stored.set(report.summary.stored_bytes_total)
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    @get("/api/v1/sessions/statistics", summary="System-wide statistics")
+    @get(
+        "/api/v1/sessions/statistics",
+        summary="Statistics of every session the caller may see",
+        raises=documented(Unauthenticated, StorageUnavailable),
+    )
     async def statistics(
         self,
         system_statistics: NamedDependency[SystemStatistics],
