@@ -7,49 +7,16 @@ from pathlib import Path
 
 import anyio
 import pytest
-from dependency_injector import providers
 from litestar.testing import TestClient
 
 from lucid_sessions.adapters.memory import (
-    FrozenClock,
-    InMemoryChunkIndex,
-    InMemoryDataKeyStore,
-    InMemoryHealthProbe,
-    InMemoryPipelineStats,
     InMemorySessionRepository,
-    SequentialIdGenerator,
 )
-from lucid_sessions.bootstrap.app import HTTP_DEPENDENCIES, build_container, create_app
-from lucid_sessions.bootstrap.container import Container, running
-from lucid_sessions.bootstrap.settings import load_settings
-from lucid_sessions.bootstrap.stores import Stores
+from lucid_sessions.bootstrap.app import HTTP_DEPENDENCIES, create_app
+from lucid_sessions.bootstrap.container import running
+from tests.graph import fake_container
 
 BASE = "/api/v1/sessions"
-
-
-def fake_container(tmp_path: Path) -> Container:
-    settings = load_settings(
-        {
-            "LUCID_STORAGE_PATH": str(tmp_path / "sessions"),
-            "LUCID_CHUNK_STORE_PATH": str(tmp_path / "chunks"),
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    container = build_container(settings)
-    container.environ.override(providers.Object({}))
-    container.clock.override(providers.Object(FrozenClock()))
-    container.ids.override(providers.Object(SequentialIdGenerator()))
-    stores = Stores(
-        "memory",
-        InMemorySessionRepository(),
-        InMemoryChunkIndex(),
-        InMemoryDataKeyStore(),
-        InMemoryPipelineStats(),
-        InMemoryHealthProbe(),
-        None,
-    )
-    container.stores.override(providers.Object(stores))
-    return container
 
 
 def test_every_provider_resolves(tmp_path: Path) -> None:

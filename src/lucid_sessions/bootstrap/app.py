@@ -161,9 +161,7 @@ def create_app(container: Container | None = None) -> Litestar:
             DefineMiddleware(RequestLogMiddleware, metrics=container.metrics()),
             DefineMiddleware(JsonBodyMiddleware, max_bytes=settings.max_json_bytes),
         ],
-        openapi_config=OpenAPIConfig(
-            title="lucid-sessions", version=__version__, path=SCHEMA_PATH
-        ),
+        openapi_config=OpenAPIConfig(title="lucid-sessions", version=__version__, path=SCHEMA_PATH),
         lifespan=[_lifespan(container)],
         logging_config=None,
         debug=False,

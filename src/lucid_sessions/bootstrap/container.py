@@ -135,6 +135,13 @@ def _health_warnings(authenticate: Authenticate) -> tuple[str, ...]:
     return (OPEN_WARNING,) if authenticate.open else ()
 
 
+def _filesystem_blobs(settings: Settings, _folders: object) -> FilesystemBlobStore:
+    """The chunk store, rid of the temporary files a crash mid-write may have left."""
+    store = FilesystemBlobStore(Path(settings.chunk_store_path))
+    store.sweep_temporaries()
+    return store
+
+
 def _cipher_name(settings: Settings) -> CipherName:
     return default_cipher_name() if settings.cipher == "auto" else settings.cipher
 
@@ -170,14 +177,7 @@ class Container(containers.DeclarativeContainer):
     pipeline_stats = providers.Callable(lambda s: s.pipeline_stats, stores)
     database = providers.Callable(lambda s: s.database, stores)
     cache = providers.Callable(lambda s: s.cache, stores)
-    blob_store = providers.Singleton(
-        lambda settings, _folders: FilesystemBlobStore(Path(settings.chunk_store_path)),
-        settings,
-        folders,
-    )
-    swept_temporaries = providers.Resource(
-        lambda blobs: iter([blobs.sweep_temporaries()]), blob_store
-    )
+    blob_store = providers.Singleton(_filesystem_blobs, settings, folders)
     storage_probe = providers.Singleton(lambda folders: FilesystemStorageProbe(*folders), folders)
 
     # -- crypto ----------------------------------------------------------------------------

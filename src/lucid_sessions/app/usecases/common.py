@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
+
+import anyio
+from anyio.abc import TaskGroup
 
 from lucid_sessions.domain.errors import ConcurrencyError, InvalidValue, SessionNotFound
 from lucid_sessions.domain.ports.session_repository import SessionRepository
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import Session, validate_id
 
-__all__ = ["MAX_ATTEMPTS", "MAX_OFFSET", "SessionView", "check_page", "load_visible", "mutate"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "MAX_OFFSET",
+    "SessionView",
+    "all_at_once",
+    "check_page",
+    "load_visible",
+    "mutate",
+]
 
 T = TypeVar("T")
 
@@ -68,3 +80,17 @@ async def mutate(
             continue
         return session, result
     raise AssertionError("unreachable")
+
+
+@asynccontextmanager
+async def all_at_once() -> AsyncIterator[TaskGroup]:
+    """A task group whose failure is the first error of its tasks, not an ExceptionGroup, so
+    callers (and the error table) see the domain error a task raised."""
+    try:
+        async with anyio.create_task_group() as group:
+            yield group
+    except BaseExceptionGroup as failed:
+        first: BaseException = failed
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None

@@ -10,7 +10,7 @@ import anyio.to_thread
 
 from lucid_sessions.app.blob_codec import BlobCodec, SealedBlob
 from lucid_sessions.app.locks import KeyedLocks
-from lucid_sessions.app.usecases.common import MAX_ATTEMPTS, load_visible
+from lucid_sessions.app.usecases.common import MAX_ATTEMPTS, all_at_once, load_visible
 from lucid_sessions.domain.chunk import ChunkRecord, check_timestamp, validate_sequence_number
 from lucid_sessions.domain.errors import (
     ChunkConflict,
@@ -171,7 +171,7 @@ class IngestChunk:
                 data_key=data_key,
             )
 
-        async with anyio.create_task_group() as work:
+        async with all_at_once() as work:
             work.start_soon(anyio.to_thread.run_sync, digest_of)
             work.start_soon(anyio.to_thread.run_sync, seal)
         assert sealed is not None
@@ -192,7 +192,7 @@ class IngestChunk:
             frame_count=upload.frame_count,
         )
         stored_at = time.perf_counter()
-        async with anyio.create_task_group() as work:
+        async with all_at_once() as work:
             work.start_soon(
                 self._blobs.put, session.session_id, upload.sequence_number, sealed.data
             )

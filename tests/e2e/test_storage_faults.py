@@ -1,0 +1,91 @@
+"""The chunk store on a real, small tmpfs: full, then read-only, then back. Each failed upload
+answers 507 or 503 and stores nothing; every acknowledged chunk stays intact and verifiable.
+
+Needs `mount -t tmpfs` (root, or a container allowed to mount); elsewhere it skips, and
+`tests/unit/test_storage_faults.py` covers the same with an injected fault.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.servers import ServiceProcess
+
+pytestmark = pytest.mark.e2e
+
+BASE = "/api/v1/sessions"
+OCTETS = {"content-type": "application/octet-stream"}
+CHUNK = 256 * 1024
+
+
+def _mount(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
+
+
+@pytest.fixture
+def small_volume(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "chunks"
+    folder.mkdir()
+    mounted = _mount("-t", "tmpfs", "-o", "size=2m,mode=0755", "tmpfs", str(folder))
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()})")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_full_then_read_only_chunk_store_loses_nothing(
+    small_volume: Path, tmp_path: Path, stack_env: dict[str, str]
+) -> None:
+    env = {**stack_env, "LUCID_CHUNK_STORE_PATH": str(small_volume)}
+    service = ServiceProcess(tmp_path / "service", env=env)
+    service.data_dir.mkdir()
+    service.start()
+    stored: list[bytes] = []
+    try:
+        with service.client() as http:
+            sid = http.post(BASE, json={"name": "full", "rdp_config": {"host": "h"}}).json()
+            sid = sid["session_id"]
+            assert http.post(f"{BASE}/{sid}/start").status_code == 200
+            full = None
+            for n in range(32):  # 8 MiB of incompressible chunks into 2 MiB
+                data = os.urandom(CHUNK)
+                answer = http.put(f"{BASE}/{sid}/chunks/{n}", content=data, headers=OCTETS)
+                if answer.status_code != 201:
+                    full = answer
+                    break
+                stored.append(data)
+            assert full is not None, "8 MiB fitted in 2 MiB?"
+            assert full.status_code == 507, full.text
+            assert "Traceback" not in full.text
+            assert str(small_volume) not in full.text
+            assert http.get(f"{BASE}/{sid}").json()["statistics"]["chunks_count"] == len(stored)
+            assert not list(small_volume.rglob("*.tmp")), "no half-written blob is left"
+            for n, data in enumerate(stored):
+                assert http.get(f"{BASE}/{sid}/chunks/{n}/download").content == data
+
+            assert _mount("-o", "remount,ro", str(small_volume)).returncode == 0
+            refused = http.put(
+                f"{BASE}/{sid}/chunks/{len(stored)}", content=b"small", headers=OCTETS
+            )
+            assert refused.status_code == 503, refused.text
+            assert "retry-after" in refused.headers
+            assert http.get(f"{BASE}/{sid}/recording").content == b"".join(stored)
+
+            assert _mount("-o", "remount,rw,size=16m", str(small_volume)).returncode == 0
+            more = os.urandom(CHUNK)
+            again = http.put(f"{BASE}/{sid}/chunks/{len(stored)}", content=more, headers=OCTETS)
+            assert again.status_code == 201, again.text
+            stored.append(more)
+            assert http.post(f"{BASE}/{sid}/stop").status_code == 200
+        verified = service.run_cli("verify", sid)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert f"chunks verified: {len(stored)}" in verified.stdout
+    finally:
+        service.stop()
