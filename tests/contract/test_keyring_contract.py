@@ -285,3 +285,11 @@ def test_key_errors_never_show_key_material(tmp_path: Path) -> None:
         with pytest.raises(KeyConfigError) as caught:
             check()
         assert secret not in str(caught.value)
+
+
+def test_production_reads_key_files_only_when_private(tmp_path: Path) -> None:
+    env = _write(tmp_path / "keys.yaml", {"current": "k1", "keys": {"k1": GOOD}})
+    (tmp_path / "keys.yaml").chmod(0o640)
+    with pytest.raises(KeyConfigError, match="chmod 600"):
+        load_master_keys(env, tmp_path, production=True)
+    assert load_master_keys(env, tmp_path, production=False).current_key_id == "k1"

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import io
+import json
+from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from lucid_sessions.adapters.cli import commands
 from lucid_sessions.adapters.crypto import Ed25519Signer
 from lucid_sessions.adapters.crypto.signer import verify_signature
 from lucid_sessions.app.audit import audit_manifest
 from lucid_sessions.domain.chunk import ChunkRecord
 from lucid_sessions.domain.manifest import build_manifest, canonical_bytes
-from lucid_sessions.domain.merkle import blake3_256, leaf_hash
+from lucid_sessions.domain.merkle import blake3_256, leaf_hash, root_from_leaf_hashes
 from lucid_sessions.domain.session import SessionStatus
 from tests.factories import at, make_session
 
@@ -69,3 +76,71 @@ def test_every_alteration_is_caught() -> None:
     short = audit_manifest(good, key, verify_signature, [b"".join(DATA)[:-1]])
     assert "length" in short.problems[-1]
     assert not audit_manifest({"chunks": "nope"}, key, verify_signature).ok
+
+
+def _forged(real: dict[str, Any]) -> tuple[dict[str, Any], Ed25519Signer]:
+    """The real manifest with its last chunk dropped, the root recomputed, and signed with a
+    forger's own key, which the forger embeds."""
+    forger = Ed25519Signer.generate()
+    chunks = real["chunks"][:-1]
+    forged = dict(
+        real,
+        chunks=chunks,
+        chunks_count=len(chunks),
+        size_bytes=sum(c["size_bytes"] for c in chunks),
+        merkle_root=root_from_leaf_hashes(
+            [leaf_hash(bytes.fromhex(c["blake3"])) for c in chunks]
+        ).hex(),
+        public_key=forger.public_key().hex(),
+    )
+    forged["signature"] = forger.sign(canonical_bytes(forged)).hex()
+    return forged, forger
+
+
+def _cli(tmp_path: Path, manifest: dict[str, Any], *args: str) -> tuple[int, str]:
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    out, err = io.StringIO(), io.StringIO()
+    key = dict(zip(args[::2], args[1::2], strict=True))
+    code = commands.audit(
+        str(path),
+        key.get("--public-key"),
+        None,
+        verify_signature,
+        out,
+        err,
+        public_key_file=key.get("--public-key-file"),
+    )
+    return code, out.getvalue() + err.getvalue()
+
+
+def test_a_forged_manifest_with_its_own_key_never_passes(tmp_path: Path) -> None:
+    signer = Ed25519Signer.generate()
+    forged, _ = _forged(signed(signer))
+    code, text = _cli(tmp_path, forged)
+    assert code == 2
+    assert "result: OK" not in text
+    assert "NOT VERIFIED" in text
+    assert "trust" in text
+    code, text = _cli(tmp_path, forged, "--public-key", signer.public_key().hex())
+    assert code == 1
+    assert "another public key" in text
+
+
+def test_the_trusted_key_may_come_from_a_file(tmp_path: Path) -> None:
+    signer = Ed25519Signer.generate()
+    pem = tmp_path / "service.pub.pem"
+    pem.write_bytes(
+        Ed25519PublicKey.from_public_bytes(signer.public_key()).public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    hex_file = tmp_path / "service.pub.hex"
+    hex_file.write_text(signer.public_key().hex() + "\n")
+    for key_file in (pem, hex_file):
+        code, text = _cli(tmp_path, signed(signer), "--public-key-file", str(key_file))
+        assert code == 0, text
+        assert "result: OK" in text
+    forged, _ = _forged(signed(signer))
+    assert _cli(tmp_path, forged, "--public-key-file", str(pem))[0] == 1
+    assert _cli(tmp_path, signed(signer), "--public-key-file", str(tmp_path / "none"))[0] == 2
