@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need to start real database servers themselves (idempotent):
-#   - redis-server from Debian (apt-get, when missing and running as root);
+#   - redis-server and chromium from Debian (apt-get, when missing and running as root);
 #   - .venv-mongoeco: Python >= 3.13 with mongoeco[wire] (a MongoDB wire-protocol server) and
 #     pymongo, pinned below; recreated only when the pins or the interpreter change.
 # Never fails the run: what cannot be had is reported here, and the suites that need it skip
@@ -23,6 +23,19 @@ elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
 else
   say "redis-server is missing and cannot be installed here (need root and apt-get):" \
       "sudo apt-get install redis-server; the Redis cache suites will skip"
+fi
+
+# -- chromium (the offline docs page test) ----------------------------------------------------
+if command -v chromium >/dev/null 2>&1; then
+  :
+elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing chromium with apt-get"
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends chromium >/dev/null; }; then
+    say "could not install chromium: the offline docs page test will skip"
+  fi
+else
+  say "chromium is missing and cannot be installed here: the offline docs page test will skip"
 fi
 
 # -- mongoeco ----------------------------------------------------------------------------------

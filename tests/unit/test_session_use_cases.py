@@ -177,7 +177,7 @@ async def test_users_see_only_their_own_sessions(app: App) -> None:
     assert (await app.list(ALICE, SessionQuery(owner="bob"))).total == 0
     assert (await app.list(ADMIN, SessionQuery())).total == 2
     with pytest.raises(InvalidValue, match="owner"):
-        await app.update(ALICE, mine.session_id, SessionChanges(metadata=SessionMetadata()))
+        await app.update(ALICE, mine.session_id, SessionChanges(metadata={"owner": None}))
 
 
 async def test_delete_rules(app: App) -> None:
@@ -199,3 +199,26 @@ async def test_unknown_and_malformed_ids(app: App) -> None:
         await app.get(ADMIN, "sess-nope")
     with pytest.raises(InvalidValue, match="session_id"):
         await app.get(ADMIN, "bad id!")
+
+
+async def test_metadata_and_storage_config_are_merged_not_replaced(app: App) -> None:
+    meta = SessionMetadata(project="p", environment="prod", tags=("a",), owner="alice")
+    sid = (await app.create(ADMIN, new(metadata=meta))).session.session_id
+    changed = await app.update(ADMIN, sid, SessionChanges(metadata={"tags": ("x", "y")}))
+    assert changed.session.metadata == SessionMetadata(
+        project="p", environment="prod", tags=("x", "y"), owner="alice"
+    )
+    removed = await app.update(ADMIN, sid, SessionChanges(metadata={"project": None}))
+    assert removed.session.metadata.project is None
+    assert removed.session.metadata.environment == "prod"
+    held = await app.update(ADMIN, sid, SessionChanges(storage_config={"legal_hold": True}))
+    kept = await app.update(ADMIN, sid, SessionChanges(storage_config={"retention_days": 7}))
+    assert held.session.storage_config.legal_hold is True
+    assert kept.session.storage_config == StorageConfig(retention_days=7, legal_hold=True)
+    reset = await app.update(ADMIN, sid, SessionChanges(storage_config={"retention_days": None}))
+    assert reset.session.storage_config.retention_days == 30
+    with pytest.raises(InvalidValue, match=r"metadata\.colour"):
+        await app.update(ADMIN, sid, SessionChanges(metadata={"colour": "red"}))
+    with pytest.raises(InvalidValue, match="tags"):
+        await app.update(ADMIN, sid, SessionChanges(metadata={"tags": ("t",) * 11}))
+    assert (await app.get(ADMIN, sid)).session.storage_config.retention_days == 30

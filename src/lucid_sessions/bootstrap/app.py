@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 from dependency_injector import providers
 from litestar import Litestar
+from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
@@ -19,10 +20,13 @@ from lucid_sessions import __version__
 from lucid_sessions.adapters.http.auth import authentication_guard, current_principal
 from lucid_sessions.adapters.http.body import JsonBodyMiddleware
 from lucid_sessions.adapters.http.chunks import ChunkController
+from lucid_sessions.adapters.http.docs import docs_assets_router, docs_render_plugins
 from lucid_sessions.adapters.http.errors import exception_handlers
 from lucid_sessions.adapters.http.integrity import IntegrityController
-from lucid_sessions.adapters.http.middleware import RequestLogMiddleware
+from lucid_sessions.adapters.http.openapi_document import complete_document
 from lucid_sessions.adapters.http.pipeline import PipelineController
+from lucid_sessions.adapters.http.schemas import REQUEST_MODELS
+from lucid_sessions.adapters.http.semantics import AllowTable, HttpSemantics
 from lucid_sessions.adapters.http.sessions import SessionController
 from lucid_sessions.adapters.http.system import SystemController
 from lucid_sessions.adapters.logging import configure_logging
@@ -152,19 +156,34 @@ def create_app(container: Container | None = None) -> Litestar:
             ChunkController,
             IntegrityController,
             PipelineController,
+            docs_assets_router(SCHEMA_PATH),
         ],
         dependencies=dependencies,
         exception_handlers=exception_handlers(),
         guards=[guard],
         cors_config=_cors(settings),
-        middleware=[
-            DefineMiddleware(RequestLogMiddleware, metrics=container.metrics()),
-            DefineMiddleware(JsonBodyMiddleware, max_bytes=settings.max_json_bytes),
-        ],
-        openapi_config=OpenAPIConfig(title="lucid-sessions", version=__version__, path=SCHEMA_PATH),
+        middleware=[DefineMiddleware(JsonBodyMiddleware, max_bytes=settings.max_json_bytes)],
+        openapi_config=OpenAPIConfig(
+            title="lucid-sessions",
+            version=__version__,
+            path=SCHEMA_PATH,
+            render_plugins=docs_render_plugins(SCHEMA_PATH),
+            operation_id_creator=lambda handler, _method, _path: handler.handler_name,
+        ),
         lifespan=[_lifespan(container)],
         logging_config=None,
         debug=False,
     )
     app.state.container = container
+    public = {
+        (route.path_format, method.lower())
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", ())
+        if handler.opt.get("public")
+        for method in handler.http_methods
+    }
+    document = app.plugins.get(OpenAPIPlugin).provide_openapi_schema()
+    complete_document(document, public=public, request_models=REQUEST_MODELS)
+    allow = AllowTable((route.path_format, route.methods) for route in app.routes)
+    app.asgi_handler = HttpSemantics(app.asgi_handler, allow, container.metrics())
     return app

@@ -52,7 +52,7 @@ from lucid_sessions.app.usecases.read_sessions import GetSession, ListSessions
 from lucid_sessions.app.usecases.rotate_keys import RewrapDataKeys
 from lucid_sessions.app.usecases.statistics import SystemStatistics
 from lucid_sessions.app.usecases.verify import VerifySession
-from lucid_sessions.bootstrap.settings import Settings, SettingsError
+from lucid_sessions.bootstrap.settings import SOURCES, Settings, SettingsError
 from lucid_sessions.bootstrap.stores import Stores, open_stores
 from lucid_sessions.domain.ports.authenticator import Authenticator
 from lucid_sessions.domain.ports.cipher import Cipher, CipherName
@@ -67,10 +67,20 @@ OPEN_WARNING = (
 )
 
 
-def _prepare_folders(settings: Settings) -> Iterator[tuple[Path, ...]]:
+def _prepare_folders(settings: Settings, create: bool) -> Iterator[tuple[Path, ...]]:
+    """The data folders; made when missing, unless this process only operates on an existing
+    store (the operator's commands), which then stops with a clear message instead."""
     folders = (Path(settings.storage_path), Path(settings.chunk_store_path))
-    for folder in folders:
-        folder.mkdir(parents=True, exist_ok=True)
+    for folder, name in zip(folders, ("storage_path", "chunk_store_path"), strict=True):
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        elif not folder.is_dir():
+            env_name, _ = SOURCES[name]
+            raise SettingsError(
+                f"{env_name}: {folder.resolve()} does not exist, so there is no store to work "
+                f"on; point {env_name} at the service's data (relative paths start from the "
+                "current folder)"
+            )
     yield folders
 
 
@@ -82,16 +92,21 @@ def _add_master_key(environ: Mapping[str, str], settings: Settings) -> str:
         raise SettingsError(str(exc)) from exc
 
 
-def _keyring(env: Mapping[str, str], settings: Settings, _folders: object) -> ReloadingKeyRing:
+def _keyring(
+    env: Mapping[str, str], settings: Settings, create: bool, _folders: object
+) -> ReloadingKeyRing:
     try:
-        return ReloadingKeyRing(env, Path(settings.storage_path), settings.production)
+        # An operator's command uses the keys that exist and never makes new ones.
+        folder = Path(settings.storage_path)
+        return ReloadingKeyRing(env, folder, settings.production, generate=create)
     except KeyConfigError as exc:
         raise SettingsError(str(exc)) from exc
 
 
-def _signer(env: Mapping[str, str], settings: Settings, _folders: object) -> Signer:
+def _signer(env: Mapping[str, str], settings: Settings, create: bool, _folders: object) -> Signer:
     try:
-        return load_signer(env, Path(settings.storage_path), settings.production)
+        folder = Path(settings.storage_path)
+        return load_signer(env, folder, settings.production, generate=create)
     except KeyConfigError as exc:
         raise SettingsError(str(exc)) from exc
 
@@ -168,7 +183,9 @@ class Container(containers.DeclarativeContainer):
     )
 
     # -- storage ---------------------------------------------------------------------------
-    folders = providers.Resource(_prepare_folders, settings)
+    create_missing = providers.Object(True)
+    """False for the operator's commands: they never create an empty store or keys."""
+    folders = providers.Resource(_prepare_folders, settings, create_missing)
     # Opened asynchronously by `running()` (SQLite or MongoDB, plus the Redis cache).
     stores = providers.Dependency(instance_of=Stores)
     session_repository = providers.Callable(lambda s: s.sessions, stores)
@@ -181,8 +198,8 @@ class Container(containers.DeclarativeContainer):
     storage_probe = providers.Singleton(lambda folders: FilesystemStorageProbe(*folders), folders)
 
     # -- crypto ----------------------------------------------------------------------------
-    keyring = providers.Singleton(_keyring, environ, settings, folders)
-    signer = providers.Singleton(_signer, environ, settings, folders)
+    keyring = providers.Singleton(_keyring, environ, settings, create_missing, folders)
+    signer = providers.Singleton(_signer, environ, settings, create_missing, folders)
     cipher_name = providers.Singleton(_cipher_name, settings)
     codec = providers.Singleton(_codec, keyring)
     check_signature = providers.Object(verify_signature)
@@ -288,7 +305,8 @@ async def running(container: Container) -> AsyncIterator[Container]:
             if container.stores.overridden:  # a test graph with fakes: nothing to open
                 yield container
             else:
-                async with open_stores(container.settings()) as stores:
+                opening = open_stores(container.settings(), create=container.create_missing())
+                async with opening as stores:
                     container.stores.override(providers.Object(stores))
                     try:
                         yield container

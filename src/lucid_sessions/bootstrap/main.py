@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import anyio
+from dependency_injector import providers
 
 from lucid_sessions.adapters.cli import commands
 from lucid_sessions.adapters.cli.parser import parse
@@ -134,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     container = build_container(settings)
     if args.command == "serve":
         return _serve(container, args.host, args.port)
+    container.create_missing.override(providers.Object(False))  # operators work on what exists
     if args.command == "verify":
 
         async def verify(opened: Container) -> int:

@@ -54,7 +54,7 @@ async def _mongo(url: str) -> AsyncIterator[Stores]:
 
 
 @asynccontextmanager
-async def _sqlite(folder: Path) -> AsyncIterator[Stores]:
+async def _sqlite(folder: Path, create: bool) -> AsyncIterator[Stores]:
     from lucid_sessions.adapters.sqlite import (
         SqliteChunkIndex,
         SqliteDatabase,
@@ -64,7 +64,7 @@ async def _sqlite(folder: Path) -> AsyncIterator[Stores]:
     )
 
     database = SqliteDatabase(folder / "sessions.sqlite3")
-    await anyio.to_thread.run_sync(database.open)
+    await anyio.to_thread.run_sync(lambda: database.open(create=create))
     try:
         yield Stores(
             "sqlite",
@@ -96,11 +96,12 @@ async def _with_cache(stores: Stores, url: str) -> AsyncIterator[Stores]:
 
 
 @asynccontextmanager
-async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
+async def open_stores(settings: Settings, *, create: bool = True) -> AsyncIterator[Stores]:
+    """The selected stores; `create=False` refuses to make an empty embedded store."""
     metadata = (
         _mongo(settings.mongodb_url)
         if settings.mongodb_url
-        else _sqlite(Path(settings.storage_path))
+        else _sqlite(Path(settings.storage_path), create)
     )
     async with metadata as stores:
         if not settings.redis_url:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import TypeVar
 
@@ -19,6 +20,7 @@ __all__ = [
     "RecordingConfig",
     "SessionMetadata",
     "StorageConfig",
+    "merged",
 ]
 
 
@@ -162,11 +164,16 @@ class RecordingConfig:
 
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
+    """How a recording is kept. `backup_enabled` and `archive_enabled` are the original
+    clients' flags, stored and returned (no backup or archive is made by this service)."""
+
     retention_days: int = 30
     max_size_gb: float = 10.0
     encryption_enabled: bool = True
     compression_enabled: bool = True
     legal_hold: bool = False
+    backup_enabled: bool = False
+    archive_enabled: bool = False
 
     def __post_init__(self) -> None:
         p = "storage_config"
@@ -202,6 +209,27 @@ class SessionMetadata:
             _check_text(f"{p}.tags[{index}]", tag, Limits.TAG_MAX)
         object.__setattr__(self, "tags", tags)
         object.__setattr__(self, "priority", _enum(Priority, self.priority, f"{p}.priority"))
+
+
+V = TypeVar("V", StorageConfig, SessionMetadata)
+
+
+def merged(value: V, changes: Mapping[str, object], path: str) -> V:
+    """`value` with `changes` applied: a key sent replaces that field, `None` puts the field
+    back to its default (removes it), a key not sent stays. Every check runs again."""
+    defaults = {f.name: f for f in fields(value)}
+    updates: dict[str, object] = {}
+    for name, change in changes.items():
+        known = defaults.get(name)
+        if known is None:
+            raise InvalidValue(f"{path}.{name}", "is not a field")
+        if change is None:
+            if known.default is not MISSING:
+                change = known.default
+            elif known.default_factory is not MISSING:
+                change = known.default_factory()
+        updates[name] = change
+    return replace(value, **updates)  # type: ignore[arg-type]
 
 
 def _enum(kind: type[E], value: object, path: str) -> E:

@@ -130,7 +130,9 @@ def master_key_file_path(env: Mapping[str, str], data_dir: Path) -> Path | None:
     return _configured_file(env) or _development_file(data_dir)
 
 
-def load_master_keys(env: Mapping[str, str], data_dir: Path, production: bool) -> StaticKeyRing:
+def load_master_keys(
+    env: Mapping[str, str], data_dir: Path, production: bool, *, generate: bool = True
+) -> StaticKeyRing:
     """The key ring from `LUCID_MASTER_KEY`, `LUCID_MASTER_KEY_FILE` or the development file.
 
     Raises `KeyConfigError` naming the setting at fault.
@@ -149,6 +151,8 @@ def load_master_keys(env: Mapping[str, str], data_dir: Path, production: bool) -
         )
     path = _development_file(data_dir)
     if not path.exists():
+        if not generate:
+            raise KeyConfigError(f"{path}: no master key file, and none is made here")
         write_secret_file(path, _render({ENV_KEY_ID: _new_key()}, ENV_KEY_ID), replace=False)
     return StaticKeyRing(*_read_key_file(path, str(path)))
 

@@ -32,9 +32,11 @@ def _stamp(path: Path | None) -> tuple[int, int, int] | None:
 class ReloadingKeyRing(KeyRing):
     """Delegates to a StaticKeyRing that is reloaded when the key file changes."""
 
-    def __init__(self, env: Mapping[str, str], data_dir: Path, production: bool) -> None:
+    def __init__(
+        self, env: Mapping[str, str], data_dir: Path, production: bool, *, generate: bool = True
+    ) -> None:
         self._load: Callable[[], StaticKeyRing] = lambda: load_master_keys(
-            env, data_dir, production
+            env, data_dir, production, generate=generate
         )
         self._ring = self._load()
         self._path = master_key_file_path(env, data_dir)

@@ -79,7 +79,9 @@ class Ed25519Signer(Signer):
         return self._private_key.sign(message)
 
 
-def load_signer(env: Mapping[str, str], data_dir: Path, production: bool) -> Ed25519Signer:
+def load_signer(
+    env: Mapping[str, str], data_dir: Path, production: bool, *, generate: bool = True
+) -> Ed25519Signer:
     """The signer from `LUCID_SIGNING_KEY_FILE`, or the development key file (made once)."""
     configured = env.get(SIGNING_KEY_FILE_ENV, "").strip()
     if configured:
@@ -92,6 +94,8 @@ def load_signer(env: Mapping[str, str], data_dir: Path, production: bool) -> Ed2
         )
     path = data_dir / "keys" / "signing-key.pem"
     if not path.exists():
+        if not generate:
+            raise KeyConfigError(f"{path}: no signing key file, and none is made here")
         write_secret_file(path, Ed25519Signer.generate().to_pem(), replace=False)
     return _read_signer(path, str(path))
 

@@ -25,6 +25,7 @@ from lucid_sessions.adapters.http.openapi import (
     ChunkId,
     Offset,
     SessionId,
+    UploadChunkId,
 )
 from lucid_sessions.adapters.http.upload import (
     UploadLimits,
@@ -47,7 +48,7 @@ class ChunkController(Controller):
     tags = ["chunks"]
 
     @put(
-        "/chunks/{sequence_number:str}",
+        "/chunks/{chunk_id:str}",
         status_code=201,
         request_max_body_size=None,  # the configured cap is enforced while streaming
         raises=UPLOAD_ERRORS,
@@ -57,7 +58,7 @@ class ChunkController(Controller):
         self,
         request: Request[Any, Any, Any],
         session_id: SessionId,
-        sequence_number: ChunkId,
+        chunk_id: UploadChunkId,
         principal: NamedDependency[Principal],
         ingest_chunk: NamedDependency[IngestChunk],
         upload_limits: NamedDependency[UploadLimits],
@@ -66,7 +67,7 @@ class ChunkController(Controller):
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != OCTETS:
             raise UnsupportedMediaTypeException(detail=f"Content-Type must be {OCTETS}")
-        sequence = parse_chunk_id(sequence_number, "sequence_number")
+        sequence = parse_chunk_id(chunk_id, "sequence_number")
         upload = ChunkUpload(
             session_id=session_id,
             sequence_number=sequence,
@@ -77,11 +78,14 @@ class ChunkController(Controller):
             frame_count=header_int(request, "x-chunk-frame-count"),
         )
         result = await ingest_chunk(principal, upload)
-        if result.created:
-            metrics.chunks_ingested.inc()
-            metrics.bytes_ingested.inc(result.record.size_bytes)
-            metrics.ingest_duration.observe(result.seconds)
-        return Response(chunk_response(result.record), status_code=201 if result.created else 200)
+        body = chunk_response(result.record)
+        if not result.created:
+            return Response(body, status_code=200)
+        metrics.chunks_ingested.inc()
+        metrics.bytes_ingested.inc(result.record.size_bytes)
+        metrics.ingest_duration.observe(result.seconds)
+        location = f"/api/v1/sessions/{session_id}/chunks/{sequence}"
+        return Response(body, status_code=201, headers={"Location": location})
 
     @get("/chunks", raises=READ_ERRORS, summary="List a session's chunks in sequence order")
     async def list_chunks(

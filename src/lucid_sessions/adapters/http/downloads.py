@@ -1,7 +1,9 @@
-"""Downloads over HTTP: conditional (ETag) and ranged framing of a use case's `Content`."""
+"""Downloads over HTTP: conditional (ETag, If-Range) and ranged framing of a use case's
+`Content`, in one place for chunks and recordings."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, Response
@@ -9,6 +11,7 @@ from litestar.response import Stream
 
 from lucid_sessions.adapters.http.errors import RangeNotSatisfiableException
 from lucid_sessions.adapters.http.ranges import ByteRange, Unsatisfiable, etag_matches, parse_range
+from lucid_sessions.adapters.http.semantics import is_head
 from lucid_sessions.app.usecases.read_chunks import Content
 
 __all__ = ["OCTETS", "send_download"]
@@ -16,7 +19,13 @@ __all__ = ["OCTETS", "send_download"]
 OCTETS = "application/octet-stream"
 
 
-def _range_or_416(request: Request[Any, Any, Any], total: int) -> ByteRange | None:
+def _range_or_416(request: Request[Any, Any, Any], total: int, etag: str) -> ByteRange | None:
+    """The requested range, or None for the whole content: no `Range`, or an `If-Range`
+    that does not name the current strong ETag (RFC 9110 13.1.5; a date never matches, as
+    the content carries no Last-Modified)."""
+    if_range = request.headers.get("if-range")
+    if if_range is not None and if_range.strip() != etag:
+        return None
     try:
         return parse_range(request.headers.get("range"), total)
     except Unsatisfiable:
@@ -36,14 +45,23 @@ def _download_headers(content: Content, length: int) -> dict[str, str]:
     }
 
 
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""  # an async generator that yields nothing
+
+
 async def send_download(request: Request[Any, Any, Any], content: Content) -> Response[Any]:
     """304 on a matching If-None-Match, 416 on an unsatisfiable Range, else 200 or 206
-    streaming the content (authenticated before the headers are sent)."""
+    streaming the content (authenticated before the headers are sent). A HEAD gets the same
+    status and headers; only the first piece is read, to authenticate it."""
     if etag_matches(request.headers.get("if-none-match"), content.etag):
         return Response(b"", status_code=304, headers={"ETag": content.etag})
-    wanted = _range_or_416(request, content.size)
+    wanted = _range_or_416(request, content.size, content.etag)
     start, end = (0, content.size) if wanted is None else (wanted.start, wanted.end + 1)
     stream = await content.read(start, end)
+    if is_head(request.scope):
+        await stream.aclose()  # type: ignore[attr-defined]
+        stream = _nothing()
     headers = _download_headers(content, end - start)
     if wanted is None:
         return Stream(stream, media_type=OCTETS, headers=headers)

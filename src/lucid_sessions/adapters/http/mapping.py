@@ -60,12 +60,24 @@ def new_session_from_request(data: CreateSessionRequest) -> NewSession:
     )
 
 
+def _patch(model: msgspec.Struct | None) -> dict[str, object] | None:
+    """The fields a patch model was sent with (null included, absent ones left out)."""
+    if model is None:
+        return None
+    sent = msgspec.structs.asdict(model)
+    return {name: _tuple(value) for name, value in sent.items() if value is not msgspec.UNSET}
+
+
+def _tuple(value: object) -> object:
+    return tuple(value) if isinstance(value, list) else value
+
+
 def changes_from_request(data: UpdateSessionRequest) -> SessionChanges:
     return SessionChanges(
         name=data.name,
         description=data.description,
-        metadata=_domain(data.metadata, SessionMetadata),
-        storage_config=_domain(data.storage_config, StorageConfig),
+        metadata=_patch(data.metadata),
+        storage_config=_patch(data.storage_config),
         recording_config=_domain(data.recording_config, RecordingConfig),
     )
 

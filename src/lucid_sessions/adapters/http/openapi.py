@@ -44,6 +44,7 @@ __all__ = [
     "ChunkId",
     "Offset",
     "SessionId",
+    "UploadChunkId",
 ]
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -53,6 +54,15 @@ SessionId = Annotated[str, PathParameter(pattern=ID_PATTERN, description="the se
 ChunkId = Annotated[
     str, PathParameter(pattern=CHUNK_ID_PATTERN, description="the chunk's sequence number")
 ]
+UploadChunkId = Annotated[
+    str,
+    PathParameter(
+        description="the chunk's sequence number (errors name it sequence_number)",
+        schema_extra={"pattern": CHUNK_ID_PATTERN},
+    ),
+]
+"""The same path parameter as ChunkId, validated by the handler so that errors name the
+contract's field, `sequence_number` (all chunk routes share one path template)."""
 Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)]
 
 READ_ERRORS = documented(Unauthenticated, InvalidValue, NotFound, StorageUnavailable)

@@ -42,20 +42,16 @@ def _pipeline_response(view: PipelineView) -> PipelineResponse:
                 last_error=f.last_error,
             )
         )
-    compression, storage = view.figure("compression"), view.figure("storage")
-    busy = view.ingest_seconds
     return PipelineResponse(
         session_id=view.session.session_id,
         pipeline_status=view.pipeline_status,
         stages=stages,
         overall_metrics=OverallMetrics(
-            chunks_processed=storage.processed,
-            bytes_in=compression.bytes_in,
-            bytes_out=storage.bytes_out,
-            compression_ratio=(
-                compression.bytes_in / compression.bytes_out if compression.bytes_out else None
-            ),
-            throughput_bytes_per_second=compression.bytes_in / busy if busy > 0 else None,
+            chunks_processed=view.figure("storage").processed,
+            bytes_in=view.bytes_in,
+            bytes_out=view.bytes_out,
+            compression_ratio=view.compression_ratio,
+            throughput_bytes_per_second=view.throughput_bytes_per_second,
         ),
     )
 
@@ -65,7 +61,7 @@ class PipelineController(Controller):
     tags = ["pipeline"]
 
     @get("/pipeline", raises=READ_ERRORS, summary="Pipeline status with measured figures per stage")
-    async def pipeline(
+    async def get_pipeline(
         self,
         session_id: SessionId,
         principal: NamedDependency[Principal],
@@ -108,7 +104,7 @@ class PipelineController(Controller):
         raises=READ_ERRORS,
         summary="Statistics of one session, computed from stored data",
     )
-    async def statistics(
+    async def session_statistics(
         self,
         session_id: SessionId,
         principal: NamedDependency[Principal],

@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
-from msgspec import Meta
+from msgspec import UNSET, Meta, UnsetType
 
 from lucid_sessions.domain.values import Limits
 
 __all__ = [
+    "REQUEST_MODELS",
     "CreateSessionRequest",
     "DeletedResponse",
     "RDPConfigIn",
@@ -18,9 +19,11 @@ __all__ = [
     "RecordingConfigModel",
     "SessionListResponse",
     "SessionMetadataModel",
+    "SessionMetadataPatch",
     "SessionResponse",
     "SessionStatistics",
     "StorageConfigModel",
+    "StorageConfigPatch",
     "UpdateSessionRequest",
 ]
 
@@ -69,23 +72,53 @@ class RecordingConfigModel(_In):
     cursor_enabled: bool = True
 
 
+Retention = Annotated[int, Meta(ge=Limits.RETENTION_MIN, le=Limits.RETENTION_MAX)]
+SizeGb = Annotated[float, Meta(ge=Limits.MAX_SIZE_GB_MIN, le=Limits.MAX_SIZE_GB_MAX)]
+Tags = Annotated[list[Tag], Meta(max_length=Limits.TAGS_MAX)]
+
+
 class StorageConfigModel(_In):
-    retention_days: Annotated[int, Meta(ge=Limits.RETENTION_MIN, le=Limits.RETENTION_MAX)] = 30
-    max_size_gb: Annotated[float, Meta(ge=Limits.MAX_SIZE_GB_MIN, le=Limits.MAX_SIZE_GB_MAX)] = 10.0
+    retention_days: Retention = 30
+    max_size_gb: SizeGb = 10.0
     encryption_enabled: bool = True
     compression_enabled: bool = True
     legal_hold: bool = False
+    backup_enabled: bool = False
+    archive_enabled: bool = False
+
+
+class StorageConfigPatch(_In):
+    """Fields to change in the stored storage_config: a field sent replaces the stored
+    value, null puts its default back, a field not sent stays as it is."""
+
+    retention_days: Retention | UnsetType | None = UNSET
+    max_size_gb: SizeGb | UnsetType | None = UNSET
+    encryption_enabled: bool | UnsetType | None = UNSET
+    compression_enabled: bool | UnsetType | None = UNSET
+    legal_hold: bool | UnsetType | None = UNSET
+    backup_enabled: bool | UnsetType | None = UNSET
+    archive_enabled: bool | UnsetType | None = UNSET
 
 
 class SessionMetadataModel(_In):
     project: Text | None = None
     environment: Text | None = None
-    tags: Annotated[list[Tag], Meta(max_length=Limits.TAGS_MAX)] = msgspec.field(
-        default_factory=list
-    )
+    tags: Tags = msgspec.field(default_factory=list)
     description: Description | None = None
     owner: Text | None = None
     priority: Priority = "normal"
+
+
+class SessionMetadataPatch(_In):
+    """Keys to change in the stored metadata: a key sent replaces the stored value, null
+    removes it (tags become [], priority "normal"), a key not sent stays as it is."""
+
+    project: Text | UnsetType | None = UNSET
+    environment: Text | UnsetType | None = UNSET
+    tags: Tags | UnsetType | None = UNSET
+    description: Description | UnsetType | None = UNSET
+    owner: Text | UnsetType | None = UNSET
+    priority: Priority | UnsetType | None = UNSET
 
 
 class CreateSessionRequest(_In):
@@ -98,10 +131,14 @@ class CreateSessionRequest(_In):
 
 
 class UpdateSessionRequest(_In):
+    """Every field is optional. `metadata` and `storage_config` are merged into what is
+    stored (a key sent replaces, null removes, a key not sent stays); `recording_config`
+    replaces the whole configuration and is accepted only while the session is `created`."""
+
     name: Name | None = None
     description: Description | None = None
-    metadata: SessionMetadataModel | None = None
-    storage_config: StorageConfigModel | None = None
+    metadata: SessionMetadataPatch | None = None
+    storage_config: StorageConfigPatch | None = None
     recording_config: RecordingConfigModel | None = None
 
 
@@ -148,3 +185,10 @@ class SessionListResponse(msgspec.Struct, kw_only=True):
 class DeletedResponse(msgspec.Struct, kw_only=True):
     session_id: str
     deleted: bool
+
+
+REQUEST_MODELS: dict[str, str] = {
+    model.__name__: " ".join((model.__doc__ or "").split()) for model in _In.__subclasses__()
+}
+"""Request bodies and their parts (which refuse unknown fields), with what their docstrings
+say about them."""

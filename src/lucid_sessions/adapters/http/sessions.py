@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Request, delete, get, post, put
+from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
@@ -61,10 +61,11 @@ class SessionController(Controller):
         data: JSONBody[CreateSessionRequest],
         principal: NamedDependency[Principal],
         create_session: NamedDependency[CreateSession],
-    ) -> SessionResponse:
+    ) -> Response[SessionResponse]:
         data = await strict_body(request, CreateSessionRequest)
         view = await create_session(principal, new_session_from_request(data))
-        return session_response(view)
+        location = f"{self.path}/{view.session.session_id}"
+        return Response(session_response(view), status_code=201, headers={"Location": location})
 
     @get("", raises=LIST_ERRORS, summary="List sessions, newest first")
     async def list_sessions(

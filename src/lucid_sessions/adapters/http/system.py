@@ -42,6 +42,14 @@ UNHEALTHY = {
 }
 
 
+async def _metrics(metrics: Metrics, system_statistics: SystemStatistics) -> Response[bytes]:
+    report = await system_statistics(SYSTEM)
+    metrics.set_sessions(report.sessions_by_status, [s.value for s in SessionStatus])
+    metrics.bytes_stored.set(report.summary.stored_bytes_total)
+    # Litestar would append a second charset to a text/ media type: set the header itself.
+    return Response(metrics.render(), headers={"content-type": CONTENT_TYPE_LATEST})
+
+
 async def _health(check_health: CheckHealth) -> Response[HealthResponse]:
     report = await check_health()
     body = HealthResponse(
@@ -75,7 +83,7 @@ class SystemController(Controller):
     tags = ["service"]
 
     @get("/", summary="Service name, version and links", media_type=MediaType.JSON, opt=PUBLIC)
-    async def root(self) -> dict[str, Any]:
+    async def service_root(self) -> dict[str, Any]:
         return {
             "service": "lucid-session-api",
             "version": __version__,
@@ -94,7 +102,9 @@ class SystemController(Controller):
         opt=PUBLIC,
         responses=UNHEALTHY,
     )
-    async def health(self, check_health: NamedDependency[CheckHealth]) -> Response[HealthResponse]:
+    async def get_health(
+        self, check_health: NamedDependency[CheckHealth]
+    ) -> Response[HealthResponse]:
         return await _health(check_health)
 
     @get(
@@ -103,34 +113,45 @@ class SystemController(Controller):
         raises=documented(Unauthenticated),
         responses=UNHEALTHY,
     )
-    async def sessions_health(
+    async def get_sessions_health(
         self, check_health: NamedDependency[CheckHealth]
     ) -> Response[HealthResponse]:
         return await _health(check_health)
 
     @get(
-        ["/metrics", "/api/v1/sessions/metrics"],
+        "/metrics",
         summary="Prometheus metrics of the whole service (admins, or anyone when configured)",
         media_type=CONTENT_TYPE_LATEST,
         opt=METRICS,
         raises=METRICS_ERRORS,
     )
-    async def metrics(
+    async def get_metrics(
         self,
         metrics: NamedDependency[Metrics],
         system_statistics: NamedDependency[SystemStatistics],
     ) -> Response[bytes]:
-        report = await system_statistics(SYSTEM)
-        metrics.set_sessions(report.sessions_by_status, [s.value for s in SessionStatus])
-        metrics.bytes_stored.set(report.summary.stored_bytes_total)
-        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+        return await _metrics(metrics, system_statistics)
+
+    @get(
+        "/api/v1/sessions/metrics",
+        summary="The same metrics, under the sessions path the gateway forwards",
+        media_type=CONTENT_TYPE_LATEST,
+        opt=METRICS,
+        raises=METRICS_ERRORS,
+    )
+    async def get_sessions_metrics(
+        self,
+        metrics: NamedDependency[Metrics],
+        system_statistics: NamedDependency[SystemStatistics],
+    ) -> Response[bytes]:
+        return await _metrics(metrics, system_statistics)
 
     @get(
         "/api/v1/sessions/statistics",
         summary="Statistics of every session the caller may see",
         raises=documented(Unauthenticated, StorageUnavailable),
     )
-    async def statistics(
+    async def system_statistics_report(
         self,
         system_statistics: NamedDependency[SystemStatistics],
         principal: NamedDependency[Principal],

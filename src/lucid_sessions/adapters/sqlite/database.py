@@ -177,7 +177,13 @@ class SqliteDatabase(HealthProbe):
     def path(self) -> Path:
         return self._path
 
-    def open(self, migrations: list[Migration] | None = None) -> None:
+    def open(self, migrations: list[Migration] | None = None, *, create: bool = True) -> None:
+        """Open (and upgrade) the database; with `create=False` a missing file is an error."""
+        if not create and not self._path.is_file():
+            raise StorageUnavailable(
+                f"there is no embedded store at {self._path.resolve()} (LUCID_STORAGE_PATH); "
+                "nothing was created"
+            )
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(

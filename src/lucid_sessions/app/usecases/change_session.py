@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -12,17 +12,21 @@ from lucid_sessions.domain.ports.clock import Clock
 from lucid_sessions.domain.ports.session_repository import SessionRepository
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import Session
-from lucid_sessions.domain.values import RecordingConfig, SessionMetadata, StorageConfig
+from lucid_sessions.domain.values import RecordingConfig, merged
 
 __all__ = ["ControlRecording", "RecordingAction", "SessionChanges", "UpdateSession"]
 
 
 @dataclass(frozen=True, slots=True)
 class SessionChanges:
+    """A partial update. `metadata` and `storage_config` are merged into what is stored: a
+    key replaces that field, `None` removes it (puts its default back), keys not given stay.
+    `recording_config` replaces the whole configuration (only while the session is created)."""
+
     name: str | None = None
     description: str | None = None
-    metadata: SessionMetadata | None = None
-    storage_config: StorageConfig | None = None
+    metadata: Mapping[str, object] | None = None
+    storage_config: Mapping[str, object] | None = None
     recording_config: RecordingConfig | None = None
 
 
@@ -33,21 +37,25 @@ class UpdateSession:
     async def __call__(
         self, principal: Principal, session_id: str, changes: SessionChanges
     ) -> SessionView:
-        metadata = changes.metadata
-        if metadata is not None and not principal.is_admin and metadata.owner != principal.id:
+        owner_change = (changes.metadata or {}).get("owner", principal.id)
+        if not principal.is_admin and owner_change != principal.id:
             # A user may not give its session away (it would vanish from its own view).
             raise InvalidValue("metadata.owner", "only an admin may change the owner")
 
         def apply(session: Session) -> None:
-            storage = changes.storage_config
-            if storage is not None and storage.legal_hold != session.storage_config.legal_hold:
-                principal.require_admin("place or lift a legal hold")
+            metadata = storage = None
+            if changes.metadata is not None:
+                metadata = merged(session.metadata, changes.metadata, "metadata")
+            if changes.storage_config is not None:
+                storage = merged(session.storage_config, changes.storage_config, "storage_config")
+                if storage.legal_hold != session.storage_config.legal_hold:
+                    principal.require_admin("place or lift a legal hold")
             session.update(
                 self._clock.now(),
                 name=changes.name,
                 description=changes.description,
                 metadata=metadata,
-                storage_config=changes.storage_config,
+                storage_config=storage,
                 recording_config=changes.recording_config,
             )
 

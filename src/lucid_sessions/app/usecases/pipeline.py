@@ -34,6 +34,26 @@ class PipelineView:
         return sum(self.figure(stage).seconds for stage in INGEST_STAGES)
 
     @property
+    def bytes_in(self) -> int:
+        """Original bytes that entered the pipeline."""
+        return self.figure("compression").bytes_in
+
+    @property
+    def bytes_out(self) -> int:
+        """Bytes it stored (compressed, sealed, with headers)."""
+        return self.figure("storage").bytes_out
+
+    @property
+    def compression_ratio(self) -> float | None:
+        """bytes_in / bytes_out: the same figure as the session's statistics report."""
+        return self.bytes_in / self.bytes_out if self.bytes_out else None
+
+    @property
+    def throughput_bytes_per_second(self) -> float | None:
+        busy = self.ingest_seconds
+        return self.bytes_in / busy if busy > 0 else None
+
+    @property
     def pipeline_status(self) -> str:
         s = self.session
         if s.status is SessionStatus.FAILED:

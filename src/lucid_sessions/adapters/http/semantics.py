@@ -1,0 +1,174 @@
+"""The HTTP rules every answer follows, in one place: an ASGI layer around the whole app.
+
+- Every answer, routing's 404 and 405 included, carries `X-Request-ID` (the client's, when it
+  sent a sane one, else a fresh one), is logged as one JSON line and counted in the metrics
+  under its route template (`unmatched` for a path no route serves, so the label stays
+  bounded).
+- `HEAD` is answered wherever `GET` is: the request runs as a `GET` and the body is dropped,
+  so status and headers are the same. A handler that can skip costly work for a `HEAD`
+  asks `is_head(scope)`.
+- `OPTIONS` (other than a CORS preflight, which the CORS middleware answers) is 204 with the
+  path's true `Allow`; a 405 carries the same `Allow`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import structlog
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from lucid_sessions.adapters.metrics import Metrics
+
+__all__ = ["HEAD_KEY", "AllowTable", "HttpSemantics", "is_head"]
+
+HEAD_KEY = "lucid.head"
+"""Scope key that marks a `HEAD` request running as a `GET`."""
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_PARAMETER = re.compile(r"\{[^}/]+\}")
+_log = structlog.get_logger("lucid_sessions.http")
+
+
+def is_head(scope: Scope) -> bool:
+    return bool(scope.get(HEAD_KEY))
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    pattern: re.Pattern[str]
+    parameters: int
+    methods: frozenset[str]
+
+
+class AllowTable:
+    """Which methods each path answers, from the route templates (static segments first, as
+    the router matches them)."""
+
+    def __init__(self, routes: Iterable[tuple[str, Iterable[str]]]) -> None:
+        merged: dict[str, set[str]] = {}
+        for template, methods in routes:
+            merged.setdefault(template, set()).update(m.upper() for m in methods)
+        self._templates = sorted(
+            (
+                _Template(
+                    _pattern(template),
+                    len(_PARAMETER.findall(template)),
+                    frozenset(_with_head_and_options(methods)),
+                )
+                for template, methods in merged.items()
+            ),
+            key=lambda template: template.parameters,
+        )
+
+    def allowed(self, path: str) -> frozenset[str] | None:
+        """The methods `path` answers, or None when no route serves it."""
+        for template in self._templates:
+            if template.pattern.match(path):
+                return template.methods
+        return None
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """`/a/{b}/c` as a pattern that matches `/a/<one segment>/c`."""
+    literal = _PARAMETER.split(template)
+    return re.compile("^" + "[^/]+".join(re.escape(part) for part in literal) + "$")
+
+
+def _with_head_and_options(methods: set[str]) -> set[str]:
+    found = set(methods) | {"OPTIONS"}
+    if "GET" in found:
+        found.add("HEAD")
+    return found
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+class HttpSemantics:
+    def __init__(self, app: ASGIApp, allow: AllowTable, metrics: Metrics) -> None:
+        self._app, self._allow, self._metrics = app, allow, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self._app(scope, receive, send)
+            return
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        method = str(scope["method"])
+        started = time.perf_counter()
+        status = 500
+        allow = self._allow.allowed(scope["path"])
+        head = method == "HEAD"
+        if head:
+            scope = cast(Scope, {**scope, "method": "GET", HEAD_KEY: True})
+        body_done = False
+
+        async def send_with_semantics(message: Any) -> None:
+            nonlocal status, body_done
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                headers = (
+                    [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                    if status == 405
+                    else list(message.get("headers", []))
+                )
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                if status == 405 and allow is not None:
+                    headers.append((b"allow", ", ".join(sorted(allow)).encode()))
+                message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body" and head:
+                if body_done or message.get("more_body", False):
+                    return
+                body_done = True
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            if method == "OPTIONS" and not _header(scope, b"access-control-request-method"):
+                status = await self._options(allow, send_with_semantics)
+            else:
+                await self._app(scope, receive, send_with_semantics)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("path_template")
+            label = route if isinstance(route, str) else "unmatched"
+            self._metrics.http_requests.labels(method=method, route=label, status=str(status)).inc()
+            self._metrics.http_duration.labels(method=method, route=label).observe(elapsed)
+            _log.info(
+                "request",
+                method=method,
+                route=label,
+                path=scope["path"],
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+            )
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    @staticmethod
+    async def _options(allow: frozenset[str] | None, send: Send) -> int:
+        if allow is None:
+            body = b'{"status_code":404,"detail":"Not Found"}'
+            headers = [(b"content-type", b"application/json")]
+            status = 404
+        else:
+            body = b""
+            headers = [(b"allow", ", ".join(sorted(allow)).encode())]
+            status = 204
+        headers.append((b"content-length", str(len(body)).encode()))
+        start: Any = {"type": "http.response.start", "status": status, "headers": headers}
+        await send(start)
+        end: Any = {"type": "http.response.body", "body": body, "more_body": False}
+        await send(end)
+        return status
