@@ -1,6 +1,12 @@
 """schemathesis over the service's own OpenAPI document, authenticated, on a real server:
-the coverage, fuzzing and stateful phases; no 5xx, no undocumented status, no response that
-breaks its documented schema or content type."""
+the coverage, fuzzing and stateful phases, with every check but `positive_data_acceptance`
+(no 5xx, no undocumented status, no response breaking its schema, content type or headers,
+no invalid request accepted, no operation answering without authentication, true `Allow`).
+
+`positive_data_acceptance` is left out because some valid-looking requests are refused for
+reasons a schema cannot state: a consistency proof between sizes the session does not have,
+a zstd level of 0 (lz4 allows it), a chunk that is not the next one.
+"""
 
 from __future__ import annotations
 
@@ -16,15 +22,16 @@ from tests.servers import ADMIN_TOKEN, ServiceProcess
 
 pytestmark = pytest.mark.e2e
 
-CHECKS = ",".join(
-    [
-        "not_a_server_error",
-        "status_code_conformance",
-        "response_schema_conformance",
-        "content_type_conformance",
-    ]
-)
+EXCLUDED_CHECKS = "positive_data_acceptance"
 SEED = os.environ.get("LUCID_FUZZ_SEED", "20261130")
+
+# An upload to a session whose pipeline is paused answers 503 with Retry-After: the contract's
+# answer, not a server error (the stateful phase pauses pipelines and then uploads).
+CONFIG = """
+[[operations]]
+include-operation-id = "upload_chunk"
+checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "503"]
+"""
 MAX_EXAMPLES = os.environ.get("LUCID_FUZZ_EXAMPLES", "20")
 
 
@@ -38,14 +45,20 @@ def schemathesis() -> str:
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     server: ServiceProcess, tmp_path: Path
 ) -> None:
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(CONFIG)
     command = [
         schemathesis(),
+        "--config-file",
+        str(config),
         "run",
         f"{server.url}/schema/openapi.json",
         "--header",
         f"Authorization: Bearer {ADMIN_TOKEN}",
         "--checks",
-        CHECKS,
+        "all",
+        "--exclude-checks",
+        EXCLUDED_CHECKS,
         "--phases",
         "examples,coverage,fuzzing,stateful",
         "--max-examples",

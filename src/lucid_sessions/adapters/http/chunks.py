@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, put
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, QueryParameter
+from litestar.params import QueryParameter
 
 from lucid_sessions.adapters.http.chunk_schemas import (
     ChunkListResponse,
@@ -17,7 +16,6 @@ from lucid_sessions.adapters.http.chunk_schemas import (
 )
 from lucid_sessions.adapters.http.downloads import OCTETS, send_download
 from lucid_sessions.adapters.http.errors import UnsupportedMediaTypeException
-from lucid_sessions.adapters.http.mapping import as_utc
 from lucid_sessions.adapters.http.openapi import (
     DOWNLOAD_ERRORS,
     READ_ERRORS,
@@ -27,6 +25,7 @@ from lucid_sessions.adapters.http.openapi import (
     SessionId,
     UploadChunkId,
 )
+from lucid_sessions.adapters.http.timestamps import QueryTime, query_time
 from lucid_sessions.adapters.http.upload import (
     UploadLimits,
     header_float,
@@ -95,10 +94,12 @@ class ChunkController(Controller):
         chunk_reader: NamedDependency[ChunkReader],
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_CHUNK_PAGE)] = 100,
         offset: Offset = 0,
-        start_time: FromQuery[datetime | None] = None,
-        end_time: FromQuery[datetime | None] = None,
+        start_time: QueryTime = None,
+        end_time: QueryTime = None,
     ) -> ChunkListResponse:
-        wanted = ChunkFilter(limit, offset, as_utc(start_time), as_utc(end_time))
+        wanted = ChunkFilter(
+            limit, offset, query_time(start_time, "start_time"), query_time(end_time, "end_time")
+        )
         page = await chunk_reader.list(principal, session_id, wanted)
         return ChunkListResponse(
             chunks=[chunk_response(r) for r in page.chunks],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TypeVar
 
 import msgspec
@@ -27,16 +26,9 @@ from lucid_sessions.domain.values import (
     StorageConfig,
 )
 
-__all__ = ["as_utc", "changes_from_request", "new_session_from_request", "session_response"]
+__all__ = ["changes_from_request", "new_session_from_request", "session_response"]
 
 T = TypeVar("T")
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """Query timestamps without an offset are read as UTC (the contract's time zone)."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _domain(model: msgspec.Struct | None, kind: type[T]) -> T | None:

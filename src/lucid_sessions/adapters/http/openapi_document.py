@@ -27,6 +27,11 @@ BEARER = {
     ),
 }
 
+TIMESTAMP_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+
 UPLOAD_HEADERS: list[dict[str, Any]] = [
     {
         "name": "X-Content-BLAKE3",
@@ -40,7 +45,7 @@ UPLOAD_HEADERS: list[dict[str, Any]] = [
         "in": "header",
         "required": False,
         "description": "when the chunk was recorded, RFC 3339 (default: when it arrives)",
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "pattern": TIMESTAMP_PATTERN},
     },
     {
         "name": "X-Chunk-Duration-Seconds",

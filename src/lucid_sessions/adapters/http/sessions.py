@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
@@ -11,7 +10,6 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from lucid_sessions.adapters.http.body import strict_body
 from lucid_sessions.adapters.http.mapping import (
-    as_utc,
     changes_from_request,
     new_session_from_request,
     session_response,
@@ -33,6 +31,7 @@ from lucid_sessions.adapters.http.schemas import (
     Status,
     UpdateSessionRequest,
 )
+from lucid_sessions.adapters.http.timestamps import QueryTime, query_time
 from lucid_sessions.app.usecases.change_session import (
     ControlRecording,
     RecordingAction,
@@ -77,8 +76,8 @@ class SessionController(Controller):
         environment: FromQuery[str | None] = None,
         owner: FromQuery[str | None] = None,
         tag: FromQuery[str | None] = None,
-        created_after: FromQuery[datetime | None] = None,
-        created_before: FromQuery[datetime | None] = None,
+        created_after: QueryTime = None,
+        created_before: QueryTime = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
         offset: Offset = 0,
     ) -> SessionListResponse:
@@ -88,8 +87,8 @@ class SessionController(Controller):
             environment=environment,
             owner=owner,
             tag=tag,
-            created_after=as_utc(created_after),
-            created_before=as_utc(created_before),
+            created_after=query_time(created_after, "created_after"),
+            created_before=query_time(created_before, "created_before"),
             limit=limit,
             offset=offset,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -15,6 +15,7 @@ from lucid_sessions.adapters.http.errors import (
     RequestTimeoutException,
 )
 from lucid_sessions.adapters.http.openapi import CHUNK_ID_PATTERN
+from lucid_sessions.adapters.http.timestamps import parse_timestamp
 from lucid_sessions.domain.errors import InvalidValue
 
 __all__ = [
@@ -27,9 +28,6 @@ __all__ = [
 ]
 
 _DECIMAL = re.compile(CHUNK_ID_PATTERN)
-_RFC3339 = re.compile(
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
-)
 
 
 def parse_chunk_id(raw: str, field: str = "chunk_id") -> int:
@@ -62,18 +60,7 @@ def header_int(request: Request[Any, Any, Any], name: str) -> int | None:
 
 def header_time(request: Request[Any, Any, Any], name: str) -> datetime | None:
     raw = request.headers.get(name)
-    if raw is None:
-        return None
-    text = raw.strip()
-    if not _RFC3339.match(text):
-        raise InvalidValue(name, "must be an RFC 3339 timestamp, e.g. 2026-01-31T12:00:00Z")
-    fraction = re.search(r"\.([0-9]+)", text)
-    if fraction and len(fraction.group(1)) > 6:  # datetime keeps microseconds
-        text = text.replace(fraction.group(0), fraction.group(0)[:7])
-    try:
-        return datetime.fromisoformat(text.upper().replace("Z", "+00:00")).astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise InvalidValue(name, "is not a representable point in time") from None
+    return None if raw is None else parse_timestamp(raw, name)
 
 
 @dataclass(frozen=True, slots=True)
