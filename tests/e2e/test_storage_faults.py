@@ -43,7 +43,11 @@ def small_volume(tmp_path: Path) -> Iterator[Path]:
 def test_a_full_then_read_only_chunk_store_loses_nothing(
     small_volume: Path, tmp_path: Path, stack_env: dict[str, str]
 ) -> None:
-    env = {**stack_env, "LUCID_CHUNK_STORE_PATH": str(small_volume)}
+    env = {
+        **stack_env,
+        "LUCID_CHUNK_STORE_PATH": str(small_volume),
+        "LUCID_CHUNK_STORE_MIN_FREE_MB": "0",  # no floor: the volume really fills up
+    }
     service = ServiceProcess(tmp_path / "service", env=env)
     service.data_dir.mkdir()
     service.start()

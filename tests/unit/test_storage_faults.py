@@ -72,3 +72,38 @@ def test_a_failing_store_loses_nothing(tmp_path: Path, fault: Exception, status:
             put = client.put(f"{BASE}/{sid}/chunks/{n}", content=chunks[n], headers=OCTETS)
             assert put.status_code == 201
         assert client.get(f"{BASE}/{sid}/recording").content == b"".join(chunks)
+
+
+def test_the_quota_and_the_free_space_floor_refuse_new_chunks_only(tmp_path: Path) -> None:
+    container = fake_container(tmp_path)
+    with TestClient(create_app(container)) as client:
+        tiny = {"max_size_gb": 0.001}  # 1,000,000 bytes
+        created = client.post(
+            BASE, json={"name": "n", "rdp_config": {"host": "h"}, "storage_config": tiny}
+        )
+        sid = created.json()["session_id"]
+        assert client.post(f"{BASE}/{sid}/start").status_code == 200
+        first = os.urandom(600_000)
+        assert (
+            client.put(f"{BASE}/{sid}/chunks/0", content=first, headers=OCTETS).status_code == 201
+        )
+        over = client.put(f"{BASE}/{sid}/chunks/1", content=os.urandom(400_001), headers=OCTETS)
+        assert over.status_code == 507, over.text
+        assert "quota" in over.json()["detail"]
+        fits = client.put(f"{BASE}/{sid}/chunks/1", content=b"x" * 400_000, headers=OCTETS)
+        assert fits.status_code == 201
+        assert client.get(f"{BASE}/{sid}").json()["statistics"]["size_bytes"] == 1_000_000
+        assert client.get(f"{BASE}/{sid}/chunks/0/download").content == first
+
+
+def test_below_the_free_space_floor_reads_and_stop_still_work(tmp_path: Path) -> None:
+    container = fake_container(tmp_path, LUCID_CHUNK_STORE_MIN_FREE_MB=str(1 << 40))
+    with TestClient(create_app(container)) as client:
+        sid = client.post(BASE, json={"name": "n", "rdp_config": {"host": "h"}}).json()
+        sid = sid["session_id"]
+        assert client.post(f"{BASE}/{sid}/start").status_code == 200
+        refused = client.put(f"{BASE}/{sid}/chunks/0", content=b"x", headers=OCTETS)
+        assert refused.status_code == 507
+        assert "free-space floor" in refused.json()["detail"]
+        assert client.get(f"{BASE}/{sid}/chunks").json()["total"] == 0
+        assert client.post(f"{BASE}/{sid}/stop").status_code == 200

@@ -52,7 +52,7 @@ from lucid_sessions.app.usecases.read_sessions import GetSession, ListSessions
 from lucid_sessions.app.usecases.rotate_keys import RewrapDataKeys
 from lucid_sessions.app.usecases.statistics import SystemStatistics
 from lucid_sessions.app.usecases.verify import VerifySession
-from lucid_sessions.bootstrap.settings import SOURCES, Settings, SettingsError
+from lucid_sessions.bootstrap.settings import MIB, SOURCES, Settings, SettingsError
 from lucid_sessions.bootstrap.stores import Stores, open_stores
 from lucid_sessions.domain.ports.authenticator import Authenticator
 from lucid_sessions.domain.ports.cipher import Cipher, CipherName
@@ -195,7 +195,10 @@ class Container(containers.DeclarativeContainer):
     database = providers.Callable(lambda s: s.database, stores)
     cache = providers.Callable(lambda s: s.cache, stores)
     blob_store = providers.Singleton(_filesystem_blobs, settings, folders)
-    storage_probe = providers.Singleton(lambda folders: FilesystemStorageProbe(*folders), folders)
+    # Both folders must be writable; free and used space are the chunk store's (recordings).
+    storage_probe = providers.Singleton(
+        lambda folders: FilesystemStorageProbe(folders[1], folders[0]), folders
+    )
 
     # -- crypto ----------------------------------------------------------------------------
     keyring = providers.Singleton(_keyring, environ, settings, create_missing, folders)
@@ -265,6 +268,8 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         locks=locks,
         cipher=cipher_name,
+        space=storage_probe,
+        min_free_bytes=providers.Callable(lambda s: s.chunk_store_min_free_mb * MIB, settings),
     )
     integrity = providers.Singleton(
         Integrity, reader=chunk_reader, index=chunk_index, opener=chunk_opener

@@ -39,6 +39,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     max_chunk_bytes: Annotated[int, msgspec.Meta(ge=1, le=1024 * MIB)] = 16 * MIB
     max_json_bytes: Annotated[int, msgspec.Meta(ge=1024, le=16 * MIB)] = 256 * 1024
     upload_idle_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
+    chunk_store_min_free_mb: Annotated[int, msgspec.Meta(ge=0)] = 64
     cipher: CipherChoice = "auto"
     # -- authentication ----------------------------------------------------------------------
     api_tokens: str = ""
@@ -111,6 +112,7 @@ SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
         "LUCID_UPLOAD_IDLE_TIMEOUT_SECONDS",
         ("chunks", "upload_idle_timeout_seconds"),
     ),
+    "chunk_store_min_free_mb": ("LUCID_CHUNK_STORE_MIN_FREE_MB", ("chunks", "min_free_mb")),
     "cipher": ("LUCID_CIPHER", ("crypto", "cipher")),
     "api_tokens": ("LUCID_API_TOKENS", ("auth", "api_tokens")),
     "api_tokens_file": ("LUCID_API_TOKENS_FILE", ("auth", "api_tokens_file")),
@@ -130,7 +132,7 @@ PRODUCTION_DEFAULTS = {
     "chunk_store_path": "/app/data/chunks",
 }
 
-_INT_SETTINGS = {"port", "max_chunk_bytes", "max_json_bytes"}
+_INT_SETTINGS = {"port", "max_chunk_bytes", "max_json_bytes", "chunk_store_min_free_mb"}
 _FLOAT_SETTINGS = {"upload_idle_timeout_seconds"}
 _BOOL_SETTINGS = {"metrics_public"}
 _LIST_SETTINGS = {"cors_origins", "jwt_admin_roles"}

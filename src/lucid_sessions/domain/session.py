@@ -13,6 +13,7 @@ from lucid_sessions.domain.errors import (
     InvalidTransition,
     InvalidValue,
     PolicyViolation,
+    StorageFull,
 )
 from lucid_sessions.domain.instants import instant, optional_instant
 from lucid_sessions.domain.merkle import CompactRange
@@ -221,13 +222,21 @@ class Session:
             raise InvalidTransition("delete (without force=true)", self.status.value)
 
     # -- recording data ------------------------------------------------------------------
-    def check_next_chunk(self, sequence_number: int) -> None:
-        """Guards of an upload of a new chunk (before any work is done for it)."""
+    def check_next_chunk(self, sequence_number: int, size: int = 0) -> None:
+        """Guards of an upload of a new chunk of `size` bytes (before any work is done for
+        it): recording, the next number, and the session's quota."""
         self._require("upload a chunk to", SessionStatus.RECORDING)
         if sequence_number != self.chunks_count:
             raise ChunkConflict(
                 f"expected chunk {self.chunks_count} of session {self.session_id!r}, "
                 f"got {sequence_number}"
+            )
+        quota = self.storage_config.max_bytes
+        if self.size_bytes + size > quota:
+            raise StorageFull(
+                f"session {self.session_id!r} would pass its quota of "
+                f"{self.storage_config.max_size_gb:g} GB ({quota} bytes) with this chunk; "
+                "nothing was stored"
             )
 
     def append_chunk(self, chunk: ChunkRecord, now: datetime) -> None:

@@ -175,6 +175,11 @@ class StorageConfig:
     backup_enabled: bool = False
     archive_enabled: bool = False
 
+    @property
+    def max_bytes(self) -> int:
+        """The quota in bytes of original chunk data (a GB is 10**9 bytes)."""
+        return int(self.max_size_gb * 1_000_000_000)
+
     def __post_init__(self) -> None:
         p = "storage_config"
         _check_range(

@@ -15,7 +15,8 @@ __all__ = ["FilesystemStorageProbe"]
 
 
 class FilesystemStorageProbe(HealthProbe, UsageProbe):
-    """Healthy when every folder exists and is writable by this process."""
+    """Healthy when every folder exists and is writable by this process; `usage` is the
+    space of the first folder's file system."""
 
     def __init__(self, *folders: Path) -> None:
         self._folders = folders

@@ -31,6 +31,7 @@ from lucid_sessions.domain.ports.data_key_store import DataKeyStore
 from lucid_sessions.domain.ports.keyring import KeyRing, WrappedKey
 from lucid_sessions.domain.ports.pipeline_stats import PipelineStats, StageFigures
 from lucid_sessions.domain.ports.session_repository import SessionRepository
+from lucid_sessions.domain.ports.usage_probe import UsageProbe
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import Session, validate_id
 
@@ -85,10 +86,15 @@ class IngestChunk:
         clock: Clock,
         locks: KeyedLocks,
         cipher: CipherName,
+        space: UsageProbe | None = None,
+        min_free_bytes: int = 0,
     ) -> None:
+        """`space` measures the chunk store: below `min_free_bytes` free, new chunks are
+        refused with StorageFull (reads, stop and finalization go on)."""
         self._repo, self._index, self._blobs, self._keys = repo, index, blobs, keys
         self._keyring, self._codec, self._stats, self._clock = keyring, codec, stats, clock
         self._locks, self._cipher = locks, cipher
+        self._space, self._min_free = space, min_free_bytes
 
     async def __call__(self, principal: Principal, upload: ChunkUpload) -> IngestResult:
         started = time.perf_counter()
@@ -106,6 +112,7 @@ class IngestChunk:
                 replay = await self._replay(session, upload, digest)
                 return IngestResult(replay, False, time.perf_counter() - started)
             self._check_accepting(session, upload)
+            await self._check_space(upload)
             try:
                 record, sealed, timings = await self._store(session, upload)
             except (StorageUnavailable, StorageFull, CorruptChunk) as exc:
@@ -129,9 +136,19 @@ class IngestChunk:
 
     @staticmethod
     def _check_accepting(session: Session, upload: ChunkUpload) -> None:
-        session.check_next_chunk(upload.sequence_number)
+        session.check_next_chunk(upload.sequence_number, len(upload.data))
         if session.pipeline_paused:
             raise PipelinePaused(session.session_id)
+
+    async def _check_space(self, upload: ChunkUpload) -> None:
+        if self._space is None or self._min_free <= 0:
+            return
+        free = (await self._space.usage()).free_bytes
+        if free - len(upload.data) < self._min_free:
+            raise StorageFull(
+                "the chunk store is below its free-space floor; new chunks are refused until "
+                "space is freed (reads, stop and finalization still work)"
+            )
 
     async def _store(
         self, session: Session, upload: ChunkUpload
