@@ -13,6 +13,7 @@ from lucid_sessions.adapters.memory import (
     InMemoryDataKeyStore,
     InMemoryHealthProbe,
     InMemoryPipelineStats,
+    InMemorySessionLog,
     InMemorySessionRepository,
     SequentialIdGenerator,
 )
@@ -45,6 +46,7 @@ def fake_container(tmp_path: Path, **environ: str) -> Container:
         InMemoryPipelineStats(),
         InMemoryHealthProbe(),
         None,
+        InMemorySessionLog(),
     )
     container.stores.override(providers.Object(stores))
     return container

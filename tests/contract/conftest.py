@@ -20,6 +20,7 @@ from lucid_sessions.adapters.memory import (
     InMemoryChunkIndex,
     InMemoryDataKeyStore,
     InMemoryPipelineStats,
+    InMemorySessionLog,
     InMemorySessionRepository,
 )
 from lucid_sessions.adapters.mongo import MongoStores, open_mongo
@@ -28,12 +29,14 @@ from lucid_sessions.adapters.sqlite import (
     SqliteDatabase,
     SqliteDataKeyStore,
     SqlitePipelineStats,
+    SqliteSessionLog,
     SqliteSessionRepository,
 )
 from lucid_sessions.domain.ports.blob_store import BlobStore
 from lucid_sessions.domain.ports.chunk_index import ChunkIndex
 from lucid_sessions.domain.ports.data_key_store import DataKeyStore
 from lucid_sessions.domain.ports.pipeline_stats import PipelineStats
+from lucid_sessions.domain.ports.session_log import SessionLog
 from lucid_sessions.domain.ports.session_repository import (
     SessionPage,
     SessionQuery,
@@ -197,6 +200,11 @@ def data_key_store(request: pytest.FixtureRequest) -> DataKeyStore:
 @pytest.fixture(params=METADATA_STORES)
 def pipeline_stats(request: pytest.FixtureRequest) -> PipelineStats:
     return _metadata_store(request, InMemoryPipelineStats, "pipeline_stats", SqlitePipelineStats)
+
+
+@pytest.fixture(params=METADATA_STORES)
+def session_log(request: pytest.FixtureRequest) -> SessionLog:
+    return _metadata_store(request, InMemorySessionLog, "session_log", SqliteSessionLog)
 
 
 @pytest.fixture(params=BLOB_STORES)

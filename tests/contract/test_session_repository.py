@@ -229,3 +229,43 @@ async def test_data_survives_reopen(
     again = reopen()
     assert await again.get("sess-a") == session
     assert (await again.list(SessionQuery())).total == 1
+
+
+async def test_sessions_being_deleted_are_left_out_unless_asked_for(
+    session_repo: SessionRepository,
+) -> None:
+    kept, going = make_session("sess-kept"), make_session("sess-going", created_at=at(1))
+    for session in (kept, going):
+        await session_repo.add(session)
+    going.begin_deletion("request", "ops", at(2), force=False)
+    await session_repo.save(going)
+    listed = await session_repo.list(SessionQuery())
+    assert [s.session_id for s in listed.sessions] == ["sess-kept"]
+    assert listed.total == 1
+    deleting = await session_repo.list(SessionQuery(status=SessionStatus.DELETING))
+    assert [s.session_id for s in deleting.sessions] == ["sess-going"]
+    assert deleting.sessions[0].deletion == going.deletion
+    assert (await session_repo.summarize()).sessions_total == 1
+
+
+async def test_expiry_is_queried_in_the_store(session_repo: SessionRepository) -> None:
+    from lucid_sessions.domain.values import StorageConfig
+
+    short = make_session("sess-short", storage_config=StorageConfig(retention_days=1))
+    long = make_session("sess-long", storage_config=StorageConfig(retention_days=30))
+    held = make_session(
+        "sess-held", storage_config=StorageConfig(retention_days=1, legal_hold=True)
+    )
+    running = make_session("sess-running", storage_config=StorageConfig(retention_days=1))
+    for session in (short, long, held, running):
+        await session_repo.add(session)
+        session.start(at(10))
+        if session is not running:
+            session.stop(at(20))
+        await session_repo.save(session)
+    two_days = at(20) + timedelta(days=2)
+    expired = await session_repo.list(SessionQuery(expires_before=two_days))
+    assert [s.session_id for s in expired.sessions] == ["sess-short"]
+    assert expired.sessions[0].expires_at == at(20) + timedelta(days=1)
+    later = await session_repo.list(SessionQuery(expires_before=at(20) + timedelta(days=40)))
+    assert {s.session_id for s in later.sessions} == {"sess-short", "sess-long"}

@@ -17,12 +17,13 @@ from lucid_sessions.adapters.memory import (
     InMemoryChunkIndex,
     InMemoryDataKeyStore,
     InMemoryPipelineStats,
+    InMemorySessionLog,
     InMemorySessionRepository,
 )
 from lucid_sessions.adapters.zstd_lz4.compressor import ZstdLz4Compressor
 from lucid_sessions.app.blob_codec import BlobCodec
 from lucid_sessions.app.locks import KeyedLocks
-from lucid_sessions.app.usecases.delete_session import DeleteSession
+from lucid_sessions.app.usecases.delete_session import DeleteSession, SessionDeleter
 from lucid_sessions.app.usecases.finalize import FinalizeSession
 from lucid_sessions.app.usecases.ingest_chunk import ChunkUpload, IngestChunk
 from lucid_sessions.app.usecases.integrity import Integrity
@@ -38,7 +39,7 @@ from lucid_sessions.domain.errors import (
     InvalidValue,
     PipelinePaused,
 )
-from lucid_sessions.domain.manifest import canonical_bytes
+from lucid_sessions.domain.manifest import canonical_bytes, manifest_sha256
 from lucid_sessions.domain.merkle import (
     blake3_256,
     leaf_hash,
@@ -48,6 +49,7 @@ from lucid_sessions.domain.merkle import (
 )
 from lucid_sessions.domain.principal import SYSTEM
 from lucid_sessions.domain.session import SessionStatus
+from lucid_sessions.domain.session_log import LogEntry, LogEventType
 from lucid_sessions.domain.values import Compression, RecordingConfig, StorageConfig
 from tests.factories import make_session
 
@@ -70,6 +72,7 @@ class World:
     integrity: Integrity
     finalize: FinalizeSession
     pipeline: PipelineControl
+    log: InMemorySessionLog
 
 
 @pytest.fixture
@@ -84,6 +87,7 @@ def world() -> World:
         keyring,
     )
     signer = Ed25519Signer.generate()
+    log = InMemorySessionLog()
     opener = ChunkOpener(index, blobs, keys, codec)
     reader = ChunkReader(repo, opener, index)
     ingest = IngestChunk(
@@ -102,8 +106,9 @@ def world() -> World:
         opener,
         reader,
         Integrity(reader, index, opener),
-        FinalizeSession(repo, opener, signer, stats, clock),
+        FinalizeSession(repo, opener, signer, stats, clock, log),
         PipelineControl(repo, stats, clock),
+        log,
     )
 
 
@@ -293,6 +298,46 @@ async def test_finalization_signs_a_verifiable_manifest(world: World) -> None:
     assert report.manifest == "valid"
 
 
+async def test_a_completed_session_has_exactly_one_log_entry_even_after_a_crash(
+    world: World,
+) -> None:
+    sid = await recording(world)
+    for n in range(3):
+        await put(world, sid, n)
+    session = await world.repo.get(sid)
+    session.stop(session.created_at)
+    await world.repo.save(session)
+
+    class CrashAfterAppend(InMemorySessionLog):
+        """The process dies right after the entry is stored, before the session completes."""
+
+        crashed = False
+
+        async def append(self, entry: LogEntry) -> LogEntry:
+            stored = await super().append(entry)
+            if not self.crashed:
+                self.crashed = True
+                raise RuntimeError("power cut")
+            return stored
+
+    world.finalize._log = log = CrashAfterAppend()  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError):
+        await world.finalize(sid)
+    interrupted = await world.repo.get(sid)
+    assert interrupted.status is SessionStatus.PROCESSING
+    assert interrupted.manifest_signature is not None, "signed before the entry was written"
+    assert await world.finalize(sid) is SessionStatus.COMPLETED
+    (entry,) = await log.entries(0, 10)
+    manifest = await world.integrity.manifest(SYSTEM, sid)
+    assert entry.type is LogEventType.COMPLETED
+    assert entry.manifest_sha256 == manifest_sha256(manifest)
+    assert entry.merkle_root == manifest["merkle_root"]
+    assert (entry.chunks_count, entry.size_bytes) == (3, manifest["size_bytes"])
+    assert entry.at == (await world.repo.get(sid)).finalized_at
+    assert await world.finalize(sid) is SessionStatus.COMPLETED
+    assert await log.size() == 1
+
+
 async def test_finalization_fails_a_corrupt_session_and_waits_while_paused(world: World) -> None:
     sid = await recording(world)
     await put(world, sid, 0)
@@ -356,7 +401,8 @@ async def test_delete_waits_for_an_upload_in_flight_and_leaves_no_blob() -> None
     ingest = IngestChunk(
         repo, index, blobs, keys, keyring, codec, stats, clock, locks, "aes-256-gcm"
     )
-    delete = DeleteSession(repo, index, blobs, keys, stats, locks)
+    deleter = SessionDeleter(repo, index, blobs, keys, stats, InMemorySessionLog(), clock)
+    delete = DeleteSession(deleter, locks)
     session = make_session("sess-d")
     session.start(session.created_at)
     await repo.add(session)

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from lucid_sessions.domain.errors import InvalidTransition, InvalidValue, PolicyViolation
-from lucid_sessions.domain.session import Session, SessionStatus
+from lucid_sessions.domain.session import VISIBLE_STATUSES, Session, SessionStatus
 from lucid_sessions.domain.values import RecordingConfig, StorageConfig
 from tests.factories import at, make_session
 
@@ -22,6 +22,7 @@ ACTIONS: dict[str, Action] = {
     "begin_processing": lambda s, t: s.begin_processing(t),
     "complete": lambda s, t: s.complete(t),
     "fail": lambda s, t: s.fail(t, "boom"),
+    "delete": lambda s, t: s.begin_deletion("request", "ops", t, force=False),
 }
 
 ALLOWED: dict[tuple[SessionStatus, str], SessionStatus] = {
@@ -34,6 +35,10 @@ ALLOWED: dict[tuple[SessionStatus, str], SessionStatus] = {
     (SessionStatus.PROCESSING, "complete"): SessionStatus.COMPLETED,
     (SessionStatus.STOPPED, "fail"): SessionStatus.FAILED,
     (SessionStatus.PROCESSING, "fail"): SessionStatus.FAILED,
+    (SessionStatus.CREATED, "delete"): SessionStatus.DELETING,
+    (SessionStatus.STOPPED, "delete"): SessionStatus.DELETING,
+    (SessionStatus.COMPLETED, "delete"): SessionStatus.DELETING,
+    (SessionStatus.FAILED, "delete"): SessionStatus.DELETING,
 }
 
 # The shortest path of actions from `created` to each status.
@@ -45,6 +50,7 @@ PATHS: dict[SessionStatus, list[str]] = {
     SessionStatus.PROCESSING: ["start", "stop", "begin_processing"],
     SessionStatus.COMPLETED: ["start", "stop", "begin_processing", "complete"],
     SessionStatus.FAILED: ["start", "stop", "fail"],
+    SessionStatus.DELETING: ["start", "stop", "delete"],
 }
 
 
@@ -119,7 +125,7 @@ def test_update_validates_before_changing() -> None:
     assert session.description is None
 
 
-@pytest.mark.parametrize("status", list(SessionStatus))
+@pytest.mark.parametrize("status", VISIBLE_STATUSES)
 def test_delete_rules(status: SessionStatus) -> None:
     session = session_in(status)
     busy = status in {SessionStatus.RECORDING, SessionStatus.PAUSED, SessionStatus.PROCESSING}
@@ -129,6 +135,13 @@ def test_delete_rules(status: SessionStatus) -> None:
     else:
         session.ensure_deletable(force=False)
     session.ensure_deletable(force=True)
+
+
+def test_a_session_being_deleted_cannot_be_deleted_again() -> None:
+    session = session_in(SessionStatus.DELETING)
+    for force in (False, True):
+        with pytest.raises(InvalidTransition):
+            session.ensure_deletable(force=force)
 
 
 def test_legal_hold_blocks_delete_even_with_force() -> None:

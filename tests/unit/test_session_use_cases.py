@@ -13,6 +13,7 @@ from lucid_sessions.adapters.memory import (
     InMemoryChunkIndex,
     InMemoryDataKeyStore,
     InMemoryPipelineStats,
+    InMemorySessionLog,
     InMemorySessionRepository,
     SequentialIdGenerator,
 )
@@ -24,7 +25,7 @@ from lucid_sessions.app.usecases.change_session import (
     UpdateSession,
 )
 from lucid_sessions.app.usecases.create_session import CreateSession, NewSession
-from lucid_sessions.app.usecases.delete_session import DeleteSession
+from lucid_sessions.app.usecases.delete_session import DeleteSession, SessionDeleter
 from lucid_sessions.app.usecases.read_sessions import GetSession, ListSessions
 from lucid_sessions.domain.errors import (
     InvalidTransition,
@@ -68,11 +69,15 @@ def app() -> App:
         UpdateSession(repo, clock),
         ControlRecording(repo, clock),
         DeleteSession(
-            repo,
-            InMemoryChunkIndex(),
-            InMemoryBlobStore(),
-            InMemoryDataKeyStore(),
-            InMemoryPipelineStats(),
+            SessionDeleter(
+                repo,
+                InMemoryChunkIndex(),
+                InMemoryBlobStore(),
+                InMemoryDataKeyStore(),
+                InMemoryPipelineStats(),
+                InMemorySessionLog(),
+                clock,
+            ),
             KeyedLocks(),
         ),
     )

@@ -27,6 +27,7 @@ from lucid_sessions.adapters.http.openapi_document import complete_document
 from lucid_sessions.adapters.http.pipeline import PipelineController
 from lucid_sessions.adapters.http.schemas import REQUEST_MODELS
 from lucid_sessions.adapters.http.semantics import AllowTable, HttpSemantics
+from lucid_sessions.adapters.http.session_log import SessionLogController
 from lucid_sessions.adapters.http.sessions import SessionController
 from lucid_sessions.adapters.http.system import SystemController
 from lucid_sessions.adapters.logging import configure_logging
@@ -54,6 +55,7 @@ HTTP_DEPENDENCIES: tuple[str, ...] = (
     "chunk_reader",
     "integrity",
     "pipeline_control",
+    "log_reader",
 )
 """What handlers ask for by name; each is the container's provider of the same name (and
 `principal`, which the authentication guard finds)."""
@@ -121,6 +123,8 @@ def _lifespan(container: Container) -> Callable[[Litestar], Any]:
             runner: FinalizationRunner = container.finalization_runner()
             async with anyio.create_task_group() as background:
                 await background.start(runner.run)
+                await background.start(container.retention_job().run)
+                await background.start(container.anchoring_job().run)
                 _log.info(
                     "started",
                     extra={
@@ -156,6 +160,7 @@ def create_app(container: Container | None = None) -> Litestar:
             ChunkController,
             IntegrityController,
             PipelineController,
+            SessionLogController,
             docs_assets_router(SCHEMA_PATH),
         ],
         dependencies=dependencies,

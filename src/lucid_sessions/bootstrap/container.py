@@ -38,10 +38,12 @@ from lucid_sessions.adapters.zstd_lz4.compressor import ZstdLz4Compressor
 from lucid_sessions.app.blob_codec import BlobCodec
 from lucid_sessions.app.finalization_runner import FinalizationRunner
 from lucid_sessions.app.locks import KeyedLocks
+from lucid_sessions.app.periodic import PeriodicJob
+from lucid_sessions.app.usecases.anchoring import AnchorLog
 from lucid_sessions.app.usecases.authenticate import Authenticate
 from lucid_sessions.app.usecases.change_session import ControlRecording, UpdateSession
 from lucid_sessions.app.usecases.create_session import CreateSession
-from lucid_sessions.app.usecases.delete_session import DeleteSession
+from lucid_sessions.app.usecases.delete_session import DeleteSession, SessionDeleter
 from lucid_sessions.app.usecases.finalize import FinalizeSession
 from lucid_sessions.app.usecases.health import CheckHealth
 from lucid_sessions.app.usecases.ingest_chunk import IngestChunk
@@ -49,11 +51,14 @@ from lucid_sessions.app.usecases.integrity import Integrity
 from lucid_sessions.app.usecases.pipeline import PipelineControl
 from lucid_sessions.app.usecases.read_chunks import ChunkOpener, ChunkReader
 from lucid_sessions.app.usecases.read_sessions import GetSession, ListSessions
+from lucid_sessions.app.usecases.retention import RetentionSweep
 from lucid_sessions.app.usecases.rotate_keys import RewrapDataKeys
+from lucid_sessions.app.usecases.session_log import SessionLogReader
 from lucid_sessions.app.usecases.statistics import SystemStatistics
 from lucid_sessions.app.usecases.verify import VerifySession
 from lucid_sessions.bootstrap.settings import MIB, SOURCES, Settings, SettingsError
 from lucid_sessions.bootstrap.stores import Stores, open_stores
+from lucid_sessions.domain.ports.anchor import Anchor
 from lucid_sessions.domain.ports.authenticator import Authenticator
 from lucid_sessions.domain.ports.cipher import Cipher, CipherName
 from lucid_sessions.domain.ports.signer import Signer
@@ -157,6 +162,17 @@ def _filesystem_blobs(settings: Settings, _folders: object) -> FilesystemBlobSto
     return store
 
 
+def _anchor(settings: Settings) -> Anchor:
+    """The blockchain engine over HTTP when BLOCKCHAIN_ENGINE_URL is set, else a log line."""
+    if not settings.blockchain_engine_url:
+        from lucid_sessions.adapters.anchor.logging_anchor import LoggingAnchor
+
+        return LoggingAnchor()
+    from lucid_sessions.adapters.anchor.http_anchor import HttpAnchor
+
+    return HttpAnchor(settings.blockchain_engine_url)
+
+
 def _cipher_name(settings: Settings) -> CipherName:
     return default_cipher_name() if settings.cipher == "auto" else settings.cipher
 
@@ -194,6 +210,7 @@ class Container(containers.DeclarativeContainer):
     pipeline_stats = providers.Callable(lambda s: s.pipeline_stats, stores)
     database = providers.Callable(lambda s: s.database, stores)
     cache = providers.Callable(lambda s: s.cache, stores)
+    session_log = providers.Callable(lambda s: s.session_log, stores)
     blob_store = providers.Singleton(_filesystem_blobs, settings, folders)
     # Both folders must be writable; free and used space are the chunk store's (recordings).
     storage_probe = providers.Singleton(
@@ -214,6 +231,17 @@ class Container(containers.DeclarativeContainer):
     chunk_reader = providers.Singleton(
         ChunkReader, repo=session_repository, opener=chunk_opener, index=chunk_index
     )
+    # -- the session log and anchoring ------------------------------------------------------
+    log_reader = providers.Singleton(SessionLogReader, log=session_log, signer=signer, clock=clock)
+    anchor = providers.Singleton(_anchor, settings)
+    anchor_log = providers.Factory(AnchorLog, log=session_log, reader=log_reader, anchor=anchor)
+    anchoring_job = providers.Singleton(
+        lambda work, s: PeriodicJob("anchoring", work, s.anchor_interval_seconds),
+        anchor_log,
+        settings,
+    )
+    poke_anchoring = providers.Callable(lambda job: job.poke, anchoring_job)
+
     finalize_session = providers.Factory(
         FinalizeSession,
         repo=session_repository,
@@ -221,6 +249,8 @@ class Container(containers.DeclarativeContainer):
         signer=signer,
         stats=pipeline_stats,
         clock=clock,
+        log=session_log,
+        on_logged=poke_anchoring,
     )
     finalization_runner = providers.Singleton(
         FinalizationRunner, finalize=finalize_session, repo=session_repository
@@ -244,14 +274,25 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         on_stopped=schedule_finalization,
     )
-    delete_session = providers.Factory(
-        DeleteSession,
+    session_deleter = providers.Factory(
+        SessionDeleter,
         repo=session_repository,
         index=chunk_index,
         blobs=blob_store,
         keys=data_keys,
         stats=pipeline_stats,
-        locks=locks,
+        log=session_log,
+        clock=clock,
+        on_logged=poke_anchoring,
+    )
+    delete_session = providers.Factory(DeleteSession, deleter=session_deleter, locks=locks)
+    retention_sweep = providers.Factory(
+        RetentionSweep, repo=session_repository, deleter=session_deleter, clock=clock
+    )
+    retention_job = providers.Singleton(
+        lambda sweep, s: PeriodicJob("retention", sweep, s.retention_interval_seconds),
+        retention_sweep,
+        settings,
     )
     system_statistics = providers.Factory(
         SystemStatistics, repo=session_repository, usage=storage_probe

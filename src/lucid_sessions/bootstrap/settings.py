@@ -41,6 +41,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     upload_idle_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
     chunk_store_min_free_mb: Annotated[int, msgspec.Meta(ge=0)] = 64
     cipher: CipherChoice = "auto"
+    retention_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
+    blockchain_engine_url: str = ""
+    anchor_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 60.0
     # -- authentication ----------------------------------------------------------------------
     api_tokens: str = ""
     api_tokens_file: str = ""
@@ -114,6 +117,12 @@ SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "chunk_store_min_free_mb": ("LUCID_CHUNK_STORE_MIN_FREE_MB", ("chunks", "min_free_mb")),
     "cipher": ("LUCID_CIPHER", ("crypto", "cipher")),
+    "retention_interval_seconds": (
+        "LUCID_RETENTION_INTERVAL_SECONDS",
+        ("retention", "interval_seconds"),
+    ),
+    "blockchain_engine_url": ("BLOCKCHAIN_ENGINE_URL", ("integrations", "blockchain_engine_url")),
+    "anchor_interval_seconds": ("LUCID_ANCHOR_INTERVAL_SECONDS", ("anchoring", "interval_seconds")),
     "api_tokens": ("LUCID_API_TOKENS", ("auth", "api_tokens")),
     "api_tokens_file": ("LUCID_API_TOKENS_FILE", ("auth", "api_tokens_file")),
     "jwt_secret_key": ("JWT_SECRET_KEY", ("auth", "jwt", "secret_key")),
@@ -133,7 +142,11 @@ PRODUCTION_DEFAULTS = {
 }
 
 _INT_SETTINGS = {"port", "max_chunk_bytes", "max_json_bytes", "chunk_store_min_free_mb"}
-_FLOAT_SETTINGS = {"upload_idle_timeout_seconds"}
+_FLOAT_SETTINGS = {
+    "upload_idle_timeout_seconds",
+    "retention_interval_seconds",
+    "anchor_interval_seconds",
+}
 _BOOL_SETTINGS = {"metrics_public"}
 _LIST_SETTINGS = {"cors_origins", "jwt_admin_roles"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -256,6 +269,9 @@ def _check_consistency(settings: Settings) -> None:
         scheme = "mongodb" if name == "mongodb_url" else "redis"
         if value and not re.match(rf"^{scheme}(\+srv|s)?://", value):
             raise SettingsError(f"{_describe(name)}: must start with {scheme}://")
+    engine = settings.blockchain_engine_url
+    if engine and not re.match(r"^https?://[^/\s]+", engine):
+        raise SettingsError(f"{_describe('blockchain_engine_url')}: must be an http(s) URL")
     if not settings.storage_path:
         raise SettingsError(f"{_describe('storage_path')}: must not be empty")
     _check_jwt(settings)

@@ -21,6 +21,7 @@ from lucid_sessions.domain.ports.data_key_store import DataKeyStore
 from lucid_sessions.domain.ports.health_probe import HealthProbe
 from lucid_sessions.domain.ports.pipeline_stats import PipelineStats
 from lucid_sessions.domain.ports.session_cache import SessionCache
+from lucid_sessions.domain.ports.session_log import SessionLog
 from lucid_sessions.domain.ports.session_repository import SessionRepository
 
 __all__ = ["Stores", "open_stores"]
@@ -35,6 +36,7 @@ class Stores:
     pipeline_stats: PipelineStats
     database: HealthProbe
     cache: SessionCache | None
+    session_log: SessionLog
 
 
 @asynccontextmanager
@@ -50,6 +52,7 @@ async def _mongo(url: str) -> AsyncIterator[Stores]:
             mongo.pipeline_stats,
             mongo.health,
             None,
+            mongo.session_log,
         )
 
 
@@ -60,6 +63,7 @@ async def _sqlite(folder: Path, create: bool) -> AsyncIterator[Stores]:
         SqliteDatabase,
         SqliteDataKeyStore,
         SqlitePipelineStats,
+        SqliteSessionLog,
         SqliteSessionRepository,
     )
 
@@ -74,6 +78,7 @@ async def _sqlite(folder: Path, create: bool) -> AsyncIterator[Stores]:
             SqlitePipelineStats(database),
             database,
             None,
+            SqliteSessionLog(database),
         )
     finally:
         await anyio.to_thread.run_sync(database.close)
@@ -92,6 +97,7 @@ async def _with_cache(stores: Stores, url: str) -> AsyncIterator[Stores]:
             stores.pipeline_stats,
             stores.database,
             cache,
+            stores.session_log,
         )
 
 

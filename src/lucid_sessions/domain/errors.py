@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "AnchorUnavailable",
     "ChunkConflict",
     "ChunkNotFound",
     "ConcurrencyError",
@@ -103,6 +104,10 @@ class StorageUnavailable(DomainError):
 
 class StorageFull(DomainError):
     """Storing this would pass a quota or the store's free-space floor; nothing was stored."""
+
+
+class AnchorUnavailable(DomainError):
+    """A signed tree head could not be published; it is tried again later."""
 
 
 class IntegrityError(DomainError):

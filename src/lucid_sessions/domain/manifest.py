@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -11,7 +12,14 @@ from lucid_sessions.domain.chunk import ChunkRecord
 from lucid_sessions.domain.merkle import empty_root, leaf_hash, root_from_leaf_hashes
 from lucid_sessions.domain.session import Session, SessionStatus
 
-__all__ = ["build_manifest", "canonical_bytes", "manifest_root", "rfc3339"]
+__all__ = [
+    "build_manifest",
+    "canonical_bytes",
+    "canonical_json",
+    "manifest_root",
+    "manifest_sha256",
+    "rfc3339",
+]
 
 SIGNATURE_FIELDS = ("signature",)
 
@@ -63,7 +71,17 @@ def build_manifest(
     }
 
 
+def canonical_json(document: dict[str, Any]) -> bytes:
+    """UTF-8 JSON, keys sorted, no insignificant whitespace (what is signed and hashed)."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def canonical_bytes(manifest: dict[str, Any]) -> bytes:
-    """UTF-8 JSON, keys sorted, no insignificant whitespace, without the signature field."""
-    unsigned = {k: v for k, v in manifest.items() if k not in SIGNATURE_FIELDS}
-    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """The canonical JSON of the manifest without its signature field (what is signed)."""
+    return canonical_json({k: v for k, v in manifest.items() if k not in SIGNATURE_FIELDS})
+
+
+def manifest_sha256(manifest: dict[str, Any]) -> str:
+    """Hex SHA-256 of the signed manifest's canonical JSON, signature included (what the
+    session log's `completed` entry records)."""
+    return hashlib.sha256(canonical_json(manifest)).hexdigest()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from lucid_sessions.domain.chunk import ChunkRecord
@@ -25,7 +25,7 @@ from lucid_sessions.domain.values import (
     StorageConfig,
 )
 
-__all__ = ["Session", "SessionStatus", "validate_id"]
+__all__ = ["VISIBLE_STATUSES", "Deletion", "Session", "SessionStatus", "validate_id"]
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -45,6 +45,23 @@ class SessionStatus(StrEnum):
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
+    DELETING = "deleting"
+    """Claimed for deletion: hidden from every read while its data is being removed."""
+
+
+VISIBLE_STATUSES = tuple(s for s in SessionStatus if s is not SessionStatus.DELETING)
+"""The statuses of the contract (a session being deleted is never shown)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """Why, by whom and when a session was claimed for deletion; `claimed_at` moves when a
+    process takes over a deletion that another one left unfinished."""
+
+    reason: str
+    principal: str
+    at: datetime
+    claimed_at: datetime
 
 
 _ACTIVE = frozenset({SessionStatus.RECORDING, SessionStatus.PAUSED})
@@ -93,6 +110,7 @@ class Session:
     finalized_at: datetime | None = None
     manifest_signature: bytes | None = None
     manifest_public_key: bytes | None = None
+    deletion: Deletion | None = None
     version: int = 0
 
     def __post_init__(self) -> None:
@@ -213,6 +231,8 @@ class Session:
         self.updated_at = now
 
     def ensure_deletable(self, *, force: bool) -> None:
+        if self.status is SessionStatus.DELETING:
+            raise InvalidTransition("delete", self.status.value)
         if self.storage_config.legal_hold:
             raise PolicyViolation(
                 f"session {self.session_id!r} is under legal hold and cannot be deleted"
@@ -254,13 +274,31 @@ class Session:
         self.recorded_seconds += chunk.duration_seconds or 0.0
         self.updated_at = now
 
-    def finalize(self, now: datetime, signature: bytes, public_key: bytes) -> None:
-        """Seal the manifest and complete the session."""
+    def sign_manifest(self, now: datetime, signature: bytes, public_key: bytes) -> None:
+        """Record the manifest's signature (made at `now`) while processing; the session
+        completes once the session log holds its entry."""
         now = instant(now)
+        self._require("sign the manifest of", SessionStatus.PROCESSING)
         self.manifest_signature = signature
         self.manifest_public_key = public_key
         self.finalized_at = now
-        self.complete(now)
+        self.updated_at = now
+
+    def begin_deletion(self, reason: str, principal: str, now: datetime, *, force: bool) -> None:
+        """Claim the session for deletion: from now on it is gone for every reader."""
+        now = instant(now)
+        self.ensure_deletable(force=force)
+        self.status = SessionStatus.DELETING
+        self.deletion = Deletion(reason, principal, now, now)
+        self.updated_at = now
+
+    def reclaim_deletion(self, now: datetime) -> None:
+        """Take over a deletion another process left unfinished."""
+        now = instant(now)
+        self._require("take over the deletion of", SessionStatus.DELETING)
+        assert self.deletion is not None
+        self.deletion = replace(self.deletion, claimed_at=now)
+        self.updated_at = now
 
     def set_pipeline_paused(self, paused: bool, now: datetime) -> None:
         now = instant(now)
@@ -281,6 +319,18 @@ class Session:
         end = self.stopped_at or now
         total = (end - self.started_at).total_seconds() - self.paused_seconds_at(end)
         return max(0.0, total)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """When retention deletes the session: `retention_days` after it stopped; never
+        while it is under legal hold, has not stopped, or is being deleted."""
+        if (
+            self.stopped_at is None
+            or self.storage_config.legal_hold
+            or self.status is SessionStatus.DELETING
+        ):
+            return None
+        return self.stopped_at + timedelta(days=self.storage_config.retention_days)
 
     @property
     def compression_ratio(self) -> float | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import msgspec
 
@@ -13,6 +13,7 @@ from lucid_sessions.adapters.http.schemas import (
     SessionMetadataModel,
     SessionResponse,
     SessionStatistics,
+    Status,
     StorageConfigModel,
     UpdateSessionRequest,
 )
@@ -81,7 +82,7 @@ def session_response(view: SessionView) -> SessionResponse:
         session_id=s.session_id,
         name=s.name,
         description=s.description,
-        status=s.status.value,
+        status=cast(Status, s.status.value),  # a session being deleted is never shown
         rdp_config=_model(s.rdp_config, RDPConfigOut),
         recording_config=_model(s.recording_config, RecordingConfigModel),
         storage_config=_model(s.storage_config, StorageConfigModel),

@@ -8,6 +8,7 @@ from lucid_sessions.adapters.memory.health_probe import InMemoryHealthProbe
 from lucid_sessions.adapters.memory.id_generator import SequentialIdGenerator
 from lucid_sessions.adapters.memory.pipeline_stats import InMemoryPipelineStats
 from lucid_sessions.adapters.memory.session_cache import InMemorySessionCache
+from lucid_sessions.adapters.memory.session_log import InMemorySessionLog
 from lucid_sessions.adapters.memory.session_repository import InMemorySessionRepository
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "InMemoryHealthProbe",
     "InMemoryPipelineStats",
     "InMemorySessionCache",
+    "InMemorySessionLog",
     "InMemorySessionRepository",
     "SequentialIdGenerator",
 ]

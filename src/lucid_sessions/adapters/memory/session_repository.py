@@ -11,21 +11,29 @@ from lucid_sessions.domain.ports.session_repository import (
     SessionRepository,
     SessionSummary,
 )
-from lucid_sessions.domain.session import Session
+from lucid_sessions.domain.session import Session, SessionStatus
 
 __all__ = ["InMemorySessionRepository", "matches"]
 
 
 def matches(session: Session, query: SessionQuery) -> bool:
     meta = session.metadata
+    expires = session.expires_at
     return (
-        (query.status is None or session.status is query.status)
+        (
+            session.status is not SessionStatus.DELETING
+            if query.status is None
+            else session.status is query.status
+        )
         and (query.project is None or meta.project == query.project)
         and (query.environment is None or meta.environment == query.environment)
         and (query.owner is None or meta.owner == query.owner)
         and (query.tag is None or query.tag in meta.tags)
         and (query.created_after is None or session.created_at >= query.created_after)
         and (query.created_before is None or session.created_at < query.created_before)
+        and (
+            query.expires_before is None or (expires is not None and expires < query.expires_before)
+        )
     )
 
 
@@ -81,6 +89,8 @@ class InMemorySessionRepository(SessionRepository):
         chunks = size = stored = 0
         for session in self._items.values():
             if owner is not None and session.metadata.owner != owner:
+                continue
+            if session.status is SessionStatus.DELETING:
                 continue
             by_status[session.status.value] = by_status.get(session.status.value, 0) + 1
             chunks += session.chunks_count

@@ -9,6 +9,7 @@ from lucid_sessions.adapters.mongo.client import DEFAULT_DATABASE, MongoStores, 
 from lucid_sessions.adapters.mongo.data_key_store import MongoDataKeyStore
 from lucid_sessions.adapters.mongo.health_probe import MongoHealthProbe
 from lucid_sessions.adapters.mongo.pipeline_stats import MongoPipelineStats
+from lucid_sessions.adapters.mongo.session_log import MongoSessionLog
 from lucid_sessions.adapters.mongo.session_repository import MongoSessionRepository
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "MongoDataKeyStore",
     "MongoHealthProbe",
     "MongoPipelineStats",
+    "MongoSessionLog",
     "MongoSessionRepository",
     "MongoStores",
     "open_mongo",

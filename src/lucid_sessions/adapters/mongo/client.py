@@ -17,12 +17,15 @@ from lucid_sessions.adapters.mongo.documents import (
     DOCUMENT_MODELS,
     ChunkDocument,
     DataKeyDocument,
+    LogEntryDocument,
+    LogStateDocument,
     SessionDocument,
     StageDocument,
 )
 from lucid_sessions.adapters.mongo.errors import UNAVAILABLE, redact_url
 from lucid_sessions.adapters.mongo.health_probe import MongoHealthProbe
 from lucid_sessions.adapters.mongo.pipeline_stats import MongoPipelineStats
+from lucid_sessions.adapters.mongo.session_log import MongoSessionLog
 from lucid_sessions.adapters.mongo.session_repository import MongoSessionRepository
 from lucid_sessions.domain.errors import InvalidValue, StorageUnavailable
 
@@ -40,6 +43,7 @@ class MongoStores:
     data_keys: MongoDataKeyStore
     pipeline_stats: MongoPipelineStats
     health: MongoHealthProbe
+    session_log: MongoSessionLog
     database_name: str
 
 
@@ -103,6 +107,10 @@ async def open_mongo(
             data_keys=MongoDataKeyStore(collection(DataKeyDocument.Settings.name)),
             pipeline_stats=MongoPipelineStats(collection(StageDocument.Settings.name)),
             health=MongoHealthProbe(client),
+            session_log=MongoSessionLog(
+                collection(LogEntryDocument.Settings.name),
+                collection(LogStateDocument.Settings.name),
+            ),
             database_name=database.name,
         )
     finally:

@@ -10,6 +10,8 @@ and binaries), plus a string `_id`; the adapters read and write them through the
 - `chunks`: a ChunkRecord; `_id` = f"{session_id}:{sequence_number:013d}".
 - `data_keys`: a WrappedKey; `_id` = session_id.
 - `pipeline_stats`: StageFigures of one stage; `_id` = f"{session_id}:{stage}".
+- `session_log`: a LogEntry; `_id` = its index; unique (session_id, type).
+- `log_state`: `{_id: "anchored_size", value}`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ __all__ = [
     "DOCUMENT_MODELS",
     "ChunkDocument",
     "DataKeyDocument",
+    "LogEntryDocument",
+    "LogStateDocument",
     "SessionDocument",
     "StageDocument",
 ]
@@ -45,6 +49,11 @@ class SessionDocument(Document):
             _newest_by("metadata.environment"),
             _newest_by("metadata.owner"),
             _newest_by("metadata.tags"),
+            IndexModel(
+                [("expires_at", ASCENDING)],
+                name="expiry",
+                partialFilterExpression={"expires_at": {"$type": "date"}},
+            ),
         ]
 
 
@@ -70,6 +79,23 @@ class DataKeyDocument(Document):
         name = "data_keys"
 
 
+class LogEntryDocument(Document):
+    id: int = Field(alias="_id")  # type: ignore[assignment]
+
+    class Settings:
+        name = "session_log"
+        indexes = [
+            IndexModel([("session_id", ASCENDING), ("type", ASCENDING)], name="event", unique=True)
+        ]
+
+
+class LogStateDocument(Document):
+    id: str = Field(alias="_id")  # type: ignore[assignment]
+
+    class Settings:
+        name = "log_state"
+
+
 class StageDocument(Document):
     id: str = Field(alias="_id")  # type: ignore[assignment]
 
@@ -83,4 +109,6 @@ DOCUMENT_MODELS: list[type[Document]] = [
     ChunkDocument,
     DataKeyDocument,
     StageDocument,
+    LogEntryDocument,
+    LogStateDocument,
 ]

@@ -17,7 +17,7 @@ from lucid_sessions.domain.ports.session_repository import (
     SessionRepository,
     SessionSummary,
 )
-from lucid_sessions.domain.session import Session
+from lucid_sessions.domain.session import Session, SessionStatus
 
 __all__ = ["MongoSessionRepository"]
 
@@ -34,6 +34,7 @@ def _document(session: Session, version: int) -> dict[str, Any]:
     document = to_native(session)
     document["_id"] = session.session_id
     document["version"] = version
+    document["expires_at"] = session.expires_at  # derived, kept for the retention index
     return document
 
 
@@ -55,6 +56,10 @@ def _filter(query: SessionQuery) -> dict[str, Any]:
         created["$lt"] = query.created_before
     if created:
         found["created_at"] = created
+    if query.expires_before is not None:
+        found["expires_at"] = {"$type": "date", "$lt": query.expires_before}  # never null
+    if query.status is None:
+        found["status"] = {"$ne": SessionStatus.DELETING.value}
     return found
 
 
@@ -121,7 +126,9 @@ class MongoSessionRepository(SessionRepository):
         return SessionPage([from_native(d, Session) for d in documents], total)
 
     async def summarize(self, owner: str | None = None) -> SessionSummary:
-        match: dict[str, Any] = {} if owner is None else {"metadata.owner": owner}
+        match: dict[str, Any] = {"status": {"$ne": SessionStatus.DELETING.value}}
+        if owner is not None:
+            match["metadata.owner"] = owner
         pipeline: list[dict[str, Any]] = [
             {"$match": match},
             {

@@ -4,6 +4,7 @@ from lucid_sessions.adapters.sqlite.chunk_index import SqliteChunkIndex
 from lucid_sessions.adapters.sqlite.data_key_store import SqliteDataKeyStore
 from lucid_sessions.adapters.sqlite.database import SqliteDatabase
 from lucid_sessions.adapters.sqlite.pipeline_stats import SqlitePipelineStats
+from lucid_sessions.adapters.sqlite.session_log import SqliteSessionLog
 from lucid_sessions.adapters.sqlite.session_repository import SqliteSessionRepository
 
 __all__ = [
@@ -11,5 +12,6 @@ __all__ = [
     "SqliteDataKeyStore",
     "SqliteDatabase",
     "SqlitePipelineStats",
+    "SqliteSessionLog",
     "SqliteSessionRepository",
 ]

@@ -18,7 +18,7 @@ from typing import TypeVar
 import anyio.to_thread
 import msgspec
 
-from lucid_sessions.adapters.documents import to_json
+from lucid_sessions.adapters.documents import from_json, to_json
 from lucid_sessions.domain.chunk import ChunkRecord
 from lucid_sessions.domain.errors import StorageFull, StorageUnavailable
 from lucid_sessions.domain.ports.health_probe import HealthProbe
@@ -97,6 +97,28 @@ def _stored_shapes(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE chunks_v2")
 
 
+def _session_log_and_expiry(conn: sqlite3.Connection) -> None:
+    """Version 4: the session log, its anchoring state, and each session's expiry."""
+    conn.execute(
+        "CREATE TABLE session_log (idx INTEGER PRIMARY KEY, session_id TEXT NOT NULL,"
+        " type TEXT NOT NULL, doc TEXT NOT NULL, UNIQUE (session_id, type))"
+    )
+    conn.execute(
+        "CREATE TABLE log_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID"
+    )
+    conn.execute("ALTER TABLE sessions ADD COLUMN expires_us INTEGER")
+    conn.execute(
+        "CREATE INDEX sessions_expiry ON sessions (expires_us) WHERE expires_us IS NOT NULL"
+    )
+    for session_id, doc in conn.execute("SELECT session_id, doc FROM sessions").fetchall():
+        expires = from_json(doc, Session).expires_at
+        if expires is not None:
+            conn.execute(
+                "UPDATE sessions SET expires_us = ? WHERE session_id = ?",
+                (epoch_micros(expires), session_id),
+            )
+
+
 Migration = str | Callable[[sqlite3.Connection], None]
 
 # Each entry upgrades the schema by one version (PRAGMA user_version).
@@ -164,6 +186,7 @@ MIGRATIONS: list[Migration] = [
     ) WITHOUT ROWID;
     """,
     _stored_shapes,
+    _session_log_and_expiry,
 ]
 
 

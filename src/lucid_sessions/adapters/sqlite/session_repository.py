@@ -15,7 +15,7 @@ from lucid_sessions.domain.ports.session_repository import (
     SessionRepository,
     SessionSummary,
 )
-from lucid_sessions.domain.session import Session
+from lucid_sessions.domain.session import Session, SessionStatus
 
 __all__ = ["SqliteSessionRepository"]
 
@@ -35,6 +35,7 @@ def _row(session: Session, version: int) -> dict[str, Any]:
         "chunks_count": session.chunks_count,
         "size_bytes": session.size_bytes,
         "stored_bytes": session.stored_bytes,
+        "expires_us": None if session.expires_at is None else epoch_micros(session.expires_at),
         "doc": to_json(session).decode(),
     }
 
@@ -74,6 +75,12 @@ def _where(query: SessionQuery) -> tuple[str, list[Any]]:
     if query.created_before is not None:
         clauses.append("created_us < ?")
         args.append(epoch_micros(query.created_before))
+    if query.expires_before is not None:
+        clauses.append("expires_us < ?")
+        args.append(epoch_micros(query.expires_before))
+    if query.status is None:
+        clauses.append("status != ?")
+        args.append(SessionStatus.DELETING.value)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
@@ -88,9 +95,9 @@ class SqliteSessionRepository(SessionRepository):
             try:
                 conn.execute(
                     "INSERT INTO sessions (session_id, version, status, project, environment,"
-                    " owner, created_us, chunks_count, size_bytes, stored_bytes, doc) VALUES"
-                    " (:session_id, :version, :status, :project, :environment, :owner,"
-                    " :created_us, :chunks_count, :size_bytes, :stored_bytes, :doc)",
+                    " owner, created_us, chunks_count, size_bytes, stored_bytes, expires_us, doc)"
+                    " VALUES (:session_id, :version, :status, :project, :environment, :owner,"
+                    " :created_us, :chunks_count, :size_bytes, :stored_bytes, :expires_us, :doc)",
                     row,
                 )
             except sqlite3.IntegrityError as exc:
@@ -120,7 +127,8 @@ class SqliteSessionRepository(SessionRepository):
             changed = conn.execute(
                 "UPDATE sessions SET version = :version, status = :status, project = :project,"
                 " environment = :environment, owner = :owner, chunks_count = :chunks_count,"
-                " size_bytes = :size_bytes, stored_bytes = :stored_bytes, doc = :doc"
+                " size_bytes = :size_bytes, stored_bytes = :stored_bytes,"
+                " expires_us = :expires_us, doc = :doc"
                 " WHERE session_id = :session_id AND version = :expected",
                 row,
             ).rowcount
@@ -170,7 +178,9 @@ class SqliteSessionRepository(SessionRepository):
         return SessionPage(sessions=[_session(*row) for row in rows], total=total)
 
     async def summarize(self, owner: str | None = None) -> SessionSummary:
-        where, args = ("WHERE owner = ?", [owner]) if owner is not None else ("", [])
+        where, args = "WHERE status != ?", [SessionStatus.DELETING.value]
+        if owner is not None:
+            where, args = f"{where} AND owner = ?", [*args, owner]
 
         def select(conn: sqlite3.Connection) -> SessionSummary:
             rows = conn.execute(

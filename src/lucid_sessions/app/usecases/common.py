@@ -14,7 +14,7 @@ from anyio.abc import TaskGroup
 from lucid_sessions.domain.errors import ConcurrencyError, InvalidValue, SessionNotFound
 from lucid_sessions.domain.ports.session_repository import SessionRepository
 from lucid_sessions.domain.principal import Principal
-from lucid_sessions.domain.session import Session, validate_id
+from lucid_sessions.domain.session import Session, SessionStatus, validate_id
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -48,11 +48,16 @@ class SessionView:
     as_of: datetime
 
 
-async def load_visible(repo: SessionRepository, principal: Principal, session_id: str) -> Session:
-    """Validate the id, load the session and hide it from principals that may not see it."""
+async def load_visible(
+    repo: SessionRepository, principal: Principal, session_id: str, *, deleting: bool = False
+) -> Session:
+    """Validate the id, load the session and hide it from principals that may not see it.
+    A session being deleted is gone for every reader, unless `deleting` (the deleter's own
+    take-over of an unfinished deletion)."""
     validate_id(session_id)
     session = await repo.get(session_id)
-    if not principal.may_see(session.metadata.owner):
+    hidden = session.status is SessionStatus.DELETING and not deleting
+    if hidden or not principal.may_see(session.metadata.owner):
         raise SessionNotFound(session_id)
     return session
 
@@ -62,6 +67,8 @@ async def mutate(
     principal: Principal,
     session_id: str,
     change: Callable[[Session], Awaitable[T] | T],
+    *,
+    deleting: bool = False,
 ) -> tuple[Session, T]:
     """Load, apply `change`, save conditionally; on a concurrent write, reload and re-apply.
 
@@ -69,7 +76,7 @@ async def mutate(
     finds the state moved on raises the domain error (e.g. InvalidTransition) instead.
     """
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        session = await load_visible(repo, principal, session_id)
+        session = await load_visible(repo, principal, session_id, deleting=deleting)
         outcome = change(session)
         result: T = await outcome if isinstance(outcome, Awaitable) else outcome
         try:

@@ -1,17 +1,34 @@
-"""Finalization after stop: verify every blob, final root, signed manifest, completed."""
+"""Finalization after stop: verify every blob, final root, signed manifest, log entry,
+completed.
+
+Every step is recorded before the next one starts, so a crash at any point resumes where it
+stopped: the signature is saved while the session is still processing and is never made
+again, the session log's `completed` entry is appended from that saved manifest (a repeat
+returns the stored entry), and only then does the session complete. A completed session
+therefore always has exactly one `completed` entry in the log.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from lucid_sessions.app.usecases.read_chunks import ChunkOpener
 from lucid_sessions.domain.errors import IntegrityError, PipelinePaused
-from lucid_sessions.domain.manifest import build_manifest, canonical_bytes, manifest_root
+from lucid_sessions.domain.manifest import (
+    build_manifest,
+    canonical_bytes,
+    manifest_root,
+    manifest_sha256,
+)
 from lucid_sessions.domain.ports.clock import Clock
 from lucid_sessions.domain.ports.pipeline_stats import PipelineStats, StageFigures
+from lucid_sessions.domain.ports.session_log import SessionLog
 from lucid_sessions.domain.ports.session_repository import SessionRepository
 from lucid_sessions.domain.ports.signer import Signer
+from lucid_sessions.domain.principal import SYSTEM
 from lucid_sessions.domain.session import SessionStatus
+from lucid_sessions.domain.session_log import completed_entry
 
 __all__ = ["FinalizeSession"]
 
@@ -27,9 +44,11 @@ class FinalizeSession:
         signer: Signer,
         stats: PipelineStats,
         clock: Clock,
+        log: SessionLog,
+        on_logged: Callable[[], None] | None = None,
     ) -> None:
         self._repo, self._opener, self._signer = repo, opener, signer
-        self._stats, self._clock = stats, clock
+        self._stats, self._clock, self._log, self._on_logged = stats, clock, log, on_logged
 
     async def __call__(self, session_id: str) -> SessionStatus:
         session = await self._repo.get(session_id)
@@ -55,18 +74,32 @@ class FinalizeSession:
             await self._repo.save(session)
             await self._figures(session_id, checked, time.perf_counter() - started, exc.detail)
             return SessionStatus.FAILED
-        now = self._clock.now()
-        public_key = self._signer.public_key()
-        body = build_manifest(
+        if session.manifest_signature is None:
+            now = self._clock.now()
+            public_key = self._signer.public_key()
+            body = build_manifest(
+                session,
+                chunks,
+                status=SessionStatus.COMPLETED,
+                finalized_at=now,
+                public_key=public_key,
+            )
+            session.sign_manifest(now, self._signer.sign(canonical_bytes(body)), public_key)
+            await self._repo.save(session)
+        signed = build_manifest(
             session,
             chunks,
             status=SessionStatus.COMPLETED,
-            finalized_at=now,
-            public_key=public_key,
+            finalized_at=session.finalized_at,
+            public_key=session.manifest_public_key,
+            signature=session.manifest_signature,
         )
-        session.finalize(now, self._signer.sign(canonical_bytes(body)), public_key)
+        await self._log.append(completed_entry(session, manifest_sha256(signed), SYSTEM.id))
+        session.complete(self._clock.now())
         await self._repo.save(session)
         await self._figures(session_id, checked, time.perf_counter() - started, None)
+        if self._on_logged is not None:
+            self._on_logged()
         return SessionStatus.COMPLETED
 
     async def _figures(

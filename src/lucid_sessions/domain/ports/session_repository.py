@@ -14,7 +14,11 @@ __all__ = ["SessionPage", "SessionQuery", "SessionRepository", "SessionSummary"]
 
 @dataclass(frozen=True, slots=True)
 class SessionQuery:
-    """Filters of the session list; every filter is optional. Newest first."""
+    """Filters of the session list; every filter is optional. Newest first.
+
+    Without a `status`, sessions being deleted (DELETING) are left out; `expires_before`
+    keeps the sessions whose retention ends before that instant (`Session.expires_at`).
+    """
 
     status: SessionStatus | None = None
     project: str | None = None
@@ -23,6 +27,7 @@ class SessionQuery:
     tag: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    expires_before: datetime | None = None
     limit: int = 50
     offset: int = 0
 
@@ -58,6 +63,7 @@ class SessionRepository(Protocol):
       and differs from the stored version.
     - `list` returns the page and the total count matching the filters, newest first
       (created_at descending, then session_id descending).
+    - `summarize` counts every session but those being deleted.
     - An unreachable store raises StorageUnavailable.
     """
 

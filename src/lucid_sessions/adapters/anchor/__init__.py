@@ -1,0 +1,1 @@
+"""Anchors of the session log: the blockchain engine over HTTP, or a log line."""

@@ -1,0 +1,123 @@
+"""The service-wide session log over HTTP: the signed tree head, entries and proofs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+
+from lucid_sessions.adapters.http.errors import documented
+from lucid_sessions.app.usecases.session_log import SessionLogReader
+from lucid_sessions.domain.errors import (
+    Forbidden,
+    InvalidValue,
+    StorageUnavailable,
+    Unauthenticated,
+)
+from lucid_sessions.domain.principal import Principal
+from lucid_sessions.domain.session_log import MAX_LOG_PAGE
+
+__all__ = ["SessionLogController"]
+
+Position = Annotated[int, QueryParameter(ge=0, le=10**12)]
+OptionalPosition = Annotated[int | None, QueryParameter(ge=0, le=10**12)]
+HEAD_ERRORS = documented(Unauthenticated, StorageUnavailable)
+ADMIN_ERRORS = documented(Unauthenticated, Forbidden, InvalidValue, StorageUnavailable)
+
+
+class TreeHeadResponse(msgspec.Struct, kw_only=True):
+    tree_size: int
+    root: str
+    timestamp: str
+    public_key: str
+    signature: str
+
+
+class LogEntriesResponse(msgspec.Struct, kw_only=True):
+    entries: list[dict[str, Any]]
+
+
+class LogProofResponse(msgspec.Struct, kw_only=True):
+    index: int
+    leaf_hash: str
+    tree_size: int
+    root: str
+    audit_path: list[str]
+    entry: dict[str, Any]
+
+
+class LogConsistencyResponse(
+    msgspec.Struct, kw_only=True, rename={"first": "from", "second": "to"}
+):
+    first: int
+    second: int
+    from_root: str
+    to_root: str
+    proof: list[str]
+
+
+class SessionLogController(Controller):
+    path = "/api/v1/sessions/log"
+    tags = ["session log"]
+
+    @get("", raises=HEAD_ERRORS, summary="The session log's signed tree head")
+    async def log_head(self, log_reader: NamedDependency[SessionLogReader]) -> TreeHeadResponse:
+        head = (await log_reader.head()).document()
+        return TreeHeadResponse(**head)
+
+    @get(
+        "/entries",
+        raises=ADMIN_ERRORS,
+        summary=f"Entries start..end-1 (admins; at most {MAX_LOG_PAGE})",
+    )
+    async def log_entries(
+        self,
+        principal: NamedDependency[Principal],
+        log_reader: NamedDependency[SessionLogReader],
+        start: Position = 0,
+        end: OptionalPosition = None,
+    ) -> LogEntriesResponse:
+        entries = await log_reader.entries(principal, start, end)
+        return LogEntriesResponse(entries=[entry.document() for entry in entries])
+
+    @get("/proof", raises=ADMIN_ERRORS, summary="RFC 9162 inclusion proof of an entry (admins)")
+    async def log_inclusion_proof(
+        self,
+        principal: NamedDependency[Principal],
+        log_reader: NamedDependency[SessionLogReader],
+        index: Position,
+        tree_size: OptionalPosition = None,
+    ) -> LogProofResponse:
+        proof = await log_reader.inclusion(principal, index, tree_size)
+        return LogProofResponse(
+            index=proof.entry.index,
+            leaf_hash=proof.leaf_hash.hex(),
+            tree_size=proof.tree_size,
+            root=proof.root.hex(),
+            audit_path=[h.hex() for h in proof.audit_path],
+            entry=proof.entry.document(),
+        )
+
+    @get(
+        "/consistency",
+        raises=documented(Unauthenticated, InvalidValue, StorageUnavailable),
+        summary="RFC 9162 consistency proof between two sizes of the log",
+    )
+    async def log_consistency_proof(
+        self,
+        principal: NamedDependency[Principal],
+        log_reader: NamedDependency[SessionLogReader],
+        first: Annotated[int, QueryParameter(name="from", ge=0, le=10**12)],
+        second: Annotated[int | None, QueryParameter(name="to", ge=0, le=10**12)] = None,
+    ) -> LogConsistencyResponse:
+        proof = await log_reader.consistency(principal, first, second)
+        return LogConsistencyResponse(
+            first=proof.first,
+            second=proof.second,
+            from_root=proof.first_root.hex(),
+            to_root=proof.second_root.hex(),
+            proof=[h.hex() for h in proof.proof],
+        )
