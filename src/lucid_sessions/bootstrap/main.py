@@ -123,6 +123,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.recording,
             verify_signature,
             public_key_file=args.public_key_file,
+            log_head_path=args.log_head,
+            log_proof_path=args.log_proof,
+        )
+    if args.command == "audit-log":  # offline too
+        return commands.audit_log(
+            args.head,
+            args.public_key,
+            args.public_key_file,
+            verify_signature,
+            proof_path=args.proof,
+            older_head_path=args.older_head,
+            consistency_path=args.consistency,
         )
     try:
         settings = load_settings()
@@ -142,6 +154,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return await commands.verify(opened.verify_session(), args.session_id)
 
         return anyio.run(_opened, container, verify)
+    if args.command == "retention" and args.retention_command == "sweep":
+
+        async def sweep(opened: Container) -> int:
+            return await commands.retention_sweep(
+                opened.retention_sweep(), args.as_of, args.dry_run
+            )
+
+        return anyio.run(_opened, container, sweep)
     if args.command == "keys" and args.keys_command == "rotate":
         try:
             new_key_id = container.add_master_key()()

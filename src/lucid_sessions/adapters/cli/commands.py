@@ -6,16 +6,32 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any, TextIO
 
 from lucid_sessions.adapters.crypto.signer import raw_public_key_from_pem
 from lucid_sessions.app.audit import SignatureCheck, audit_manifest
+from lucid_sessions.app.log_audit import (
+    audit_consistency,
+    audit_entry_for_manifest,
+    audit_inclusion,
+    audit_tree_head,
+)
+from lucid_sessions.app.usecases.retention import RetentionSweep, SweepOutcome
 from lucid_sessions.app.usecases.rotate_keys import RewrapDataKeys
 from lucid_sessions.app.usecases.verify import VerifySession
 from lucid_sessions.domain.errors import DomainError
+from lucid_sessions.domain.manifest import rfc3339
 from lucid_sessions.domain.principal import SYSTEM
 
-__all__ = ["audit", "check_config", "rotate_keys", "verify"]
+__all__ = [
+    "audit",
+    "audit_log",
+    "check_config",
+    "retention_sweep",
+    "rotate_keys",
+    "verify",
+]
 
 
 def check_config(effective: Mapping[str, Any], out: TextIO = sys.stdout) -> int:
@@ -78,6 +94,19 @@ def _trusted_key(public_key_hex: str | None, public_key_file: str | None) -> byt
     return None
 
 
+def _read_json(path: str, what: str, command: str, err: TextIO) -> dict[str, Any] | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, ValueError) as exc:
+        print(f"lucid-sessions {command}: cannot read {what}: {exc}", file=err)
+        return None
+    if not isinstance(document, dict):
+        print(f"lucid-sessions {command}: {what} is not a JSON object", file=err)
+        return None
+    return document
+
+
 def audit(
     manifest_path: str,
     public_key_hex: str | None,
@@ -86,18 +115,25 @@ def audit(
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
     public_key_file: str | None = None,
+    log_head_path: str | None = None,
+    log_proof_path: str | None = None,
 ) -> int:
-    """Offline audit of a manifest (and a downloaded recording); needs no configuration.
+    """Offline audit of a manifest (and a downloaded recording, and its entry in the session
+    log); needs no configuration.
 
     0: authentic (signed by the key the user trusts, chunks and root consistent, recording
-    matching); 1: a problem was found; 2: could not audit, or no trusted key was given.
+    matching, the completed entry in the log under a head signed by that key); 1: a problem
+    was found; 2: could not audit, or no trusted key was given.
     """
-    try:
-        with open(manifest_path, encoding="utf-8") as handle:
-            manifest = json.load(handle)
-    except (OSError, ValueError) as exc:
-        print(f"lucid-sessions audit: cannot read the manifest: {exc}", file=err)
+    manifest = _read_json(manifest_path, "the manifest", "audit", err)
+    if manifest is None:
         return 2
+    log_head = log_proof = None
+    if log_head_path is not None and log_proof_path is not None:
+        log_head = _read_json(log_head_path, "the log head", "audit", err)
+        log_proof = _read_json(log_proof_path, "the log proof", "audit", err)
+        if log_head is None or log_proof is None:
+            return 2
     try:
         trusted = _trusted_key(public_key_hex, public_key_file)
     except (OSError, ValueError) as exc:
@@ -109,14 +145,110 @@ def audit(
     except OSError as exc:
         print(f"lucid-sessions audit: cannot read the recording: {exc}", file=err)
         return 2
-    for problem in report.problems:
+    problems = list(report.problems)
+    if log_head is not None and log_proof is not None:
+        if trusted is not None:
+            problems += audit_tree_head(log_head, trusted, check_signature)
+        problems += audit_inclusion(log_head, log_proof)
+        entry = log_proof.get("entry")
+        problems += audit_entry_for_manifest(manifest, entry if isinstance(entry, dict) else {})
+    for problem in problems:
         print(f"PROBLEM: {problem}", file=out)
     print(f"chunks checked against the recording: {report.chunks_checked}", file=out)
-    if report.problems:
+    if log_head is not None and not problems:
+        print(f"in the session log under tree size {log_head['tree_size']}: yes", file=out)
+    if problems:
         print("result: FAILED", file=out)
         return 1
     if trusted is None:
         print(NOT_TRUSTED, file=out)
         return 2
     print("result: OK", file=out)
+    return 0
+
+
+def audit_log(
+    head_path: str,
+    public_key_hex: str | None,
+    public_key_file: str | None,
+    check_signature: SignatureCheck,
+    proof_path: str | None = None,
+    older_head_path: str | None = None,
+    consistency_path: str | None = None,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
+    """Offline audit of the session log: the head's signature under the trusted key, an
+    entry's inclusion under it, and that it extends an older head (signed by the same key).
+    0: all verified; 1: a problem was found; 2: could not audit."""
+    head = _read_json(head_path, "the tree head", "audit-log", err)
+    if head is None:
+        return 2
+    try:
+        trusted = _trusted_key(public_key_hex, public_key_file)
+    except (OSError, ValueError) as exc:
+        print(f"lucid-sessions audit-log: cannot read the trusted public key: {exc}", file=err)
+        return 2
+    if trusted is None:
+        print("lucid-sessions audit-log: a trusted public key is required", file=err)
+        return 2
+    problems = audit_tree_head(head, trusted, check_signature)
+    checked = [f"tree head of size {head.get('tree_size')} signed by the trusted key"]
+    if proof_path is not None:
+        proof = _read_json(proof_path, "the inclusion proof", "audit-log", err)
+        if proof is None:
+            return 2
+        problems += audit_inclusion(head, proof)
+        entry = proof.get("entry")
+        if isinstance(entry, dict):
+            checked.append(
+                f"entry {entry.get('index')} ({entry.get('type')} {entry.get('session_id')}"
+                f"{', reason ' + str(entry['reason']) if entry.get('reason') else ''}) is in it"
+            )
+    if older_head_path is not None and consistency_path is not None:
+        older = _read_json(older_head_path, "the older tree head", "audit-log", err)
+        consistency = _read_json(consistency_path, "the consistency proof", "audit-log", err)
+        if older is None or consistency is None:
+            return 2
+        problems += [f"older head: {p}" for p in audit_tree_head(older, trusted, check_signature)]
+        problems += audit_consistency(older, head, consistency)
+        checked.append(f"it extends the older head of size {older.get('tree_size')}")
+    for problem in problems:
+        print(f"PROBLEM: {problem}", file=out)
+    if problems:
+        print("result: FAILED", file=out)
+        return 1
+    for line in checked:
+        print(f"verified: {line}", file=out)
+    print("result: OK", file=out)
+    return 0
+
+
+async def retention_sweep(
+    sweep: RetentionSweep,
+    as_of: datetime | None,
+    dry_run: bool,
+    out: TextIO = sys.stdout,
+) -> int:
+    """One sweep now: a JSON line per session deleted (or that would be), then a summary."""
+    swept = await sweep(as_of, dry_run=dry_run)
+    counts: dict[str, int] = {}
+    for item in swept:
+        counts[item.outcome] = counts.get(item.outcome, 0) + 1
+        line = {
+            "session_id": item.session_id,
+            "outcome": item.outcome,
+            "expired_at": rfc3339(item.expired_at),
+        }
+        if item.detail:
+            line["detail"] = item.detail
+        print(json.dumps(line, sort_keys=True), file=out)
+    summary = {
+        "summary": {
+            "as_of": rfc3339(as_of),
+            "dry_run": dry_run,
+            **{outcome: counts.get(outcome, 0) for outcome in SweepOutcome.ALL},
+        }
+    }
+    print(json.dumps(summary, sort_keys=True), file=out)
     return 0

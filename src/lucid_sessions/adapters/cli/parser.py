@@ -6,6 +6,8 @@ import argparse
 from collections.abc import Sequence
 
 from lucid_sessions import __version__
+from lucid_sessions.domain.errors import InvalidValue
+from lucid_sessions.domain.instants import parse_timestamp
 
 __all__ = ["parse"]
 
@@ -34,6 +36,35 @@ def _parser() -> argparse.ArgumentParser:
         "--public-key-file", help="a file with that key (hex, or a PEM public key)"
     )
     audit.add_argument("--recording", help="the recording file (GET .../recording)")
+    audit.add_argument(
+        "--log-head", help="a signed tree head of the session log (GET /api/v1/sessions/log)"
+    )
+    audit.add_argument(
+        "--log-proof",
+        help="the inclusion proof of the session's completed entry under that head "
+        "(GET /api/v1/sessions/log/proof?index=I&tree_size=N)",
+    )
+    audit_log = commands.add_parser(
+        "audit-log",
+        help="offline: verify a signed tree head of the session log, an entry's inclusion "
+        "proof and a consistency proof from an older head",
+    )
+    audit_log.add_argument("head", help="the signed tree head (GET /api/v1/sessions/log)")
+    audit_log.add_argument("--proof", help="an inclusion proof under that head (.../log/proof)")
+    audit_log.add_argument("--older-head", help="a signed tree head you kept from before")
+    audit_log.add_argument(
+        "--consistency", help="the consistency proof from the older head (.../log/consistency)"
+    )
+    log_trusted = audit_log.add_mutually_exclusive_group(required=True)
+    log_trusted.add_argument("--public-key", help="the service's Ed25519 public key (hex)")
+    log_trusted.add_argument("--public-key-file", help="a file with that key (hex or PEM)")
+    retention = commands.add_parser("retention", help="retention of recordings")
+    retention_commands = retention.add_subparsers(dest="retention_command", required=True)
+    sweep = retention_commands.add_parser(
+        "sweep", help="delete every session whose retention has passed (never under legal hold)"
+    )
+    sweep.add_argument("--as-of", help="sweep as if it were this RFC 3339 time")
+    sweep.add_argument("--dry-run", action="store_true", help="list, delete nothing")
     keys = commands.add_parser("keys", help="master key management")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     key_commands.add_parser("rotate", help="new master key id; re-wraps every data key")
@@ -45,4 +76,13 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = _parser().parse_args(argv)
     if args.command == "serve" and args.port is not None and not 1 <= args.port <= 65535:
         _parser().error("--port must be between 1 and 65535")
+    if args.command == "audit" and (args.log_head is None) != (args.log_proof is None):
+        _parser().error("--log-head and --log-proof go together")
+    if args.command == "audit-log" and (args.older_head is None) != (args.consistency is None):
+        _parser().error("--older-head and --consistency go together")
+    if args.command == "retention" and args.as_of is not None:
+        try:
+            args.as_of = parse_timestamp(args.as_of, "--as-of")
+        except InvalidValue as exc:
+            _parser().error(exc.detail)
     return args

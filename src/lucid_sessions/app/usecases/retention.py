@@ -32,6 +32,7 @@ class SweepOutcome:
     WOULD_DELETE = "would_delete"
     RESUMED = "resumed"
     SKIPPED = "skipped"
+    ALL = (DELETED, WOULD_DELETE, RESUMED, SKIPPED)
 
 
 @dataclass(frozen=True, slots=True)
