@@ -1,0 +1,136 @@
+"""Anchoring end to end: the service posts each new signed tree head of the session log to
+BLOCKCHAIN_ENGINE_URL, here a small real HTTP server on 127.0.0.1 that is first down, then
+refusing, then back; ingest and finalization never wait for it."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lucid_sessions.domain.manifest import canonical_json
+from lucid_sessions.domain.merkle import verify_consistency
+from tests.e2e.test_integrity_http import _trusted_public_key
+from tests.e2e.test_session_log_http import LOG, _completed
+from tests.servers import ServiceProcess, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+class Engine:
+    """A stand-in for the blockchain engine: records every head posted to it, or answers
+    with `status` (e.g. 503) while it is refusing."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.received: list[dict[str, Any]] = []
+        self.status = 200
+        self._server: ThreadingHTTPServer | None = None
+
+    def start(self) -> None:
+        engine = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if engine.status == 200:
+                    engine.received.append(json.loads(body))
+                self.send_response(engine.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+def _eventually(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    found = Engine(free_port())
+    yield found
+    found.stop()
+
+
+def test_heads_reach_the_engine_once_it_is_back(
+    engine: Engine, tmp_path: Path, stack_env: dict[str, str]
+) -> None:
+    service = ServiceProcess(
+        tmp_path,
+        env={
+            **stack_env,
+            "BLOCKCHAIN_ENGINE_URL": f"http://127.0.0.1:{engine.port}/anchor",
+            "LUCID_ANCHOR_INTERVAL_SECONDS": "1",
+        },
+    )
+    service.start()
+    try:
+        with service.client() as http:
+            # The engine is down: recording and finalization go on regardless.
+            first = _completed(http, name="anchored later")
+            size = http.get(LOG).json()["tree_size"]
+            assert size >= 1
+            engine.start()
+            _eventually(lambda: any(p["head"]["tree_size"] >= size for p in engine.received))
+
+            # The engine refuses for a while: the new head waits, then arrives.
+            engine.status = 503
+            _completed(http, name="anchored after a refusal")
+            grown = http.get(LOG).json()["tree_size"]
+            time.sleep(1.5)
+            engine.status = 200
+            _eventually(lambda: any(p["head"]["tree_size"] >= grown for p in engine.received))
+            assert http.get(f"/api/v1/sessions/{first}").status_code == 200
+        key = _trusted_public_key(service)
+        for posted in engine.received:
+            assert posted["type"] == "lucid-sessions/log-head"
+            head = posted["head"]
+            unsigned = {k: v for k, v in head.items() if k != "signature"}
+            key.verify(bytes.fromhex(head["signature"]), canonical_json(unsigned))
+        sizes = [p["head"]["tree_size"] for p in engine.received]
+        assert sizes == sorted(set(sizes)), "each size is anchored once, in order"
+        older, newer = engine.received[0]["head"], engine.received[-1]["head"]
+        with service.client() as http:
+            proof = http.get(
+                f"{LOG}/consistency",
+                params={"from": older["tree_size"], "to": newer["tree_size"]},
+            ).json()["proof"]
+        assert verify_consistency(
+            older["tree_size"],
+            newer["tree_size"],
+            bytes.fromhex(older["root"]),
+            bytes.fromhex(newer["root"]),
+            [bytes.fromhex(h) for h in proof],
+        )
+        assert "job_failing" in service.log_path.read_text()
+    finally:
+        assert service.stop_gracefully()
+
+    # The anchored size is kept in the store: a restart does not post the same head again.
+    posted = len(engine.received)
+    service.start()
+    try:
+        time.sleep(2.5)
+        assert len(engine.received) == posted
+    finally:
+        assert service.stop_gracefully()
