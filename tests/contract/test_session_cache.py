@@ -145,6 +145,34 @@ async def test_invalidate_leaves_a_tombstone_for_one_ttl(harness: Harness) -> No
     assert (await cache.get("sess-a")) == session(6)
 
 
+async def test_mark_stale_refuses_the_versions_it_covers_until_a_newer_one(
+    harness: Harness,
+) -> None:
+    cache = await harness.open(ttl_seconds=0.5)
+    await cache.put(session(3, "three"))
+    await cache.mark_stale("sess-a", 3)  # a write of version 4 is under way
+    assert await cache.get("sess-a") is None
+    await cache.put(session(3, "three"))  # a reader's copy of the replaced version
+    assert await cache.get("sess-a") is None
+    await cache.put(session(4, "four"))  # the write's own update
+    assert (await cache.get("sess-a")) == session(4, "four")
+    await cache.mark_stale("sess-a", 2)  # an older mark changes nothing
+    assert (await cache.get("sess-a")) == session(4, "four")
+    # The writer died before its update: a miss for one TTL, then business as usual.
+    await cache.mark_stale("sess-a", 4)
+    await cache.put(session(4, "four"))
+    assert await cache.get("sess-a") is None
+    await harness.wait_past(0.7)
+    await cache.put(session(4, "four"))
+    assert (await cache.get("sess-a")) == session(4, "four")
+    # In an outage the mark is remembered and applied first when the cache is back.
+    harness.go_down()
+    await cache.mark_stale("sess-a", 4)
+    harness.come_back()
+    await eventually(cache.ping)
+    assert await cache.get("sess-a") is None
+
+
 async def test_entries_expire_after_the_ttl(harness: Harness) -> None:
     cache = await harness.open(ttl_seconds=0.5)
     await cache.put(session(1))

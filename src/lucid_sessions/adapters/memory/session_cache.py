@@ -55,6 +55,13 @@ class InMemorySessionCache(SessionCache):
             return
         self._store(session.session_id, session.version, session.copy())
 
+    async def mark_stale(self, session_id: str, version: int) -> None:
+        await checkpoint()
+        if not self._answers():
+            self._remember(session_id, version)
+            return
+        self._raise_floor(session_id, version)
+
     async def invalidate(self, session_id: str) -> None:
         await checkpoint()
         if not self._answers():

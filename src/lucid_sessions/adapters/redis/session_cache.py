@@ -113,6 +113,9 @@ class RedisSessionCache(SessionCache):
             ),
         )
 
+    async def mark_stale(self, session_id: str, version: int) -> None:
+        await self._write(session_id, version, lambda key: self._tombstone(key, version))
+
     async def invalidate(self, session_id: str) -> None:
         await self._write(session_id, TOMBSTONE_VERSION, self._tombstone)
 

@@ -7,7 +7,7 @@ fetched version N from the database can never overwrite version N+1 written mean
 back a session deleted meanwhile (see `lucid_sessions.app.caching.CachedSessionRepository`).
 
 A cache is never vital: an outage never raises. While the cache is unreachable `get` answers
-None (a miss), `put` and `invalidate` do nothing visible, and `ping` answers False. A `put` or
+None (a miss), writes do nothing visible, and `ping` answers False. A `put`, `mark_stale` or
 `invalidate` that could not reach the cache is remembered and applied (as a tombstone) before
 the cache answers again, so an outage never leaves a stale entry behind in this process.
 """
@@ -36,6 +36,13 @@ class SessionCache(Protocol):
     @abc.abstractmethod
     async def put(self, session: Session) -> None:
         """Cache `session` unless a newer-or-equal version or a tombstone is cached."""
+
+    @abc.abstractmethod
+    async def mark_stale(self, session_id: str, version: int) -> None:
+        """Versions up to `version` are stale (a write of a newer one is under way): drop
+        such an entry and refuse to cache them again, for one TTL; a newer version may still
+        be `put`. A process that dies between this and its `put` leaves a miss, never a
+        stale entry."""
 
     @abc.abstractmethod
     async def invalidate(self, session_id: str) -> None:
