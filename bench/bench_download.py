@@ -55,6 +55,7 @@ from common import (
 from lucid_sessions.adapters.fs.blob_store import FilesystemBlobStore
 from lucid_sessions.adapters.memory.chunk_index import InMemoryChunkIndex
 from lucid_sessions.adapters.memory.data_key_store import InMemoryDataKeyStore
+from lucid_sessions.adapters.memory.telemetry import RecordingTelemetry
 from lucid_sessions.app.usecases.read_chunks import ChunkOpener
 from lucid_sessions.domain.chunk import ChunkRecord
 from lucid_sessions.domain.merkle import blake3_256, leaf_hash
@@ -78,7 +79,13 @@ def _inprocess_seconds(chunks: list[bytes]) -> float:
     with tempfile.TemporaryDirectory(prefix="lucid-bench-blobs-") as folder:
         blobs = FilesystemBlobStore(Path(folder))
         keys = InMemoryDataKeyStore()
-        opener = ChunkOpener(index=InMemoryChunkIndex(), blobs=blobs, keys=keys, codec=codec)
+        opener = ChunkOpener(
+            index=InMemoryChunkIndex(),
+            blobs=blobs,
+            keys=keys,
+            codec=codec,
+            telemetry=RecordingTelemetry(),
+        )
 
         async def run() -> float:
             await keys.put_if_absent(BASELINE_SESSION, data_key)

@@ -219,6 +219,46 @@ def test_first_chunk_corrupt_refuses_the_recording(
     assert_error(response, 500, "corrupt", "chunk 0")
 
 
+def metric(client: httpx.Client, name: str) -> float:
+    """One unlabelled sample of /metrics (parsed with prometheus_client's parser)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = client.get("/metrics")
+    assert response.status_code == 200, response.text
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == name and not sample.labels:
+                return float(sample.value)
+    raise AssertionError(f"{name} not exposed")
+
+
+def test_recording_breaks_off_visibly_at_a_corrupt_chunk(
+    vclient: httpx.Client, vault: ServiceProcess
+) -> None:
+    """Chunk 1 of 3 is corrupt: the 200 and chunk 0 are out, then the server closes the
+    connection short of the announced Content-Length; the chunk is logged and counted."""
+    sid = recording(vclient)
+    chunks = three_chunks(2026)
+    for seq, data in enumerate(chunks):
+        upload(vclient, sid, seq, data)
+    flip(lambda n: n // 2)(blob_path(vault, sid, 1), blob_path(vault, sid, 2))
+    before = metric(vclient, "lucid_chunks_corrupt_total")
+    status, announced, received, broke = read_recording(vclient, sid)
+    assert status == 200
+    assert announced == sum(len(c) for c in chunks)
+    assert broke, "the client sees an error, not a short body that looks whole"
+    assert received == chunks[0][: len(received)]
+    assert len(received) <= len(chunks[0])
+    assert metric(vclient, "lucid_chunks_corrupt_total") == before + 1
+    log = vault.log_path.read_text()
+    assert '"chunk_corrupt"' in log
+    assert f'"session_id": "{sid}"' in log or f'"session_id":"{sid}"' in log
+    assert '"response_aborted"' in log
+    assert "Traceback" not in log
+    # The service goes on serving on new connections.
+    assert download(vclient, sid, 0).content == chunks[0]
+
+
 @pytest.mark.parametrize("mode", list(STORAGE_MODES))
 def test_blob_copied_over_another_sequence_number(
     vclient: httpx.Client, vault: ServiceProcess, mode: str

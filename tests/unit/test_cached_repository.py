@@ -7,7 +7,11 @@ import contextlib
 import anyio
 import pytest
 
-from lucid_sessions.adapters.memory import FrozenClock, InMemorySessionRepository
+from lucid_sessions.adapters.memory import (
+    FrozenClock,
+    InMemorySessionRepository,
+    RecordingTelemetry,
+)
 from lucid_sessions.adapters.memory.session_cache import InMemorySessionCache
 from lucid_sessions.app.caching import CachedSessionRepository
 from lucid_sessions.domain.errors import ConcurrencyError, SessionNotFound, StorageUnavailable
@@ -66,7 +70,7 @@ def cache(clock: FrozenClock) -> InMemorySessionCache:
 
 @pytest.fixture
 def repo(store: GatedRepository, cache: InMemorySessionCache) -> CachedSessionRepository:
-    return CachedSessionRepository(store, cache)
+    return CachedSessionRepository(store, cache, RecordingTelemetry())
 
 
 async def age_out(cache: InMemorySessionCache, clock: FrozenClock, session_id: str) -> None:
@@ -220,6 +224,40 @@ async def test_a_write_with_an_unknown_outcome_leaves_no_stale_entry(
     store.after_commit = None
     loaded = await repo.get("sess-a")
     assert (loaded.name, loaded.version) == ("committed", 2)
+
+
+async def test_a_writer_killed_after_its_write_leaves_a_miss_not_the_old_version(
+    repo: CachedSessionRepository, store: GatedRepository, cache: InMemorySessionCache
+) -> None:
+    """The process dies between the store's commit and the cache update (SIGKILL): no code
+    of the writer runs after the commit. Another process sharing the cache must read the
+    committed version, not the one the write replaced."""
+    await repo.add(make_session("sess-a"))
+    session = await repo.get("sess-a")
+    store.after_commit = "hang"  # the writer never gets past the commit
+    session.update(at(2), name="committed")
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(repo.save, session)
+        await store.committed.wait()
+        other_process = CachedSessionRepository(store, cache, RecordingTelemetry())
+        loaded = await other_process.get("sess-a")
+        assert (loaded.name, loaded.version) == ("committed", 2)
+        assert (await cache.get("sess-a")) == loaded  # and it is cached again
+        tg.cancel_scope.cancel()
+
+
+async def test_cache_lookups_are_counted(
+    store: GatedRepository, cache: InMemorySessionCache
+) -> None:
+    telemetry = RecordingTelemetry()
+    repo = CachedSessionRepository(store, cache, telemetry)
+    await repo.add(make_session("sess-a"))
+    await repo.get("sess-a")
+    await cache.invalidate("sess-a")
+    await repo.get("sess-a")
+    await repo.get("sess-a")
+    assert telemetry.counts[("cache_lookup", "hit")] == 1
+    assert telemetry.counts[("cache_lookup", "miss")] == 2
 
 
 async def test_lists_and_summaries_come_from_the_store(

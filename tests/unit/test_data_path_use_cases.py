@@ -19,6 +19,7 @@ from lucid_sessions.adapters.memory import (
     InMemoryPipelineStats,
     InMemorySessionLog,
     InMemorySessionRepository,
+    RecordingTelemetry,
 )
 from lucid_sessions.adapters.zstd_lz4.compressor import ZstdLz4Compressor
 from lucid_sessions.app.blob_codec import BlobCodec
@@ -73,6 +74,7 @@ class World:
     finalize: FinalizeSession
     pipeline: PipelineControl
     log: InMemorySessionLog
+    telemetry: RecordingTelemetry
 
 
 @pytest.fixture
@@ -87,11 +89,21 @@ def world() -> World:
         keyring,
     )
     signer = Ed25519Signer.generate()
-    log = InMemorySessionLog()
-    opener = ChunkOpener(index, blobs, keys, codec)
+    log, telemetry = InMemorySessionLog(), RecordingTelemetry()
+    opener = ChunkOpener(index, blobs, keys, codec, telemetry)
     reader = ChunkReader(repo, opener, index)
     ingest = IngestChunk(
-        repo, index, blobs, keys, keyring, codec, stats, clock, KeyedLocks(), "chacha20-poly1305"
+        repo,
+        index,
+        blobs,
+        keys,
+        keyring,
+        codec,
+        stats,
+        clock,
+        KeyedLocks(),
+        "chacha20-poly1305",
+        telemetry=telemetry,
     )
     return World(
         repo,
@@ -106,9 +118,10 @@ def world() -> World:
         opener,
         reader,
         Integrity(reader, index, opener),
-        FinalizeSession(repo, opener, signer, stats, clock, log),
+        FinalizeSession(repo, opener, signer, stats, clock, log, telemetry),
         PipelineControl(repo, stats, clock),
         log,
+        telemetry,
     )
 
 
@@ -398,10 +411,14 @@ async def test_delete_waits_for_an_upload_in_flight_and_leaves_no_blob() -> None
     )
     keyring = StaticKeyRing({"k1": os.urandom(32)}, "k1")
     codec = BlobCodec(ZstdLz4Compressor(), {"aes-256-gcm": AesGcmCipher()}, keyring)
+    telemetry = RecordingTelemetry()
     ingest = IngestChunk(
-        repo, index, blobs, keys, keyring, codec, stats, clock, locks, "aes-256-gcm"
+        repo, index, blobs, keys, keyring, codec, stats, clock, locks, "aes-256-gcm",
+        telemetry=telemetry,
+    )  # fmt: skip
+    deleter = SessionDeleter(
+        repo, index, blobs, keys, stats, InMemorySessionLog(), clock, telemetry
     )
-    deleter = SessionDeleter(repo, index, blobs, keys, stats, InMemorySessionLog(), clock)
     delete = DeleteSession(deleter, locks)
     session = make_session("sess-d")
     session.start(session.created_at)

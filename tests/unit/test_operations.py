@@ -20,6 +20,7 @@ from lucid_sessions.adapters.memory import (
     InMemoryPipelineStats,
     InMemorySessionLog,
     InMemorySessionRepository,
+    RecordingTelemetry,
 )
 from lucid_sessions.app.locks import KeyedLocks
 from lucid_sessions.app.periodic import PeriodicJob
@@ -58,13 +59,14 @@ class Ops:
     delete: DeleteSession
     sweep: RetentionSweep
     reader: SessionLogReader
+    telemetry: RecordingTelemetry
     signer: Ed25519Signer = field(default_factory=Ed25519Signer.generate)
 
 
 @pytest.fixture
 def ops() -> Ops:
     repo, blobs, log = InMemorySessionRepository(), InMemoryBlobStore(), InMemorySessionLog()
-    clock = FrozenClock(T0)
+    clock, telemetry = FrozenClock(T0), RecordingTelemetry()
     deleter = SessionDeleter(
         repo,
         InMemoryChunkIndex(),
@@ -73,6 +75,7 @@ def ops() -> Ops:
         InMemoryPipelineStats(),
         log,
         clock,
+        telemetry,
     )
     signer = Ed25519Signer.generate()
     return Ops(
@@ -82,8 +85,9 @@ def ops() -> Ops:
         clock,
         deleter,
         DeleteSession(deleter, KeyedLocks()),
-        RetentionSweep(repo, deleter, clock, lease_seconds=60),
+        RetentionSweep(repo, deleter, clock, telemetry, lease_seconds=60),
         SessionLogReader(log, signer, clock),
+        telemetry,
         signer,
     )
 
@@ -214,7 +218,7 @@ class FlakyAnchor(Anchor):
 
 async def test_anchoring_publishes_new_heads_once_and_survives_an_outage(ops: Ops) -> None:
     anchor = FlakyAnchor()
-    anchoring = AnchorLog(ops.log, ops.reader, anchor)
+    anchoring = AnchorLog(ops.log, ops.reader, anchor, ops.telemetry)
     assert await anchoring() is None, "an empty log has nothing to anchor"
     await stopped(ops, "sess-a")
     await ops.delete(SYSTEM, "sess-a")

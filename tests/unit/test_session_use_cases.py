@@ -15,6 +15,7 @@ from lucid_sessions.adapters.memory import (
     InMemoryPipelineStats,
     InMemorySessionLog,
     InMemorySessionRepository,
+    RecordingTelemetry,
     SequentialIdGenerator,
 )
 from lucid_sessions.app.locks import KeyedLocks
@@ -77,6 +78,7 @@ def app() -> App:
                 InMemoryPipelineStats(),
                 InMemorySessionLog(),
                 clock,
+                RecordingTelemetry(),
             ),
             KeyedLocks(),
         ),

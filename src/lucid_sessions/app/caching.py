@@ -1,14 +1,18 @@
 """CachedSessionRepository: a read-through SessionCache in front of any SessionRepository.
 
-Composition (REDIS_URL set): `CachedSessionRepository(repository, redis_cache)` replaces the
-repository everywhere sessions are read or written; `list` and `summarize` always go to the
-repository.
+Composition (REDIS_URL set): `CachedSessionRepository(repository, redis_cache, telemetry)`
+replaces the repository everywhere sessions are read or written; `list` and `summarize` always
+go to the repository. Every `get` reports a cache hit or miss to the telemetry.
 
 Why no read after a write returns stale data:
 
 - Writes go to the repository first; then the cache is updated *through*: `add` and `save`
   `put` the new version, `delete` leaves a tombstone (`invalidate`). A read that starts after
   the write returned therefore finds the new version or nothing.
+- Before a `save`, the version it replaces is marked stale in the cache (`mark_stale`), so a
+  process killed between the repository write and the cache update leaves a miss behind,
+  not the old version (which would send a recorder resuming after the crash a 409 for a
+  chunk that is in fact stored).
 - The race "a reader fetched version N from the repository, a writer saved N+1 and updated
   the cache, then the reader puts N" cannot win: the cache keeps versions monotonic (`put`
   never replaces a newer-or-equal version, and a tombstone refuses every `put` for one TTL),
@@ -39,6 +43,7 @@ from lucid_sessions.domain.ports.session_repository import (
     SessionRepository,
     SessionSummary,
 )
+from lucid_sessions.domain.ports.telemetry import Telemetry
 from lucid_sessions.domain.session import Session
 
 __all__ = ["CachedSessionRepository"]
@@ -52,12 +57,16 @@ async def _shielded(update: Awaitable[None]) -> None:
 class CachedSessionRepository(SessionRepository):
     """Read-through, write-through decorator; see the module docstring for the guarantees."""
 
-    def __init__(self, repository: SessionRepository, cache: SessionCache) -> None:
+    def __init__(
+        self, repository: SessionRepository, cache: SessionCache, telemetry: Telemetry
+    ) -> None:
         self._repository = repository
         self._cache = cache
+        self._telemetry = telemetry
 
     async def get(self, session_id: str) -> Session:
         cached = await self._cache.get(session_id)
+        self._telemetry.cache_lookup(cached is not None)
         if cached is not None:
             return cached
         session = await self._repository.get(session_id)
@@ -75,6 +84,9 @@ class CachedSessionRepository(SessionRepository):
         await _shielded(self._cache.put(session.copy()))
 
     async def save(self, session: Session) -> None:
+        # Before the write: a process killed between the write and the cache update must
+        # leave a miss behind, not the version this write replaces.
+        await _shielded(self._cache.mark_stale(session.session_id, session.version))
         try:
             await self._repository.save(session)
         except ConcurrencyError:

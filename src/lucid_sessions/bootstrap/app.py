@@ -41,7 +41,8 @@ __all__ = ["HTTP_DEPENDENCIES", "build_container", "create_app"]
 _log = logging.getLogger("lucid_sessions.app")
 
 HTTP_DEPENDENCIES: tuple[str, ...] = (
-    "metrics",
+    "telemetry",
+    "refresh_figures",
     "upload_limits",
     "check_health",
     "create_session",
@@ -190,5 +191,5 @@ def create_app(container: Container | None = None) -> Litestar:
     document = app.plugins.get(OpenAPIPlugin).provide_openapi_schema()
     complete_document(document, public=public, request_models=REQUEST_MODELS)
     allow = AllowTable((route.path_format, route.methods) for route in app.routes)
-    app.asgi_handler = HttpSemantics(app.asgi_handler, allow, container.metrics())
+    app.asgi_handler = HttpSemantics(app.asgi_handler, allow, container.telemetry())
     return app

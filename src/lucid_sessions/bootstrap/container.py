@@ -31,9 +31,9 @@ from lucid_sessions.adapters.crypto.reloading_keyring import ReloadingKeyRing
 from lucid_sessions.adapters.fs.blob_store import FilesystemBlobStore
 from lucid_sessions.adapters.fs.storage_probe import FilesystemStorageProbe
 from lucid_sessions.adapters.http.upload import UploadLimits
-from lucid_sessions.adapters.metrics import Metrics
 from lucid_sessions.adapters.system.clock import SystemClock
 from lucid_sessions.adapters.system.id_generator import UlidIdGenerator
+from lucid_sessions.adapters.telemetry.prometheus import PrometheusTelemetry
 from lucid_sessions.adapters.zstd_lz4.compressor import ZstdLz4Compressor
 from lucid_sessions.app.blob_codec import BlobCodec
 from lucid_sessions.app.finalization_runner import FinalizationRunner
@@ -54,7 +54,7 @@ from lucid_sessions.app.usecases.read_sessions import GetSession, ListSessions
 from lucid_sessions.app.usecases.retention import RetentionSweep
 from lucid_sessions.app.usecases.rotate_keys import RewrapDataKeys
 from lucid_sessions.app.usecases.session_log import SessionLogReader
-from lucid_sessions.app.usecases.statistics import SystemStatistics
+from lucid_sessions.app.usecases.statistics import RefreshFigures, SystemStatistics
 from lucid_sessions.app.usecases.verify import VerifySession
 from lucid_sessions.bootstrap.settings import MIB, SOURCES, Settings, SettingsError
 from lucid_sessions.bootstrap.stores import Stores, open_stores
@@ -62,6 +62,7 @@ from lucid_sessions.domain.ports.anchor import Anchor
 from lucid_sessions.domain.ports.authenticator import Authenticator
 from lucid_sessions.domain.ports.cipher import Cipher, CipherName
 from lucid_sessions.domain.ports.signer import Signer
+from lucid_sessions.domain.session import VISIBLE_STATUSES
 
 __all__ = ["Container", "running"]
 
@@ -191,7 +192,9 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UlidIdGenerator)
-    metrics = providers.Singleton(Metrics)
+    telemetry = providers.Singleton(
+        PrometheusTelemetry, tuple(status.value for status in VISIBLE_STATUSES)
+    )
     authenticate = providers.Singleton(Authenticate, providers.Singleton(_authenticators, settings))
     locks = providers.Singleton(KeyedLocks)
     upload_limits = providers.Callable(
@@ -226,7 +229,12 @@ class Container(containers.DeclarativeContainer):
 
     # -- use cases ---------------------------------------------------------------------------
     chunk_opener = providers.Singleton(
-        ChunkOpener, index=chunk_index, blobs=blob_store, keys=data_keys, codec=codec
+        ChunkOpener,
+        index=chunk_index,
+        blobs=blob_store,
+        keys=data_keys,
+        codec=codec,
+        telemetry=telemetry,
     )
     chunk_reader = providers.Singleton(
         ChunkReader, repo=session_repository, opener=chunk_opener, index=chunk_index
@@ -234,7 +242,9 @@ class Container(containers.DeclarativeContainer):
     # -- the session log and anchoring ------------------------------------------------------
     log_reader = providers.Singleton(SessionLogReader, log=session_log, signer=signer, clock=clock)
     anchor = providers.Singleton(_anchor, settings)
-    anchor_log = providers.Factory(AnchorLog, log=session_log, reader=log_reader, anchor=anchor)
+    anchor_log = providers.Factory(
+        AnchorLog, log=session_log, reader=log_reader, anchor=anchor, telemetry=telemetry
+    )
     anchoring_job = providers.Singleton(
         lambda work, s: PeriodicJob("anchoring", work, s.anchor_interval_seconds),
         anchor_log,
@@ -250,6 +260,7 @@ class Container(containers.DeclarativeContainer):
         stats=pipeline_stats,
         clock=clock,
         log=session_log,
+        telemetry=telemetry,
         on_logged=poke_anchoring,
     )
     finalization_runner = providers.Singleton(
@@ -283,11 +294,16 @@ class Container(containers.DeclarativeContainer):
         stats=pipeline_stats,
         log=session_log,
         clock=clock,
+        telemetry=telemetry,
         on_logged=poke_anchoring,
     )
     delete_session = providers.Factory(DeleteSession, deleter=session_deleter, locks=locks)
     retention_sweep = providers.Factory(
-        RetentionSweep, repo=session_repository, deleter=session_deleter, clock=clock
+        RetentionSweep,
+        repo=session_repository,
+        deleter=session_deleter,
+        clock=clock,
+        telemetry=telemetry,
     )
     retention_job = providers.Singleton(
         lambda sweep, s: PeriodicJob("retention", sweep, s.retention_interval_seconds),
@@ -296,6 +312,9 @@ class Container(containers.DeclarativeContainer):
     )
     system_statistics = providers.Factory(
         SystemStatistics, repo=session_repository, usage=storage_probe
+    )
+    refresh_figures = providers.Factory(
+        RefreshFigures, statistics=system_statistics, log=session_log, telemetry=telemetry
     )
     ingest_chunk = providers.Factory(
         IngestChunk,
@@ -309,6 +328,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         locks=locks,
         cipher=cipher_name,
+        telemetry=telemetry,
         space=storage_probe,
         min_free_bytes=providers.Callable(lambda s: s.chunk_store_min_free_mb * MIB, settings),
     )
@@ -351,7 +371,11 @@ async def running(container: Container) -> AsyncIterator[Container]:
             if container.stores.overridden:  # a test graph with fakes: nothing to open
                 yield container
             else:
-                opening = open_stores(container.settings(), create=container.create_missing())
+                opening = open_stores(
+                    container.settings(),
+                    container.telemetry(),
+                    create=container.create_missing(),
+                )
                 async with opening as stores:
                     container.stores.override(providers.Object(stores))
                     try:

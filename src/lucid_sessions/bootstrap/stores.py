@@ -23,6 +23,7 @@ from lucid_sessions.domain.ports.pipeline_stats import PipelineStats
 from lucid_sessions.domain.ports.session_cache import SessionCache
 from lucid_sessions.domain.ports.session_log import SessionLog
 from lucid_sessions.domain.ports.session_repository import SessionRepository
+from lucid_sessions.domain.ports.telemetry import Telemetry
 
 __all__ = ["Stores", "open_stores"]
 
@@ -85,13 +86,13 @@ async def _sqlite(folder: Path, create: bool) -> AsyncIterator[Stores]:
 
 
 @asynccontextmanager
-async def _with_cache(stores: Stores, url: str) -> AsyncIterator[Stores]:
+async def _with_cache(stores: Stores, url: str, telemetry: Telemetry) -> AsyncIterator[Stores]:
     from lucid_sessions.adapters.redis import open_redis_cache
 
     async with asynccontextmanager(open_redis_cache)(url) as cache:
         yield Stores(
             f"{stores.kind}+redis",
-            CachedSessionRepository(stores.sessions, cache),
+            CachedSessionRepository(stores.sessions, cache, telemetry),
             stores.chunks,
             stores.data_keys,
             stores.pipeline_stats,
@@ -102,8 +103,11 @@ async def _with_cache(stores: Stores, url: str) -> AsyncIterator[Stores]:
 
 
 @asynccontextmanager
-async def open_stores(settings: Settings, *, create: bool = True) -> AsyncIterator[Stores]:
-    """The selected stores; `create=False` refuses to make an empty embedded store."""
+async def open_stores(
+    settings: Settings, telemetry: Telemetry, *, create: bool = True
+) -> AsyncIterator[Stores]:
+    """The selected stores; `create=False` refuses to make an empty embedded store.
+    `telemetry` counts the cache's hits and misses."""
     metadata = (
         _mongo(settings.mongodb_url)
         if settings.mongodb_url
@@ -113,5 +117,5 @@ async def open_stores(settings: Settings, *, create: bool = True) -> AsyncIterat
         if not settings.redis_url:
             yield stores
             return
-        async with _with_cache(stores, settings.redis_url) as cached:
+        async with _with_cache(stores, settings.redis_url, telemetry) as cached:
             yield cached

@@ -34,7 +34,7 @@ from lucid_sessions.adapters.http.upload import (
     parse_chunk_id,
     read_capped,
 )
-from lucid_sessions.adapters.metrics import Metrics
+from lucid_sessions.adapters.telemetry.prometheus import PrometheusTelemetry
 from lucid_sessions.app.usecases.ingest_chunk import ChunkUpload, IngestChunk
 from lucid_sessions.app.usecases.read_chunks import MAX_CHUNK_PAGE, ChunkFilter, ChunkReader
 from lucid_sessions.domain.principal import Principal
@@ -61,7 +61,6 @@ class ChunkController(Controller):
         principal: NamedDependency[Principal],
         ingest_chunk: NamedDependency[IngestChunk],
         upload_limits: NamedDependency[UploadLimits],
-        metrics: NamedDependency[Metrics],
     ) -> Response[ChunkResponse]:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != OCTETS:
@@ -80,9 +79,6 @@ class ChunkController(Controller):
         body = chunk_response(result.record)
         if not result.created:
             return Response(body, status_code=200)
-        metrics.chunks_ingested.inc()
-        metrics.bytes_ingested.inc(result.record.size_bytes)
-        metrics.ingest_duration.observe(result.seconds)
         location = f"/api/v1/sessions/{session_id}/chunks/{sequence}"
         return Response(body, status_code=201, headers={"Location": location})
 
@@ -134,12 +130,12 @@ class ChunkController(Controller):
         chunk_id: ChunkId,
         principal: NamedDependency[Principal],
         chunk_reader: NamedDependency[ChunkReader],
-        metrics: NamedDependency[Metrics],
+        telemetry: NamedDependency[PrometheusTelemetry],
     ) -> Response[Any]:
         started = time.perf_counter()
         content = await chunk_reader.chunk(principal, session_id, parse_chunk_id(chunk_id))
         response = await send_download(request, content)  # authenticated before the headers
-        metrics.download_duration.observe(time.perf_counter() - started)
+        telemetry.chunk_downloaded(time.perf_counter() - started)
         return response
 
     @get(

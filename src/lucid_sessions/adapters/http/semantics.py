@@ -9,6 +9,10 @@
   asks `is_head(scope)`.
 - `OPTIONS` (other than a CORS preflight, which the CORS middleware answers) is 204 with the
   path's true `Allow`; a 405 carries the same `Allow`.
+- A failure after the status line went out (a stored chunk found corrupt half-way through a
+  recording) cannot become an error status any more: the response is left incomplete, so the
+  server closes the connection before the announced Content-Length is reached, which every
+  HTTP client reports as an error. It is logged as `response_aborted`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from lucid_sessions.adapters.metrics import Metrics
+from lucid_sessions.adapters.telemetry.prometheus import PrometheusTelemetry
 
 __all__ = ["HEAD_KEY", "AllowTable", "HttpSemantics", "is_head"]
 
@@ -96,7 +100,7 @@ def _header(scope: Scope, name: bytes) -> str:
 
 
 class HttpSemantics:
-    def __init__(self, app: ASGIApp, allow: AllowTable, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, allow: AllowTable, metrics: PrometheusTelemetry) -> None:
         self._app, self._allow, self._metrics = app, allow, metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -112,11 +116,12 @@ class HttpSemantics:
         head = method == "HEAD"
         if head:
             scope = cast(Scope, {**scope, "method": "GET", HEAD_KEY: True})
-        body_done = False
+        body_done = started_response = False
 
         async def send_with_semantics(message: Any) -> None:
-            nonlocal status, body_done
+            nonlocal status, body_done, started_response
             if message["type"] == "http.response.start":
+                started_response = True
                 status = int(message["status"])
                 headers = (
                     [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
@@ -140,6 +145,14 @@ class HttpSemantics:
                 status = await self._options(allow, send_with_semantics)
             else:
                 await self._app(scope, receive, send_with_semantics)
+        except Exception as exc:
+            if not started_response:
+                raise
+            cause: BaseException = exc
+            while isinstance(cause, BaseExceptionGroup) and cause.exceptions:
+                cause = cause.exceptions[0]  # raised inside the streaming task group
+            detail = getattr(cause, "detail", None) or type(cause).__name__
+            _log.warning("response_aborted", path=scope["path"], status=status, error=detail)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("path_template")

@@ -13,12 +13,11 @@ from lucid_sessions import __version__
 from lucid_sessions.adapters.http.auth import METRICS, PUBLIC
 from lucid_sessions.adapters.http.errors import documented
 from lucid_sessions.adapters.http.openapi import METRICS_ERRORS
-from lucid_sessions.adapters.metrics import CONTENT_TYPE_LATEST, Metrics
+from lucid_sessions.adapters.telemetry.prometheus import CONTENT_TYPE_LATEST, PrometheusTelemetry
 from lucid_sessions.app.usecases.health import CheckHealth
-from lucid_sessions.app.usecases.statistics import SystemStatistics
+from lucid_sessions.app.usecases.statistics import RefreshFigures, SystemStatistics
 from lucid_sessions.domain.errors import StorageUnavailable, Unauthenticated
-from lucid_sessions.domain.principal import SYSTEM, Principal
-from lucid_sessions.domain.session import SessionStatus
+from lucid_sessions.domain.principal import Principal
 
 __all__ = ["HealthResponse", "SystemController", "SystemStatisticsResponse"]
 
@@ -42,12 +41,12 @@ UNHEALTHY = {
 }
 
 
-async def _metrics(metrics: Metrics, system_statistics: SystemStatistics) -> Response[bytes]:
-    report = await system_statistics(SYSTEM)
-    metrics.set_sessions(report.sessions_by_status, [s.value for s in SessionStatus])
-    metrics.bytes_stored.set(report.summary.stored_bytes_total)
+async def _metrics(
+    telemetry: PrometheusTelemetry, refresh_figures: RefreshFigures
+) -> Response[bytes]:
+    await refresh_figures()
     # Litestar would append a second charset to a text/ media type: set the header itself.
-    return Response(metrics.render(), headers={"content-type": CONTENT_TYPE_LATEST})
+    return Response(telemetry.render(), headers={"content-type": CONTENT_TYPE_LATEST})
 
 
 async def _health(check_health: CheckHealth) -> Response[HealthResponse]:
@@ -127,10 +126,10 @@ class SystemController(Controller):
     )
     async def get_metrics(
         self,
-        metrics: NamedDependency[Metrics],
-        system_statistics: NamedDependency[SystemStatistics],
+        telemetry: NamedDependency[PrometheusTelemetry],
+        refresh_figures: NamedDependency[RefreshFigures],
     ) -> Response[bytes]:
-        return await _metrics(metrics, system_statistics)
+        return await _metrics(telemetry, refresh_figures)
 
     @get(
         "/api/v1/sessions/metrics",
@@ -141,10 +140,10 @@ class SystemController(Controller):
     )
     async def get_sessions_metrics(
         self,
-        metrics: NamedDependency[Metrics],
-        system_statistics: NamedDependency[SystemStatistics],
+        telemetry: NamedDependency[PrometheusTelemetry],
+        refresh_figures: NamedDependency[RefreshFigures],
     ) -> Response[bytes]:
-        return await _metrics(metrics, system_statistics)
+        return await _metrics(telemetry, refresh_figures)
 
     @get(
         "/api/v1/sessions/statistics",

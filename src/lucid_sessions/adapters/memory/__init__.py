@@ -10,6 +10,7 @@ from lucid_sessions.adapters.memory.pipeline_stats import InMemoryPipelineStats
 from lucid_sessions.adapters.memory.session_cache import InMemorySessionCache
 from lucid_sessions.adapters.memory.session_log import InMemorySessionLog
 from lucid_sessions.adapters.memory.session_repository import InMemorySessionRepository
+from lucid_sessions.adapters.memory.telemetry import RecordingTelemetry
 
 __all__ = [
     "FrozenClock",
@@ -21,5 +22,6 @@ __all__ = [
     "InMemorySessionCache",
     "InMemorySessionLog",
     "InMemorySessionRepository",
+    "RecordingTelemetry",
     "SequentialIdGenerator",
 ]

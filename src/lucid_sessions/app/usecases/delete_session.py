@@ -30,6 +30,7 @@ from lucid_sessions.domain.ports.data_key_store import DataKeyStore
 from lucid_sessions.domain.ports.pipeline_stats import PipelineStats
 from lucid_sessions.domain.ports.session_log import SessionLog
 from lucid_sessions.domain.ports.session_repository import SessionRepository
+from lucid_sessions.domain.ports.telemetry import Telemetry
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import Session, SessionStatus, validate_id
 from lucid_sessions.domain.session_log import DeletionReason, LogEntry, deleted_entry
@@ -53,9 +54,11 @@ class SessionDeleter:
         stats: PipelineStats,
         log: SessionLog,
         clock: Clock,
+        telemetry: Telemetry,
         on_logged: Callable[[], None] | None = None,
     ) -> None:
         self._repo, self._index, self._blobs, self._keys = repo, index, blobs, keys
+        self._telemetry = telemetry
         self._stats, self._log, self._clock, self._on_logged = stats, log, clock, on_logged
 
     async def claim(
@@ -102,6 +105,7 @@ class SessionDeleter:
             await self._repo.delete(sid)
         if self._on_logged is not None:
             self._on_logged()
+        self._telemetry.session_deleted(deletion.reason)
         _log.info(
             "session_deleted",
             extra={"session_id": sid, "reason": deletion.reason, "log_index": entry.index},

@@ -26,6 +26,7 @@ from lucid_sessions.domain.ports.pipeline_stats import PipelineStats, StageFigur
 from lucid_sessions.domain.ports.session_log import SessionLog
 from lucid_sessions.domain.ports.session_repository import SessionRepository
 from lucid_sessions.domain.ports.signer import Signer
+from lucid_sessions.domain.ports.telemetry import FinalizationOutcome, Telemetry
 from lucid_sessions.domain.principal import SYSTEM
 from lucid_sessions.domain.session import SessionStatus
 from lucid_sessions.domain.session_log import completed_entry
@@ -45,9 +46,11 @@ class FinalizeSession:
         stats: PipelineStats,
         clock: Clock,
         log: SessionLog,
+        telemetry: Telemetry,
         on_logged: Callable[[], None] | None = None,
     ) -> None:
         self._repo, self._opener, self._signer = repo, opener, signer
+        self._telemetry = telemetry
         self._stats, self._clock, self._log, self._on_logged = stats, clock, log, on_logged
 
     async def __call__(self, session_id: str) -> SessionStatus:
@@ -105,6 +108,10 @@ class FinalizeSession:
     async def _figures(
         self, session_id: str, checked: int, seconds: float, error: str | None
     ) -> None:
+        self._telemetry.stage_seconds("finalization", seconds)
+        self._telemetry.finalized(
+            FinalizationOutcome.COMPLETED if error is None else FinalizationOutcome.FAILED
+        )
         await self._stats.record(
             session_id,
             {

@@ -31,6 +31,7 @@ from lucid_sessions.domain.ports.data_key_store import DataKeyStore
 from lucid_sessions.domain.ports.keyring import KeyRing, WrappedKey
 from lucid_sessions.domain.ports.pipeline_stats import PipelineStats, StageFigures
 from lucid_sessions.domain.ports.session_repository import SessionRepository
+from lucid_sessions.domain.ports.telemetry import QuotaReason, Telemetry
 from lucid_sessions.domain.ports.usage_probe import UsageProbe
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import Session, validate_id
@@ -86,6 +87,7 @@ class IngestChunk:
         clock: Clock,
         locks: KeyedLocks,
         cipher: CipherName,
+        telemetry: Telemetry,
         space: UsageProbe | None = None,
         min_free_bytes: int = 0,
     ) -> None:
@@ -94,7 +96,7 @@ class IngestChunk:
         self._repo, self._index, self._blobs, self._keys = repo, index, blobs, keys
         self._keyring, self._codec, self._stats, self._clock = keyring, codec, stats, clock
         self._locks, self._cipher = locks, cipher
-        self._space, self._min_free = space, min_free_bytes
+        self._space, self._min_free, self._telemetry = space, min_free_bytes, telemetry
 
     async def __call__(self, principal: Principal, upload: ChunkUpload) -> IngestResult:
         started = time.perf_counter()
@@ -111,7 +113,11 @@ class IngestChunk:
                 _check_declared(upload, digest)
                 replay = await self._replay(session, upload, digest)
                 return IngestResult(replay, False, time.perf_counter() - started)
-            self._check_accepting(session, upload)
+            try:
+                self._check_accepting(session, upload)
+            except StorageFull:
+                self._telemetry.quota_refused(QuotaReason.SESSION_QUOTA)
+                raise
             await self._check_space(upload)
             try:
                 record, sealed, timings = await self._store(session, upload)
@@ -123,7 +129,9 @@ class IngestChunk:
             await self._commit(principal, session, record)
             timings["merkle_building"] += time.perf_counter() - committed_at
         await self._record_figures(session.session_id, upload, sealed, timings)
-        return IngestResult(record, True, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        self._telemetry.chunk_ingested(record.size_bytes, seconds)
+        return IngestResult(record, True, seconds)
 
     async def _replay(self, session: Session, upload: ChunkUpload, digest: bytes) -> ChunkRecord:
         stored = await self._index.get(session.session_id, upload.sequence_number)
@@ -145,6 +153,7 @@ class IngestChunk:
             return
         free = (await self._space.usage()).free_bytes
         if free - len(upload.data) < self._min_free:
+            self._telemetry.quota_refused(QuotaReason.FREE_SPACE)
             raise StorageFull(
                 "the chunk store is below its free-space floor; new chunks are refused until "
                 "space is freed (reads, stop and finalization still work)"
@@ -249,3 +258,5 @@ class IngestChunk:
             "storage": StageFigures(1, 0, stored, stored, round(timings["storage"], 6)),
         }
         await self._stats.record(session_id, figures)
+        for stage, stage_figures in figures.items():
+            self._telemetry.stage_seconds(stage, stage_figures.seconds)

@@ -8,6 +8,7 @@ which decides on its own who may run it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,10 +24,13 @@ from lucid_sessions.domain.ports.blob_store import BlobStore
 from lucid_sessions.domain.ports.chunk_index import ChunkIndex, ChunkPage, ChunkQuery
 from lucid_sessions.domain.ports.data_key_store import DataKeyStore
 from lucid_sessions.domain.ports.session_repository import SessionRepository
+from lucid_sessions.domain.ports.telemetry import Telemetry
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import Session
 
 __all__ = ["MAX_CHUNK_PAGE", "PIECE", "ChunkFilter", "ChunkOpener", "ChunkReader", "Content"]
+
+_log = logging.getLogger("lucid_sessions.chunks")
 
 MAX_CHUNK_PAGE = 1000
 PIECE = 256 * 1024
@@ -47,13 +51,34 @@ class ChunkOpener:
     """Committed chunk records and their authenticated plaintext; no access check."""
 
     def __init__(
-        self, index: ChunkIndex, blobs: BlobStore, keys: DataKeyStore, codec: BlobCodec
+        self,
+        index: ChunkIndex,
+        blobs: BlobStore,
+        keys: DataKeyStore,
+        codec: BlobCodec,
+        telemetry: Telemetry,
     ) -> None:
         self._index, self._blobs, self._keys, self._codec = index, blobs, keys, codec
+        self._telemetry = telemetry
 
     async def plaintext(self, record: ChunkRecord) -> bytes:
         """The original bytes, authenticated (AEAD, then BLAKE3) before they are returned;
-        `CorruptChunk` when the blob is missing or fails a check."""
+        `CorruptChunk` when the blob is missing or fails a check (logged and counted)."""
+        try:
+            return await self._plaintext(record)
+        except CorruptChunk as exc:
+            self._telemetry.chunk_corrupt()
+            _log.error(
+                "chunk_corrupt",
+                extra={
+                    "session_id": record.session_id,
+                    "sequence_number": record.sequence_number,
+                    "error": exc.detail,
+                },
+            )
+            raise
+
+    async def _plaintext(self, record: ChunkRecord) -> bytes:
         sid, seq = record.session_id, record.sequence_number
         try:
             blob = await self._blobs.get(sid, seq)

@@ -17,6 +17,7 @@ from lucid_sessions.app.usecases.delete_session import SessionDeleter
 from lucid_sessions.domain.errors import ConcurrencyError, DomainError, NotFound
 from lucid_sessions.domain.ports.clock import Clock
 from lucid_sessions.domain.ports.session_repository import SessionQuery, SessionRepository
+from lucid_sessions.domain.ports.telemetry import Telemetry
 from lucid_sessions.domain.principal import SYSTEM
 from lucid_sessions.domain.session import Session, SessionStatus
 from lucid_sessions.domain.session_log import DeletionReason
@@ -49,9 +50,11 @@ class RetentionSweep:
         repo: SessionRepository,
         deleter: SessionDeleter,
         clock: Clock,
+        telemetry: Telemetry,
         lease_seconds: float = 600.0,
     ) -> None:
         self._repo, self._deleter, self._clock = repo, deleter, clock
+        self._telemetry = telemetry
         self._lease = timedelta(seconds=lease_seconds)
 
     async def __call__(
@@ -67,6 +70,17 @@ class RetentionSweep:
                 swept.append(Swept(session_id, SweepOutcome.WOULD_DELETE, expires_at))
             else:
                 swept.append(await self._delete(session_id, moment))
+        for item in swept:
+            self._telemetry.retention_swept(item.outcome)
+        if swept:
+            _log.info(
+                "retention_swept",
+                extra={
+                    "as_of": moment.isoformat(),
+                    "dry_run": dry_run,
+                    **{o: sum(i.outcome == o for i in swept) for o in SweepOutcome.ALL},
+                },
+            )
         return swept
 
     async def _expired(self, moment: datetime) -> list[tuple[str, datetime | None]]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lucid_sessions.domain.ports.session_log import SessionLog
 from lucid_sessions.domain.ports.session_repository import SessionRepository, SessionSummary
+from lucid_sessions.domain.ports.telemetry import ServiceFigures, Telemetry
 from lucid_sessions.domain.ports.usage_probe import StorageUsage, UsageProbe
-from lucid_sessions.domain.principal import Principal
-from lucid_sessions.domain.session import SessionStatus
+from lucid_sessions.domain.principal import SYSTEM, Principal
+from lucid_sessions.domain.session import VISIBLE_STATUSES
 
-__all__ = ["SystemStatistics", "SystemStatisticsReport"]
+__all__ = ["RefreshFigures", "SystemStatistics", "SystemStatisticsReport"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +22,7 @@ class SystemStatisticsReport:
     @property
     def sessions_by_status(self) -> dict[str, int]:
         counts = self.summary.sessions_by_status
-        return {status.value: counts.get(status.value, 0) for status in SessionStatus}
+        return {status.value: counts.get(status.value, 0) for status in VISIBLE_STATUSES}
 
     @property
     def compression_ratio(self) -> float | None:
@@ -36,3 +38,24 @@ class SystemStatistics:
     async def __call__(self, principal: Principal) -> SystemStatisticsReport:
         summary = await self._repo.summarize(principal.owner_scope())
         return SystemStatisticsReport(summary, await self._usage.usage())
+
+
+class RefreshFigures:
+    """Reads the service's levels from the stores (sessions by status, stored bytes, free
+    space, the session log's size and anchored size) and hands them to the telemetry, so
+    every process reports the same levels whichever did the work."""
+
+    def __init__(self, statistics: SystemStatistics, log: SessionLog, telemetry: Telemetry) -> None:
+        self._statistics, self._log, self._telemetry = statistics, log, telemetry
+
+    async def __call__(self) -> ServiceFigures:
+        report = await self._statistics(SYSTEM)
+        figures = ServiceFigures(
+            sessions_by_status=report.sessions_by_status,
+            stored_bytes=report.summary.stored_bytes_total,
+            storage_free_bytes=report.storage.free_bytes,
+            log_size=await self._log.size(),
+            log_anchored_size=await self._log.anchored_size(),
+        )
+        self._telemetry.figures(figures)
+        return figures
