@@ -45,7 +45,13 @@ def test_root_health_and_schema(client: httpx.Client, server: ServiceProcess) ->
     assert body["status"] == "healthy"
     assert body["service"] == "session-api"
     cache = "disabled" if server.env.get("REDIS_URL") is None else "ok"
-    assert body["checks"] == {"database": "ok", "cache": cache, "storage": "ok"}
+    assert body["checks"] == {
+        "database": "ok",
+        "cache": cache,
+        "storage": "ok",
+        "signing_key": "ok",
+        "free_space": "ok",
+    }
     schema = client.get("/schema/openapi.json").json()
     assert f"{BASE}/{{session_id}}/start" in schema["paths"]
     assert client.get(f"{BASE}/health").json()["status"] == "healthy"

@@ -53,7 +53,13 @@ def test_the_app_on_fakes_records_and_finalizes(tmp_path: Path) -> None:
         assert manifest["signature"]
         assert manifest["chunks_count"] == 1
         health = client.get("/health").json()
-        assert health["checks"] == {"database": "ok", "cache": "disabled", "storage": "ok"}
+        assert health["checks"] == {
+            "database": "ok",
+            "cache": "disabled",
+            "storage": "ok",
+            "signing_key": "ok",
+            "free_space": "ok",
+        }
     stores = container.stores()
     assert isinstance(stores.sessions, InMemorySessionRepository), "the fakes stayed in place"
 

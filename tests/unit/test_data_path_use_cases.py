@@ -164,12 +164,17 @@ async def test_ingest_commits_counters_root_and_figures(world: World) -> None:
     assert figures["encryption"].processed == 5
     for n, data in enumerate(blobs):
         assert await plaintext(world, sid, n) == data
+    assert world.telemetry.counts[("chunk_ingested", "")] == 5
+    assert world.telemetry.ingested_bytes == session.size_bytes
+    assert world.telemetry.counts[("stage_seconds", "compression")] == 5
+    assert world.telemetry.counts[("chunk_corrupt", "")] == 0
 
 
 async def test_replays_gaps_and_conflicts(world: World) -> None:
     sid = await recording(world)
     await put(world, sid, 0)
     assert not await put(world, sid, 0), "an identical replay is not a new chunk"
+    assert world.telemetry.counts[("chunk_ingested", "")] == 1
     with pytest.raises(ChunkConflict):
         await put(world, sid, 0, b"other bytes")
     with pytest.raises(ChunkConflict, match="expected chunk 1"):
@@ -255,6 +260,7 @@ async def test_tampered_or_moved_blobs_never_read(world: World) -> None:
     for n in range(3):
         with pytest.raises(CorruptChunk, match=f"chunk {n} "):
             await plaintext(world, sid, n)
+    assert world.telemetry.counts[("chunk_corrupt", "")] == 3
     report = await VerifySession(world.reader, world.opener, verify_signature)(SYSTEM, sid)
     assert [seq for seq, _ in report.corrupt] == [0, 1, 2]
     assert not report.ok
@@ -298,6 +304,8 @@ async def test_finalization_signs_a_verifiable_manifest(world: World) -> None:
     await world.repo.save(session)
     assert await world.finalize(sid) is SessionStatus.COMPLETED
     assert await world.finalize(sid) is SessionStatus.COMPLETED, "idempotent"
+    assert world.telemetry.counts[("finalized", "completed")] == 1, "counted once"
+    assert world.telemetry.counts[("stage_seconds", "finalization")] == 1
     manifest = await world.integrity.manifest(SYSTEM, sid)
     assert manifest["status"] == "completed"
     assert manifest["chunks_count"] == 4
@@ -370,6 +378,8 @@ async def test_finalization_fails_a_corrupt_session_and_waits_while_paused(world
     assert failed.error is not None
     assert "corrupt" in failed.error
     assert (await world.stats.get(sid))["finalization"].failed == 1
+    assert world.telemetry.counts[("finalized", "failed")] == 1
+    assert world.telemetry.counts[("finalized", "completed")] == 0
 
 
 async def test_rewrap_keeps_data_readable(world: World) -> None:

@@ -126,6 +126,10 @@ async def test_retention_deletes_expired_sessions_and_logs_each(ops: Ops) -> Non
     assert entry.principal == SYSTEM.id
     as_of = await ops.sweep(as_of=T0 + timedelta(days=400))
     assert [s.session_id for s in as_of] == ["sess-young"], "legal hold is never swept"
+    counts = ops.telemetry.counts
+    assert counts[("retention_swept", "would_delete")] == 1
+    assert counts[("retention_swept", "deleted")] == 2
+    assert counts[("session_deleted", "retention")] == 2
 
 
 async def test_two_sweepers_at_once_delete_each_session_once(ops: Ops) -> None:
@@ -180,6 +184,8 @@ async def test_deletion_by_request_and_by_force(ops: Ops) -> None:
         await ops.delete(SYSTEM, "sess-held", force=True)
     reasons = [e.reason for e in await ops.log.entries(0, 10)]
     assert reasons == [DeletionReason.REQUEST, DeletionReason.FORCE]
+    assert ops.telemetry.counts[("session_deleted", "request")] == 1
+    assert ops.telemetry.counts[("session_deleted", "force")] == 1
 
 
 async def test_signed_tree_heads_and_proofs_verify(ops: Ops) -> None:
@@ -233,6 +239,29 @@ async def test_anchoring_publishes_new_heads_once_and_survives_an_outage(ops: Op
     anchor.down = False
     assert await anchoring() == 2
     assert anchor.published == [1, 2]
+    assert ops.telemetry.counts[("anchoring", "anchored")] == 2
+    assert ops.telemetry.counts[("anchoring", "failed")] == 1
+
+
+async def test_a_log_line_is_not_an_anchor(ops: Ops) -> None:
+    """Without BLOCKCHAIN_ENGINE_URL each new head is logged once, and the log's anchored
+    size stays 0: an operator never sees heads reported as anchored that were not."""
+    logged: list[int] = []
+
+    class LogOnly(FlakyAnchor):
+        durable = False
+
+        async def publish(self, head: TreeHead) -> None:
+            logged.append(head.tree_size)
+
+    anchoring = AnchorLog(ops.log, ops.reader, LogOnly(), ops.telemetry)
+    await stopped(ops, "sess-a")
+    await ops.delete(SYSTEM, "sess-a")
+    assert await anchoring() is None
+    assert await anchoring() is None
+    assert logged == [1], "each new head once"
+    assert await ops.log.anchored_size() == 0
+    assert ops.telemetry.counts[("anchoring", "anchored")] == 0
 
 
 async def test_a_periodic_job_backs_off_and_recovers() -> None:

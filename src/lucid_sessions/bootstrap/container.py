@@ -242,7 +242,7 @@ class Container(containers.DeclarativeContainer):
     # -- the session log and anchoring ------------------------------------------------------
     log_reader = providers.Singleton(SessionLogReader, log=session_log, signer=signer, clock=clock)
     anchor = providers.Singleton(_anchor, settings)
-    anchor_log = providers.Factory(
+    anchor_log = providers.Singleton(
         AnchorLog, log=session_log, reader=log_reader, anchor=anchor, telemetry=telemetry
     )
     anchoring_job = providers.Singleton(
@@ -274,6 +274,10 @@ class Container(containers.DeclarativeContainer):
         storage=storage_probe,
         cache=cache,
         warnings=providers.Callable(_health_warnings, authenticate),
+        signer=signer,
+        check_signature=check_signature,
+        usage=storage_probe,
+        min_free_bytes=providers.Callable(lambda s: s.chunk_store_min_free_mb * MIB, settings),
     )
     create_session = providers.Factory(CreateSession, repo=session_repository, clock=clock, ids=ids)
     get_session = providers.Factory(GetSession, repo=session_repository, clock=clock)

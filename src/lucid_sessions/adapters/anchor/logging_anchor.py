@@ -13,6 +13,10 @@ _log = structlog.get_logger("lucid_sessions.anchoring")
 
 
 class LoggingAnchor(Anchor):
+    """A log line is not an anchor: the log's anchored size stays where it is."""
+
+    durable = False
+
     async def publish(self, head: TreeHead) -> None:
         _log.info(
             "log_head_not_anchored", reason="BLOCKCHAIN_ENGINE_URL is not set", **head.document()

@@ -36,7 +36,7 @@ class HealthResponse(msgspec.Struct, kw_only=True):
 UNHEALTHY = {
     503: ResponseSpec(
         data_container=HealthResponse,
-        description="unhealthy: the database or the storage is down",
+        description="unhealthy: the database, the storage or the signing key is down",
     )
 }
 

@@ -1,13 +1,22 @@
 """PrometheusTelemetry: the Telemetry port as Prometheus metrics (prometheus_client), one
 registry per application instance, plus the HTTP request metrics of the HTTP adapter.
 
-Every labelled series of a known label value is created at zero, so a dashboard sees
+Route labels are Litestar's path templates without the parameter types
+(`/api/v1/sessions/{session_id}/chunks/{chunk_id}`). Every labelled series of a known label
+value is created at zero, so a dashboard sees
 `lucid_quota_refusals_total{reason="free_space"} 0` before the first refusal, not nothing.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from lucid_sessions.domain.ports.telemetry import (
@@ -28,6 +37,9 @@ RETENTION_OUTCOMES = ("deleted", "would_delete", "resumed", "skipped")
 
 class PrometheusTelemetry(Telemetry):
     def __init__(self, session_statuses: tuple[str, ...] = ()) -> None:
+        # No `_created` series beside every counter and histogram: they double the series a
+        # Raspberry Pi serves and no dashboard of ours reads them (process-wide setting).
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self._statuses = session_statuses

@@ -17,17 +17,21 @@ _log = logging.getLogger("lucid_sessions.anchoring")
 class AnchorLog:
     """Publishes a signed head when the log is larger than what was last anchored, then
     records the new size (in the store, so a restart does not publish it again). Raises
-    AnchorUnavailable when the anchor refuses; the periodic job retries with backoff."""
+    AnchorUnavailable when the anchor refuses; the periodic job retries with backoff.
+
+    An anchor that is not `durable` (the log-only one) is given each new head once per
+    process, and the anchored size is left as it is: nothing was anchored."""
 
     def __init__(
         self, log: SessionLog, reader: SessionLogReader, anchor: Anchor, telemetry: Telemetry
     ) -> None:
         self._log, self._reader, self._anchor = log, reader, anchor
         self._telemetry = telemetry
+        self._published = 0
 
     async def __call__(self) -> int | None:
         """The size anchored now, or None when there was nothing new."""
-        anchored = await self._log.anchored_size()
+        anchored = max(await self._log.anchored_size(), self._published)
         head = await self._reader.head()
         if head.tree_size <= anchored:
             return None
@@ -36,6 +40,9 @@ class AnchorLog:
         except Exception:
             self._telemetry.anchoring(AnchoringOutcome.FAILED)
             raise
+        self._published = head.tree_size
+        if not self._anchor.durable:
+            return None
         self._telemetry.anchoring(AnchoringOutcome.ANCHORED)
         await self._log.record_anchored(head.tree_size)
         _log.info("log_anchored", extra={"tree_size": head.tree_size, "root": head.root.hex()})

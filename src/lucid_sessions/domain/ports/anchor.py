@@ -16,7 +16,12 @@ class Anchor(Protocol):
     `publish` returns once the head is accepted, and raises `AnchorUnavailable` when it was
     not (unreachable, refused, timed out); the caller retries. Publishing the same head
     again is harmless.
+
+    `durable` says whether an accepted head is kept where others can check it later; only
+    then does the service record the log's "anchored size".
     """
+
+    durable: bool = True
 
     @abc.abstractmethod
     async def publish(self, head: TreeHead) -> None: ...
