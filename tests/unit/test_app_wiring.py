@@ -70,3 +70,23 @@ def test_an_unopened_graph_fails_loudly(tmp_path: Path, missing: str) -> None:
     getattr(container, missing).reset_override()
     with pytest.raises(Exception):  # noqa: B017, PT011 - dependency-injector's own error
         container.create_session()
+
+
+def test_while_draining_new_requests_are_503_and_health_still_answers(tmp_path: Path) -> None:
+    container = fake_container(tmp_path)
+    with TestClient(create_app(container)) as client:
+        sid = client.post(BASE, json={"name": "n", "rdp_config": {"host": "h"}}).json()
+        sid = sid["session_id"]
+        assert client.post(f"{BASE}/{sid}/start").status_code == 200
+        container.draining().begin()  # what SIGTERM does
+        headers = {"content-type": "application/octet-stream"}
+        refused = client.put(f"{BASE}/{sid}/chunks/0", content=b"x", headers=headers)
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "5"
+        assert refused.headers["connection"] == "close"
+        assert "shutting down" in refused.json()["detail"]
+        assert refused.headers["x-request-id"]
+        assert client.get("/health").status_code == 200
+        assert client.get(f"{BASE}/{sid}").status_code == 503
+    stored = anyio.run(container.session_repository().get, sid)
+    assert stored.chunks_count == 0, "a refused upload stores nothing"

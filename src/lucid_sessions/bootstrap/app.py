@@ -21,6 +21,7 @@ from lucid_sessions.adapters.http.auth import authentication_guard, current_prin
 from lucid_sessions.adapters.http.body import JsonBodyMiddleware
 from lucid_sessions.adapters.http.chunks import ChunkController
 from lucid_sessions.adapters.http.docs import docs_assets_router, docs_render_plugins
+from lucid_sessions.adapters.http.draining import DrainingLayer
 from lucid_sessions.adapters.http.errors import exception_handlers
 from lucid_sessions.adapters.http.integrity import IntegrityController
 from lucid_sessions.adapters.http.openapi_document import complete_document
@@ -191,5 +192,6 @@ def create_app(container: Container | None = None) -> Litestar:
     document = app.plugins.get(OpenAPIPlugin).provide_openapi_schema()
     complete_document(document, public=public, request_models=REQUEST_MODELS)
     allow = AllowTable((route.path_format, route.methods) for route in app.routes)
-    app.asgi_handler = HttpSemantics(app.asgi_handler, allow, container.telemetry())
+    draining = DrainingLayer(app.asgi_handler, container.draining())
+    app.asgi_handler = HttpSemantics(draining, allow, container.telemetry())
     return app

@@ -30,6 +30,7 @@ from lucid_sessions.adapters.crypto.keyring import (
 from lucid_sessions.adapters.crypto.reloading_keyring import ReloadingKeyRing
 from lucid_sessions.adapters.fs.blob_store import FilesystemBlobStore
 from lucid_sessions.adapters.fs.storage_probe import FilesystemStorageProbe
+from lucid_sessions.adapters.http.draining import Draining
 from lucid_sessions.adapters.http.upload import UploadLimits
 from lucid_sessions.adapters.system.clock import SystemClock
 from lucid_sessions.adapters.system.id_generator import UlidIdGenerator
@@ -197,6 +198,8 @@ class Container(containers.DeclarativeContainer):
     )
     authenticate = providers.Singleton(Authenticate, providers.Singleton(_authenticators, settings))
     locks = providers.Singleton(KeyedLocks)
+    draining = providers.Singleton(Draining)
+    """Set on SIGTERM: new requests answer 503 while those in flight finish."""
     upload_limits = providers.Callable(
         lambda s: UploadLimits(s.max_chunk_bytes, s.upload_idle_timeout_seconds), settings
     )

@@ -65,13 +65,18 @@ async def _opened(container: Container, work: Callable[[Container], Awaitable[in
         return _fail(f"invalid configuration: {exc}")
 
 
-def _server_class() -> type[Any]:
+def _server_class(on_stop: Callable[[], None]) -> type[Any]:
     import uvicorn
     from uvicorn.server import HANDLED_SIGNALS
 
     class Server(uvicorn.Server):
         """uvicorn's server, minus re-raising the stop signal after a graceful shutdown: the
-        process ends with status 0 once everything is closed."""
+        process ends with status 0 once everything is closed. `on_stop` runs first on the
+        stop signal (the app starts draining)."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            on_stop()
+            super().handle_exit(sig, frame)
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
@@ -104,10 +109,10 @@ def _serve(container: Container, host: str | None, port: int | None) -> int:
             access_log=False,
             log_config=None,
             proxy_headers=False,
-            timeout_graceful_shutdown=10,
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
             lifespan="on",
         )
-        server = _server_class()(config)
+        server = _server_class(container.draining().begin)(config)
         await server.serve()
         return 0 if server.started else 2
 

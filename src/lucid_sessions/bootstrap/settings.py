@@ -44,6 +44,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     retention_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
     blockchain_engine_url: str = ""
     anchor_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    shutdown_grace_seconds: Annotated[int, msgspec.Meta(ge=0, le=600)] = 10
     # -- authentication ----------------------------------------------------------------------
     api_tokens: str = ""
     api_tokens_file: str = ""
@@ -123,6 +124,10 @@ SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "blockchain_engine_url": ("BLOCKCHAIN_ENGINE_URL", ("integrations", "blockchain_engine_url")),
     "anchor_interval_seconds": ("LUCID_ANCHOR_INTERVAL_SECONDS", ("anchoring", "interval_seconds")),
+    "shutdown_grace_seconds": (
+        "LUCID_SHUTDOWN_GRACE_SECONDS",
+        ("network", "shutdown_grace_seconds"),
+    ),
     "api_tokens": ("LUCID_API_TOKENS", ("auth", "api_tokens")),
     "api_tokens_file": ("LUCID_API_TOKENS_FILE", ("auth", "api_tokens_file")),
     "jwt_secret_key": ("JWT_SECRET_KEY", ("auth", "jwt", "secret_key")),
@@ -141,7 +146,13 @@ PRODUCTION_DEFAULTS = {
     "chunk_store_path": "/app/data/chunks",
 }
 
-_INT_SETTINGS = {"port", "max_chunk_bytes", "max_json_bytes", "chunk_store_min_free_mb"}
+_INT_SETTINGS = {
+    "port",
+    "max_chunk_bytes",
+    "max_json_bytes",
+    "chunk_store_min_free_mb",
+    "shutdown_grace_seconds",
+}
 _FLOAT_SETTINGS = {
     "upload_idle_timeout_seconds",
     "retention_interval_seconds",
