@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # lucid_se
 
 import anyio
 import httpx
-from tests.servers import free_port
+from tests.servers import ADMIN_TOKEN, bearer, free_port
 
 from common import (
     CHUNK_BYTES,
@@ -164,7 +164,12 @@ def _http_round(
     threads = [threading.Thread(target=work, args=(i,)) for i in range(uploaders)]
     for thread in threads:
         thread.start()
-    start.wait()
+    try:
+        start.wait()
+    except threading.BrokenBarrierError:
+        for thread in threads:
+            thread.join()
+        raise into.errors[0] from None  # a worker failed: its error, not the barrier's
     server_cpu, client_cpu = cpu_seconds(pid), time.process_time()
     started = time.perf_counter()
     for thread in threads:
@@ -182,7 +187,7 @@ def _stage_ms_per_chunk(url: str, name_prefix: str) -> dict[str, float]:
     """Server-side milliseconds per chunk and stage, over sessions named `name_prefix*`."""
     totals: dict[str, float] = {}
     chunks = 0
-    with httpx.Client(base_url=url, timeout=30.0) as client:
+    with httpx.Client(base_url=url, timeout=30.0, headers=bearer(ADMIN_TOKEN)) as client:
         listing = client.get("/api/v1/sessions", params={"limit": 100}).json()
         for session in listing["sessions"]:
             if not session["name"].startswith(name_prefix):

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.servers
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # as bench_merkle.py
 
 import httpx
-from tests.servers import ServiceProcess
+from tests.servers import ADMIN_TOKEN, ServiceProcess, bearer
 
 from lucid_sessions.adapters.crypto import (
     AesGcmCipher,
@@ -198,8 +198,13 @@ def upload(client: httpx.Client, session_id: str, sequence: int, data: bytes) ->
 
 
 def http_client(url: str) -> httpx.Client:
-    """A keep-alive client; one per thread."""
-    return httpx.Client(base_url=url, timeout=120.0, limits=httpx.Limits(max_connections=1))
+    """A keep-alive client with the test servers' admin token; one per thread."""
+    return httpx.Client(
+        base_url=url,
+        timeout=120.0,
+        limits=httpx.Limits(max_connections=1),
+        headers=bearer(ADMIN_TOKEN),
+    )
 
 
 # -- memory ---------------------------------------------------------------------------------

@@ -18,14 +18,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import uvicorn
 from litestar import Litestar, Request, get, put
 
-from lucid_sessions.adapters.http.upload import read_capped
+from lucid_sessions.adapters.http.upload import UploadLimits, read_capped
 
-CAP = 64 << 20
+LIMITS = UploadLimits(64 << 20, 30.0)  # the service's reader, with its idle timeout
 
 
 @put("/sink", status_code=201, request_max_body_size=None)
 async def sink(request: Request[Any, Any, Any]) -> dict[str, int]:
-    data = await read_capped(request, CAP)
+    data = await read_capped(request, LIMITS)
     return {"size_bytes": len(data)}
 
 
