@@ -144,3 +144,90 @@ def test_the_trusted_key_may_come_from_a_file(tmp_path: Path) -> None:
     forged, _ = _forged(signed(signer))
     assert _cli(tmp_path, forged, "--public-key-file", str(pem))[0] == 1
     assert _cli(tmp_path, signed(signer), "--public-key-file", str(tmp_path / "none"))[0] == 2
+
+
+# -- the session log, offline -------------------------------------------------------------------
+
+
+def _log_documents(signer: Ed25519Signer, sizes: tuple[int, int]) -> dict[str, Any]:
+    """Two signed heads of a log of `completed` entries, a proof and a consistency proof."""
+    from lucid_sessions.domain.manifest import canonical_json
+    from lucid_sessions.domain.merkle import MerkleTree
+
+    entries = [
+        {"index": i, "type": "deleted", "session_id": f"sess-{i}", "at": "2026-01-01T00:00:00Z",
+         "principal": "system", "reason": "retention", "merkle_root": None, "chunks_count": 0}
+        for i in range(sizes[1])
+    ]  # fmt: skip
+    tree = MerkleTree()
+    for entry in entries:
+        tree.append_leaf_hash(leaf_hash(canonical_json(entry)))
+
+    def head(size: int) -> dict[str, Any]:
+        unsigned = {
+            "tree_size": size,
+            "root": tree.root(size).hex(),
+            "timestamp": "2026-01-01T00:00:00Z",
+            "public_key": signer.public_key().hex(),
+        }
+        return {**unsigned, "signature": signer.sign(canonical_json(unsigned)).hex()}
+
+    old, new = sizes
+    index = new - 1
+    return {
+        "older": head(old),
+        "newer": head(new),
+        "proof": {
+            "index": index,
+            "tree_size": new,
+            "leaf_hash": tree.leaf_hash_at(index).hex(),
+            "root": tree.root(new).hex(),
+            "audit_path": [h.hex() for h in tree.inclusion_proof(index, new)],
+            "entry": entries[index],
+        },
+        "consistency": {
+            "from": old,
+            "to": new,
+            "proof": [h.hex() for h in tree.consistency_proof(old, new)],
+        },
+    }
+
+
+def test_log_documents_verify_and_every_forgery_is_caught() -> None:
+    from lucid_sessions.app.log_audit import audit_consistency, audit_inclusion, audit_tree_head
+
+    signer, other = Ed25519Signer.generate(), Ed25519Signer.generate()
+    docs = _log_documents(signer, (3, 7))
+    key = signer.public_key()
+    assert audit_tree_head(docs["newer"], key, verify_signature) == []
+    assert audit_inclusion(docs["newer"], docs["proof"]) == []
+    assert audit_consistency(docs["older"], docs["newer"], docs["consistency"]) == []
+    assert audit_tree_head(docs["newer"], other.public_key(), verify_signature)
+    rewritten = {**docs["proof"], "entry": {**docs["proof"]["entry"], "reason": "request"}}
+    assert audit_inclusion(docs["newer"], rewritten)
+    shrunk = _log_documents(signer, (3, 6))["newer"]  # a head of a log that lost an entry
+    assert audit_inclusion(shrunk, docs["proof"])
+    forked = {**docs["older"], "root": "00" * 32}
+    assert audit_consistency(forked, docs["newer"], docs["consistency"])
+
+
+def test_malformed_log_documents_are_problems_not_crashes() -> None:
+    from lucid_sessions.app.log_audit import (
+        audit_consistency,
+        audit_entry_for_manifest,
+        audit_inclusion,
+        audit_tree_head,
+    )
+
+    key = Ed25519Signer.generate().public_key()
+    for bad in (
+        {},
+        {"tree_size": "x"},
+        {"tree_size": 1, "root": "zz", "signature": "", "timestamp": "", "public_key": ""},
+    ):  # noqa: E501
+        assert audit_tree_head(bad, key, verify_signature)
+        assert audit_inclusion(bad, {"entry": {}, "index": 0, "tree_size": 1, "audit_path": []})
+        assert audit_inclusion({"tree_size": 1, "root": "00"}, bad)
+        assert audit_consistency(bad, bad, bad)
+    assert audit_entry_for_manifest({}, {"type": "completed"})
+    assert audit_entry_for_manifest({}, {"type": "deleted"})

@@ -219,6 +219,9 @@ class Container(containers.DeclarativeContainer):
     session_log = providers.Callable(lambda s: s.session_log, stores)
     blob_store = providers.Singleton(_filesystem_blobs, settings, folders)
     # Both folders must be writable; free and used space are the chunk store's (recordings).
+    chunk_store_min_free_bytes = providers.Callable(
+        lambda s: s.chunk_store_min_free_mb * MIB, settings
+    )
     storage_probe = providers.Singleton(
         lambda folders: FilesystemStorageProbe(folders[1], folders[0]), folders
     )
@@ -280,7 +283,7 @@ class Container(containers.DeclarativeContainer):
         signer=signer,
         check_signature=check_signature,
         usage=storage_probe,
-        min_free_bytes=providers.Callable(lambda s: s.chunk_store_min_free_mb * MIB, settings),
+        min_free_bytes=chunk_store_min_free_bytes,
     )
     create_session = providers.Factory(CreateSession, repo=session_repository, clock=clock, ids=ids)
     get_session = providers.Factory(GetSession, repo=session_repository, clock=clock)
@@ -337,7 +340,7 @@ class Container(containers.DeclarativeContainer):
         cipher=cipher_name,
         telemetry=telemetry,
         space=storage_probe,
-        min_free_bytes=providers.Callable(lambda s: s.chunk_store_min_free_mb * MIB, settings),
+        min_free_bytes=chunk_store_min_free_bytes,
     )
     integrity = providers.Singleton(
         Integrity, reader=chunk_reader, index=chunk_index, opener=chunk_opener

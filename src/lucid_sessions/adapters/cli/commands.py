@@ -94,6 +94,18 @@ def _trusted_key(public_key_hex: str | None, public_key_file: str | None) -> byt
     return None
 
 
+def _read_trusted_key(
+    public_key_hex: str | None, public_key_file: str | None, command: str, err: TextIO
+) -> tuple[bool, bytes | None]:
+    """(False, None) after saying why when the key given cannot be read; else (True, the
+    key, or None when none was given)."""
+    try:
+        return True, _trusted_key(public_key_hex, public_key_file)
+    except (OSError, ValueError) as exc:
+        print(f"lucid-sessions {command}: cannot read the trusted public key: {exc}", file=err)
+        return False, None
+
+
 def _read_json(path: str, what: str, command: str, err: TextIO) -> dict[str, Any] | None:
     try:
         with open(path, encoding="utf-8") as handle:
@@ -134,10 +146,8 @@ def audit(
         log_proof = _read_json(log_proof_path, "the log proof", "audit", err)
         if log_head is None or log_proof is None:
             return 2
-    try:
-        trusted = _trusted_key(public_key_hex, public_key_file)
-    except (OSError, ValueError) as exc:
-        print(f"lucid-sessions audit: cannot read the trusted public key: {exc}", file=err)
+    found, trusted = _read_trusted_key(public_key_hex, public_key_file, "audit", err)
+    if not found:
         return 2
     try:
         recording = None if recording_path is None else _pieces(recording_path)
@@ -184,10 +194,8 @@ def audit_log(
     head = _read_json(head_path, "the tree head", "audit-log", err)
     if head is None:
         return 2
-    try:
-        trusted = _trusted_key(public_key_hex, public_key_file)
-    except (OSError, ValueError) as exc:
-        print(f"lucid-sessions audit-log: cannot read the trusted public key: {exc}", file=err)
+    found, trusted = _read_trusted_key(public_key_hex, public_key_file, "audit-log", err)
+    if not found:
         return 2
     if trusted is None:
         print("lucid-sessions audit-log: a trusted public key is required", file=err)
