@@ -224,7 +224,7 @@ def test_malformed_log_documents_are_problems_not_crashes() -> None:
         {},
         {"tree_size": "x"},
         {"tree_size": 1, "root": "zz", "signature": "", "timestamp": "", "public_key": ""},
-    ):  # noqa: E501
+    ):
         assert audit_tree_head(bad, key, verify_signature)
         assert audit_inclusion(bad, {"entry": {}, "index": 0, "tree_size": 1, "audit_path": []})
         assert audit_inclusion({"tree_size": 1, "root": "00"}, bad)
