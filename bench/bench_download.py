@@ -47,11 +47,11 @@ from common import (
     cpu_seconds,
     create_recording_session,
     http_client,
-    marker,
     rss_kib,
     screen_chunks,
     upload,
 )
+from figures import Figure, at_least, below, summarize
 from lucid_sessions.adapters.fs.blob_store import FilesystemBlobStore
 from lucid_sessions.adapters.memory.chunk_index import InMemoryChunkIndex
 from lucid_sessions.adapters.memory.data_key_store import InMemoryDataKeyStore
@@ -60,13 +60,15 @@ from lucid_sessions.app.usecases.read_chunks import ChunkOpener
 from lucid_sessions.domain.chunk import ChunkRecord
 from lucid_sessions.domain.merkle import blake3_256, leaf_hash
 
-__all__ = ["main"]
+__all__ = ["run"]
 
 CHUNKS = 32  # 256 MiB
 ROUNDS = 3  # in-process baseline: best of
 DOWNLOADS = 2  # per server: throughput is the best, the RSS peak is over all of them
 SAMPLE_SECONDS = 0.002
 TARGET_GROWTH_MIB = 32
+TARGET_RECORDING_RATIO = 0.80
+TARGET_CHUNKS_RATIO = 0.70
 PIECE = 1 << 20
 BASELINE_SESSION = "sess-benchdownload"
 
@@ -179,28 +181,15 @@ def _measured(
         server.stop()
 
 
-def _growth_line(name: str, run: _Download, total: int, base: float) -> str:
-    rate = total / MIB / run.seconds
-    sampler = run.sampler
-    growth = sampler.growth_mib
-    return (
-        f"{name}: peak RSS growth {growth:.1f} MiB "
-        f"(before {sampler.before / 1024:.0f} MiB, peak {sampler.peak / 1024:.0f} MiB, "
-        f"after {sampler.after / 1024:.0f} MiB; "
-        f"{'VmHWM' if sampler.exact else f'sampled x{sampler.samples}'}) "
-        f"{marker(growth < TARGET_GROWTH_MIB)} target < {TARGET_GROWTH_MIB} MiB; "
-        f"throughput {rate:.0f} MiB/s (ratio {rate / base:.2f} vs baseline {base:.0f} MiB/s)"
-    )
+def _cpu_ms_per_mib(run: _Download, total: int) -> float:
+    return run.server_cpu / (total / MIB * DOWNLOADS) * 1000
 
 
-def _cpu(run: _Download, total: int) -> str:
-    mib = total / MIB * DOWNLOADS
-    return f"server {run.server_cpu / mib * 1000:.2f} + client {run.client_cpu / mib * 1000:.2f}"
-
-
-def main(server_env: Mapping[str, str] | None = None) -> list[str]:
-    chunks = screen_chunks(CHUNKS)
-    total = CHUNK_BYTES * CHUNKS
+def run(server_env: Mapping[str, str] | None = None, tiny: bool = False) -> list[Figure]:
+    """One run's figures; `server_env` adds environment variables to the servers."""
+    count, size = (2, MIB) if tiny else (CHUNKS, CHUNK_BYTES)
+    chunks = screen_chunks(count, size=size)
+    total = size * count
     whole = blake3.blake3()
     for data in chunks:
         whole.update(data)
@@ -236,19 +225,58 @@ def main(server_env: Mapping[str, str] | None = None) -> list[str]:
         rec = _measured(data_dir, env, session_id, recording)
         one = _measured(data_dir, env, session_id, each_chunk)
 
+    mib = f"{total // MIB}MiB"
     return [
-        f"download.inprocess_open: {base:.0f} MiB/s (baseline: ChunkOpener.plaintext = blob read + "
-        "AEAD open + zstd decompress + BLAKE3 check)",
-        _growth_line(f"download.recording_{total // MIB}MiB", rec, total, base),
-        _growth_line(f"download.single_chunks_{CHUNKS}x{CHUNK_BYTES // MIB}MiB", one, total, base),
-        f"download.cpu_ms_per_MiB: {_cpu(rec, total)} (recording), {_cpu(one, total)} "
-        f"(single chunks); in-process open {1000 / base:.2f}",
-        f"download.server_rss_after_ingest: {after_ingest:.0f} MiB "
-        f"(before any download on a fresh server: {rec.sampler.before / 1024:.0f} MiB; "
-        "informational)",
+        Figure(
+            "download.inprocess_open",
+            base,
+            "MiB/s",
+            note="ChunkOpener.plaintext in process: blob read + AEAD open + zstd + BLAKE3 check",
+        ),
+        Figure(
+            f"download.recording_{mib}",
+            total / MIB / rec.seconds,
+            "MiB/s",
+            "download.inprocess_open",
+            at_least(TARGET_RECORDING_RATIO),
+        ),
+        Figure(
+            f"download.single_chunks_{count}x{size // MIB}MiB",
+            total / MIB / one.seconds,
+            "MiB/s",
+            "download.inprocess_open",
+            at_least(TARGET_CHUNKS_RATIO),
+        ),
+        Figure(
+            "download.recording_rss_growth",
+            rec.sampler.growth_mib,
+            "MiB",
+            target=below(TARGET_GROWTH_MIB),
+            note=f"peak {rec.sampler.peak / 1024:.0f} MiB over {rec.sampler.before / 1024:.0f} "
+            f"MiB before ({'VmHWM' if rec.sampler.exact else 'sampled'})",
+        ),
+        Figure(
+            "download.single_chunks_rss_growth",
+            one.sampler.growth_mib,
+            "MiB",
+            target=below(TARGET_GROWTH_MIB),
+        ),
+        Figure("download.inprocess_cpu_ms_per_MiB", 1000 / base, "ms"),
+        Figure(
+            "download.server_cpu_ms_per_MiB_recording",
+            _cpu_ms_per_mib(rec, total),
+            "ms",
+            "download.inprocess_cpu_ms_per_MiB",
+        ),
+        Figure(
+            "download.server_cpu_ms_per_MiB_single_chunks",
+            _cpu_ms_per_mib(one, total),
+            "ms",
+            "download.inprocess_cpu_ms_per_MiB",
+        ),
+        Figure("download.server_rss_after_ingest", after_ingest, "MiB"),
     ]
 
 
 if __name__ == "__main__":
-    for output in main(dict(arg.split("=", 1) for arg in sys.argv[1:])):
-        print(output)
+    print("\n".join(summarize([run(dict(arg.split("=", 1) for arg in sys.argv[1:]))])))

@@ -1,7 +1,7 @@
 """Benchmark of the RFC 9162 Merkle tree (``lucid_sessions.domain.merkle``).
 
-Run as ``python bench/bench_merkle.py``; a combined runner can import ``main()`` instead.
-Every figure is the best of ``REPEATS`` runs, all measured in the same process, so the ratio
+Run as ``python bench/bench_merkle.py``; ``bench/run.py`` imports ``run()`` instead. Every
+figure is the best of ``REPEATS`` repeats, all measured in the same process, so the ratio
 against raw BLAKE3 hashing (the in-process baseline) is meaningful across machines.
 """
 
@@ -12,8 +12,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # figures
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from figures import Figure, below, summarize
 from lucid_sessions.domain.merkle import (
     CompactRange,
     MerkleTree,
@@ -22,11 +24,13 @@ from lucid_sessions.domain.merkle import (
     verify_inclusion,
 )
 
-__all__ = ["main"]
+__all__ = ["run"]
 
 LEAVES = 100_000
+TINY_LEAVES = 2_000
 EVERY = 1_000
 REPEATS = 3
+TARGET_SECONDS = 0.5  # "well under a second"
 
 
 def _best_of(run: Callable[[], object]) -> float:
@@ -38,9 +42,9 @@ def _best_of(run: Callable[[], object]) -> float:
     return best
 
 
-def _chunk_digests() -> list[bytes]:
+def _chunk_digests(leaves: int) -> list[bytes]:
     """Stand-ins for the 32-byte BLAKE3 digests of chunks: the tree's leaf data."""
-    return [blake3_256(i.to_bytes(8, "big")) for i in range(LEAVES)]
+    return [blake3_256(i.to_bytes(8, "big")) for i in range(leaves)]
 
 
 def _raw_hashing(inputs: list[bytes]) -> None:
@@ -72,22 +76,16 @@ def _check(tree: MerkleTree, edge: CompactRange) -> None:
     root = tree.root()
     if edge.root() != root:
         raise AssertionError("CompactRange and MerkleTree disagree")
-    for size in range(EVERY, LEAVES + 1, 7 * EVERY):
+    for size in range(EVERY, tree.size + 1, 7 * EVERY):
         index = size // 3
         proof = tree.inclusion_proof(index, size)
         if not verify_inclusion(tree.leaf_hash_at(index), index, size, proof, tree.root(size)):
             raise AssertionError(f"inclusion proof {index}/{size} does not verify")
 
 
-def _line(name: str, seconds: float, baseline: float) -> str:
-    return (
-        f"{name}: {seconds:.3f} s (ratio {seconds / baseline:.2f}x "
-        f"vs raw blake3 leaf hashing {baseline:.3f} s)"
-    )
-
-
-def main() -> list[str]:
-    digests = _chunk_digests()
+def run(_env: object = None, tiny: bool = False) -> list[Figure]:
+    leaves = TINY_LEAVES if tiny else LEAVES
+    digests = _chunk_digests(leaves)
     raw_inputs = [b"\x00" + digest for digest in digests]  # 33 bytes, like a leaf hash input
     leaf_hashes = [leaf_hash(digest) for digest in digests]
 
@@ -96,15 +94,23 @@ def main() -> list[str]:
     edge_time = _best_of(lambda: _compact_range(leaf_hashes))
     bulk_time = _best_of(lambda: MerkleTree.from_leaf_hashes(leaf_hashes))
     _check(_tree_with_proofs(digests), _compact_range(leaf_hashes))
-
+    size = f"{leaves // 1000}k"
+    raw = f"merkle.raw_blake3_{size}_33B"
     return [
-        f"merkle.raw_blake3_100k_33B: {baseline:.3f} s ({baseline / LEAVES * 1e6:.2f} us/hash)",
-        _line("merkle.append_100k_with_proofs", tree_time, baseline),
-        _line("merkle.compact_range_append_100k", edge_time, baseline),
-        _line("merkle.from_leaf_hashes_100k", bulk_time, baseline),
+        Figure(raw, baseline, "s", note="the baseline: BLAKE3 of each leaf's 33 input bytes"),
+        Figure(
+            f"merkle.append_{size}_with_proofs",
+            tree_time,
+            "s",
+            raw,
+            below(TARGET_SECONDS) if not tiny else None,
+            "a proof and a root every 1,000th size",
+        ),
+        Figure(f"merkle.compact_range_append_{size}", edge_time, "s", raw),
+        Figure(f"merkle.from_leaf_hashes_{size}", bulk_time, "s", raw),
     ]
 
 
 if __name__ == "__main__":
-    for output in main():
+    for output in summarize([run()]):
         print(output)

@@ -1,55 +1,53 @@
-"""Runs every benchmark of issue 3 and prints one line per figure.
+"""The one benchmark command: every figure of the performance goals, with its baseline.
 
-``.venv/bin/python bench/run.py [merkle] [ingest] [download] [NAME=VALUE ...]`` (all three
-benchmarks by default; NAME=VALUE pairs are added to the servers' environment, to try a
-setting such as ``MALLOC_ARENA_MAX=2``).
-Each line reads ``name: value unit (ratio X vs baseline Y)``; lines with a target of the issue
-end in PASS or MISS. The markers are informational: the exit status is 0 either way (speed is
-never asserted; see bench/README.md).
+``.venv/bin/python bench/run.py [BENCHMARK ...] [--runs N] [--tiny] [NAME=VALUE ...]``
 
-The last line says how busy the rest of the machine was while the benchmarks ran: CPU time
-used by processes other than this one and its servers, in cores. Ratios taken on a busy
-2-core machine say more about the neighbours than about the service.
+- BENCHMARK: any of api, ingest, download, startup, merkle (default: all, in that order).
+- ``--runs N`` (default 3): every benchmark runs N times, interleaved (api, ingest, ...,
+  then again), and each figure is printed as the median of the runs with their spread
+  ``[lowest-highest]``; its ratio to its baseline (measured in the same run) likewise.
+- ``--tiny``: small sizes and short durations, to check that the command works (the test
+  suite runs ``--tiny --runs 1``); its figures mean nothing.
+- NAME=VALUE: added to the servers' environment, to try a setting (``MALLOC_ARENA_MAX=2``,
+  ``LUCID_CIPHER=chacha20-poly1305``, ``MONGODB_URL=...``).
+
+Each line reads ``name: median unit [spread] (ratio R [spread] vs BASELINE median unit)``;
+a figure with a goal ends in PASS or MISS. The markers are information: the exit status is 0
+either way (speed is never asserted; see bench/README.md). The last line says how busy the
+rest of the machine was: CPU time used by processes other than this one and its servers, in
+cores. Ratios taken on a busy 2-core machine say more about the neighbours than the service.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import resource
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # common, the other benchmarks
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.servers
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # lucid_sessions
 
+import bench_api
 import bench_download
 import bench_ingest
 import bench_merkle
-from common import marker
+import bench_startup
+from figures import Figure, summarize
 
-MERKLE_TARGET_SECONDS = 0.5  # "well under a second"
+Benchmark = Callable[[Mapping[str, str], bool], list[Figure]]
 
-
-def _merkle() -> list[str]:
-    lines = bench_merkle.main()
-    for index, line in enumerate(lines):
-        if line.startswith("merkle.append_100k_with_proofs:"):
-            seconds = float(line.split(":", 1)[1].split()[0])
-            lines[index] = (
-                f"{line} {marker(seconds < MERKLE_TARGET_SECONDS)} target < "
-                f'{MERKLE_TARGET_SECONDS} s ("well under a second")'
-            )
-    return lines
-
-
-BENCHMARKS: dict[str, Callable[[dict[str, str]], list[str]]] = {
-    "merkle": lambda _env: _merkle(),
-    "ingest": bench_ingest.main,
-    "download": bench_download.main,
+BENCHMARKS: dict[str, Benchmark] = {
+    "api": bench_api.run,
+    "ingest": bench_ingest.run,
+    "download": bench_download.run,
+    "startup": bench_startup.run,
+    "merkle": bench_merkle.run,
 }
 
 
@@ -66,31 +64,57 @@ def _own_cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def main(args: list[str]) -> int:
-    env = dict(arg.split("=", 1) for arg in args if "=" in arg)
-    names = [arg for arg in args if "=" not in arg]
-    unknown = [name for name in names if name not in BENCHMARKS]
+def _arguments(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str]]:
+    parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n")[0])
+    parser.add_argument("benchmarks", nargs="*", metavar="BENCHMARK|NAME=VALUE")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each benchmark (3)")
+    parser.add_argument("--tiny", action="store_true", help="tiny sizes: checks the command")
+    args = parser.parse_args(argv)
+    env = dict(arg.split("=", 1) for arg in args.benchmarks if "=" in arg)
+    args.benchmarks = [arg for arg in args.benchmarks if "=" not in arg] or list(BENCHMARKS)
+    unknown = [name for name in args.benchmarks if name not in BENCHMARKS]
     if unknown:
-        print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
-        return 2
+        parser.error(
+            f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}"
+        )
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return args, env
+
+
+def main(argv: list[str]) -> int:
+    args, env = _arguments(argv)
     cores = os.cpu_count() or 1
     print(
         f"# lucid-sessions benchmarks: Python {platform.python_version()}, {cores} cores, "
-        f"load average {os.getloadavg()[0]:.2f} at start"
-        + (f", server environment {env}" if env else "")
+        f"load average {os.getloadavg()[0]:.2f} at start, {args.runs} run(s)"
+        + (", tiny sizes (the figures mean nothing)" if args.tiny else "")
+        + (f", server environment {env}" if env else ""),
+        flush=True,
     )
     started, busy, own = time.monotonic(), _busy_jiffies(), _own_cpu_seconds()
-    for name in names or list(BENCHMARKS):
-        began = time.monotonic()
-        for line in BENCHMARKS[name](env):
+    runs: dict[str, list[list[Figure]]] = {name: [] for name in args.benchmarks}
+    try:
+        for number in range(1, args.runs + 1):
+            for name in args.benchmarks:
+                began = time.monotonic()
+                runs[name].append(BENCHMARKS[name](env, args.tiny))
+                print(
+                    f"# run {number}/{args.runs} {name}: {time.monotonic() - began:.1f} s",
+                    flush=True,
+                )
+    finally:
+        bench_api.close()
+    for name in args.benchmarks:
+        for line in summarize(runs[name]):
             print(line, flush=True)
-        print(f"# {name}: {time.monotonic() - began:.1f} s", flush=True)
     elapsed = time.monotonic() - started
     system = (_busy_jiffies() - busy) / os.sysconf("SC_CLK_TCK")
     others = max(system - (_own_cpu_seconds() - own), 0.0) / elapsed
     print(
         f"bench.other_load: {others:.2f} cores used by other processes on average "
-        f"over {elapsed:.0f} s ({marker(others < 0.1)} figures trustworthy below 0.10)"
+        f"over {elapsed:.0f} s ({'PASS' if others < 0.1 else 'MISS'} figures trustworthy "
+        "below 0.10)"
     )
     return 0
 

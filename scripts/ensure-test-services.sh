@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need to start real database servers themselves (idempotent):
-#   - redis-server, chromium and prometheus (promtool) from Debian (apt-get, when missing and
-#     running as root);
+#   - redis-server, chromium, prometheus (promtool) and wrk from Debian (apt-get, when missing
+#     and running as root);
 #   - .venv-mongoeco: Python >= 3.13 with mongoeco[wire] (a MongoDB wire-protocol server) and
 #     pymongo, pinned below; recreated only when the pins or the interpreter change.
 # Never fails the run: what cannot be had is reported here, and the suites that need it skip
@@ -39,18 +39,21 @@ else
   say "chromium is missing and cannot be installed here: the offline docs page test will skip"
 fi
 
-# -- promtool (the metrics exposition check) ---------------------------------------------------
-if command -v promtool >/dev/null 2>&1; then
-  :
-elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  say "installing prometheus (for promtool) with apt-get"
-  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      --no-install-recommends prometheus >/dev/null; }; then
-    say "could not install prometheus: the promtool check of /metrics will skip"
+# -- promtool and wrk (the metrics exposition check; the API benchmark) ----------------------------
+for tool in promtool:prometheus wrk:wrk; do
+  command_name="${tool%%:*}" package="${tool##*:}"
+  if command -v "$command_name" >/dev/null 2>&1; then
+    :
+  elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing $package (for $command_name) with apt-get"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends "$package" >/dev/null; }; then
+      say "could not install $package: the tests that need $command_name will skip"
+    fi
+  else
+    say "$command_name is missing and cannot be installed here: the tests that need it skip"
   fi
-else
-  say "promtool is missing and cannot be installed here: the promtool check will skip"
-fi
+done
 
 # -- mongoeco ----------------------------------------------------------------------------------
 VENV="${LUCID_MONGOECO_VENV:-.venv-mongoeco}"

@@ -63,6 +63,8 @@ class ServiceProcess:
     env: Mapping[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    launcher: list[str] = field(default_factory=list)
+    """Put before the command, e.g. ["taskset", "-c", "0"] (benchmarks pin the server)."""
 
     @property
     def url(self) -> str:
@@ -112,7 +114,11 @@ class ServiceProcess:
         environ = self.environment()
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [*lucid_sessions_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [
+                *self.launcher,
+                *lucid_sessions_command(),
+                *("serve", "--host", "127.0.0.1", "--port", str(self.port)),
+            ],
             env=environ,
             stdout=log,
             stderr=subprocess.STDOUT,

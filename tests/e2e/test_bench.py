@@ -1,0 +1,50 @@
+"""The benchmark command runs (tiny sizes, one run) and prints every figure with its
+baseline and goal. Nothing here asserts a speed: the figures of a tiny run mean nothing."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+GOALS = [
+    "api.get_session",
+    "api.get_session_p99",
+    "api.list_project_environment_4_clients_p99",
+    "api.list_status_environment_4_clients_p99",
+    "ingest.http_one_uploader",
+    "ingest.http_two_uploaders",
+    "ingest.http_body_floor",
+    "download.recording_2MiB",
+    "download.single_chunks_2x1MiB",
+    "download.recording_rss_growth",
+    "startup.seconds_to_healthy",
+    "startup.idle_rss",
+]
+
+
+def test_the_benchmark_command_prints_every_goal() -> None:
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is missing (Debian package wrk; scripts/ensure-test-services.sh)")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--tiny", "--runs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = {line.split(":", 1)[0]: line for line in done.stdout.splitlines() if ": " in line}
+    for name in GOALS:
+        assert name in lines, f"{name} missing from:\n{done.stdout}"
+        assert re.search(r" (PASS|MISS) target ", lines[name]), lines[name]
+    assert "ratio" in lines["api.get_session"]
+    assert lines["bench.other_load"]
