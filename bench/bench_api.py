@@ -57,11 +57,11 @@ TARGET_LIST_P99_MS = 20.0
 MINIMAL_APP = Path(__file__).resolve().parent / "minimal_app.py"
 PROJECTS = [f"project-{n:02d}" for n in range(20)]
 ENVIRONMENTS = ["production", "staging", "development", "test"]
-STATUSES = [
-    (SessionStatus.COMPLETED, 0.55),
-    (SessionStatus.STOPPED, 0.05),
+STATUSES = [  # none stopped: the service would start finalizing them during the benchmark
+    (SessionStatus.COMPLETED, 0.60),
     (SessionStatus.FAILED, 0.05),
-    (SessionStatus.RECORDING, 0.10),
+    (SessionStatus.RECORDING, 0.08),
+    (SessionStatus.PAUSED, 0.02),
     (SessionStatus.CREATED, 0.25),
 ]
 LIST_QUERIES = {
@@ -151,7 +151,9 @@ def _sessions(count: int) -> Iterator[Session]:
         status = rng.choices(statuses, weights)[0]
         if status is not SessionStatus.CREATED:
             session.start(created + timedelta(seconds=1))
-        if status in (SessionStatus.STOPPED, SessionStatus.COMPLETED, SessionStatus.FAILED):
+        if status is SessionStatus.PAUSED:
+            session.pause(created + timedelta(seconds=5))
+        if status in (SessionStatus.COMPLETED, SessionStatus.FAILED):
             session.stop(created + timedelta(seconds=20))
         if status is SessionStatus.COMPLETED:
             session.begin_processing(created + timedelta(seconds=21))

@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import anyio
 import pytest
 
 from lucid_sessions.adapters.sqlite import SqliteChunkIndex, SqliteDatabase, SqliteSessionRepository
@@ -13,6 +14,7 @@ from lucid_sessions.adapters.sqlite.database import MIGRATIONS, epoch_micros
 from lucid_sessions.domain.chunk import ChunkRecord
 from lucid_sessions.domain.merkle import blake3_256, leaf_hash
 from lucid_sessions.domain.ports.chunk_index import ChunkQuery
+from lucid_sessions.domain.ports.session_repository import SessionQuery
 from tests.factories import at
 
 pytestmark = pytest.mark.anyio
@@ -136,5 +138,82 @@ async def test_a_version_2_database_is_upgraded_in_place(tmp_path: Path) -> None
         page = await index.find(ChunkQuery("sess-old", 1, start_time=at(2), end_time=at(3)))
         assert page.chunks == [expected]
         assert await index.leaf_hashes("sess-old", 1) == [leaf_hash(digest)]
+    finally:
+        database.close()
+
+
+async def test_session_totals_follow_every_write(tmp_path: Path) -> None:
+    """The per-status totals the triggers keep equal a count over the rows, after inserts,
+    updates that move a session between statuses or grow it, and deletes."""
+    from lucid_sessions.domain.session import SessionStatus
+    from tests.factories import make_session
+
+    database = SqliteDatabase(tmp_path / "s.sqlite3")
+    database.open()
+    repo = SqliteSessionRepository(database)
+    try:
+        sessions = [make_session(f"sess-{n}", created_at=at(n)) for n in range(6)]
+        for session in sessions:
+            await repo.add(session)
+        for session in sessions[:4]:
+            session.start(at(10))
+            await repo.save(session)
+        sessions[0].stop(at(11))
+        await repo.save(sessions[0])
+        await repo.delete("sess-5")
+
+        def totals(conn: object) -> tuple[object, object]:
+            kept = conn.execute(  # type: ignore[attr-defined]
+                "SELECT status, sessions, chunks, size_bytes, stored_bytes FROM session_totals"
+                " WHERE sessions > 0 ORDER BY status"
+            ).fetchall()
+            counted = conn.execute(  # type: ignore[attr-defined]
+                "SELECT status, COUNT(*), SUM(chunks_count), SUM(size_bytes),"
+                " SUM(stored_bytes) FROM sessions GROUP BY status ORDER BY status"
+            ).fetchall()
+            return kept, counted
+
+        kept, counted = await database.read(totals)
+        assert kept == counted
+        summary = await repo.summarize()
+        assert summary.sessions_by_status == {"created": 1, "recording": 3, "stopped": 1}
+        everything = await repo.list(SessionQuery(limit=100))
+        assert everything.total == 5
+        recording = await repo.list(SessionQuery(status=SessionStatus.RECORDING))
+        assert recording.total == 3
+    finally:
+        database.close()
+
+
+async def test_reads_do_not_wait_for_a_write_in_progress(tmp_path: Path) -> None:
+    """A write transaction held open (a slow commit, say) blocks neither pooled reads nor
+    point reads: WAL readers see the last committed state."""
+    import threading
+
+    from tests.factories import make_session
+
+    database = SqliteDatabase(tmp_path / "s.sqlite3")
+    database.open()
+    repo = SqliteSessionRepository(database)
+    try:
+        await repo.add(make_session("sess-a"))
+        holding, release = threading.Event(), threading.Event()
+
+        def hold(conn: object) -> None:
+            conn.execute("UPDATE sessions SET version = version")  # type: ignore[attr-defined]
+            holding.set()
+            release.wait(60)
+
+        writer = threading.Thread(target=database.call, args=(hold,))
+        writer.start()
+        try:
+            assert holding.wait(10)
+            with anyio.fail_after(30):  # the writer holds for 60 s: these must not wait
+                assert (await repo.get("sess-a")).session_id == "sess-a"
+                assert (await repo.list(SessionQuery())).total == 1
+                assert (await repo.summarize()).sessions_by_status == {"created": 1}
+        finally:
+            release.set()
+            writer.join()
     finally:
         database.close()

@@ -48,7 +48,7 @@ class SqliteChunkIndex(ChunkIndex):
             ).fetchone()
             return found
 
-        row = await self._db.run(select)
+        row = await self._db.read_here(select)
         if row is None:
             raise ChunkNotFound(session_id, sequence_number)
         return _record(row[0])
@@ -73,7 +73,7 @@ class SqliteChunkIndex(ChunkIndex):
             ).fetchall()
             return [row[0] for row in rows], total
 
-        docs, total = await self._db.run(select)
+        docs, total = await self._db.read(select)
         return ChunkPage([_record(doc) for doc in docs], total)
 
     async def leaf_hashes(self, session_id: str, count: int) -> list[bytes]:
@@ -90,7 +90,7 @@ class SqliteChunkIndex(ChunkIndex):
                 raise ChunkNotFound(session_id, len(rows))
             return [bytes(r[1]) for r in rows]
 
-        return await self._db.run(select)
+        return await self._db.read(select)
 
     async def delete_session(self, session_id: str) -> None:
         await self._db.run(

@@ -23,7 +23,7 @@ class SqliteDataKeyStore(DataKeyStore):
         return None if row is None else WrappedKey(key_id=row[0], wrapped=bytes(row[1]))
 
     async def get(self, session_id: str) -> WrappedKey | None:
-        return await self._db.run(lambda conn: self._select(conn, session_id))
+        return await self._db.read_here(lambda conn: self._select(conn, session_id))
 
     async def put_if_absent(self, session_id: str, key: WrappedKey) -> WrappedKey:
         def insert(conn: sqlite3.Connection) -> WrappedKey:
@@ -55,7 +55,7 @@ class SqliteDataKeyStore(DataKeyStore):
             ).fetchall()
             return [(r[0], WrappedKey(key_id=r[1], wrapped=bytes(r[2]))) for r in rows]
 
-        return await self._db.run(select)
+        return await self._db.read(select)
 
     async def delete(self, session_id: str) -> None:
         await self._db.run(

@@ -1,13 +1,25 @@
 """One SQLite database file shared by the embedded adapters.
 
-A single connection guarded by a lock; every call runs in a worker thread so the event loop
-never blocks. WAL mode with synchronous=FULL: a committed write survives a crash or power loss.
+Writes go through one connection guarded by a lock, each in a worker thread and its own
+`BEGIN IMMEDIATE` transaction. WAL mode with synchronous=FULL: a committed write survives a
+crash or power loss. Reads never queue behind it: WAL gives every reader a snapshot of what
+was committed when it began, so
+
+- `read` runs in a worker thread on one of a pool of read-only connections (lists, counts,
+  sums: anything that may take milliseconds), and
+- `read_here` runs on the calling thread (the event loop) on a read-only connection of its
+  own, for point reads by primary key that take microseconds, where a hop to a worker thread
+  would cost more than the read. Its busy timeout is short; when the file is busy it
+  falls back to `read`.
+
 The schema is upgraded on open, one migration per `PRAGMA user_version`, each in a transaction.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -119,6 +131,53 @@ def _session_log_and_expiry(conn: sqlite3.Connection) -> None:
             )
 
 
+_TOTALS_ADD = """
+    INSERT INTO session_totals (status, sessions, chunks, size_bytes, stored_bytes)
+    VALUES (NEW.status, 1, NEW.chunks_count, NEW.size_bytes, NEW.stored_bytes)
+    ON CONFLICT (status) DO UPDATE SET sessions = sessions + 1,
+        chunks = chunks + excluded.chunks, size_bytes = size_bytes + excluded.size_bytes,
+        stored_bytes = stored_bytes + excluded.stored_bytes;
+"""
+_TOTALS_REMOVE = """
+    UPDATE session_totals SET sessions = sessions - 1, chunks = chunks - OLD.chunks_count,
+        size_bytes = size_bytes - OLD.size_bytes, stored_bytes = stored_bytes - OLD.stored_bytes
+    WHERE status = OLD.status;
+"""
+
+
+def _list_indexes_and_totals(conn: sqlite3.Connection) -> None:
+    """Version 5: lists that count fast.
+
+    - Indexes over every list filter column, led by the pairs lists combine (project and
+      environment, environment and status, owner and status) and then in list order: the
+      page of such a list is read in order from the index, and its `total` counts index
+      entries, never rows.
+    - `session_totals`: sessions, chunks and bytes per status, kept by triggers, so a list
+      without filters, its total and the service-wide statistics read a few rows instead of
+      every session.
+    """
+    for statement in (
+        "CREATE INDEX sessions_by_project ON sessions"
+        " (project, environment, created_us DESC, session_id DESC, status, owner)",
+        "CREATE INDEX sessions_by_environment ON sessions"
+        " (environment, status, created_us DESC, session_id DESC, project, owner)",
+        "CREATE INDEX sessions_by_owner ON sessions"
+        " (owner, status, created_us DESC, session_id DESC, environment, project)",
+        "CREATE TABLE session_totals (status TEXT PRIMARY KEY, sessions INTEGER NOT NULL,"
+        " chunks INTEGER NOT NULL, size_bytes INTEGER NOT NULL, stored_bytes INTEGER NOT NULL)"
+        " WITHOUT ROWID",
+        "INSERT INTO session_totals SELECT status, COUNT(*), SUM(chunks_count),"
+        " SUM(size_bytes), SUM(stored_bytes) FROM sessions GROUP BY status",
+        f"CREATE TRIGGER sessions_totals_insert AFTER INSERT ON sessions BEGIN {_TOTALS_ADD} END",
+        f"CREATE TRIGGER sessions_totals_delete AFTER DELETE ON sessions"
+        f" BEGIN {_TOTALS_REMOVE} END",
+        "CREATE TRIGGER sessions_totals_update"
+        " AFTER UPDATE OF status, chunks_count, size_bytes, stored_bytes ON sessions"
+        f" BEGIN {_TOTALS_REMOVE} {_TOTALS_ADD} END",
+    ):
+        conn.execute(statement)
+
+
 Migration = str | Callable[[sqlite3.Connection], None]
 
 # Each entry upgrades the schema by one version (PRAGMA user_version).
@@ -187,7 +246,12 @@ MIGRATIONS: list[Migration] = [
     """,
     _stored_shapes,
     _session_log_and_expiry,
+    _list_indexes_and_totals,
 ]
+
+
+READERS = 4
+"""Read-only connections for worker threads; more readers than cores gains nothing."""
 
 
 class SqliteDatabase(HealthProbe):
@@ -195,6 +259,11 @@ class SqliteDatabase(HealthProbe):
         self._path = path
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._reader_count = 0
+        self._readers_lock = threading.Lock()
+        self._here = threading.local()  # each thread's own reader for `read_here`
+        self._here_all: list[sqlite3.Connection] = []
 
     @property
     def path(self) -> Path:
@@ -221,10 +290,81 @@ class SqliteDatabase(HealthProbe):
         self._migrate(MIGRATIONS if migrations is None else migrations)
 
     def close(self) -> None:
+        with self._readers_lock:  # the readers first: the writer's close checkpoints the WAL
+            while not self._readers.empty():
+                self._readers.get_nowait().close()
+            self._reader_count = 0
+            for conn in self._here_all:
+                conn.close()
+            self._here_all.clear()
+            self._here = threading.local()
         with self._lock:
             if self._conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("PRAGMA optimize")  # statistics for the planner
                 self._conn.close()
                 self._conn = None
+
+    def _reader(self, busy_timeout_ms: int) -> sqlite3.Connection:
+        self._require()
+        conn = sqlite3.connect(
+            f"file:{self._path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+        )
+        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+        conn.execute("PRAGMA query_only = ON")
+        return conn
+
+    def _take_reader(self) -> sqlite3.Connection:
+        try:
+            return self._readers.get_nowait()
+        except queue.Empty:
+            pass
+        with self._readers_lock:
+            if self._reader_count < READERS:
+                self._reader_count += 1
+                try:
+                    return self._reader(30_000)
+                except BaseException:
+                    self._reader_count -= 1
+                    raise
+        return self._readers.get()  # every reader is busy: wait for one
+
+    def read_call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in one read transaction (a consistent snapshot) on a pooled reader."""
+        conn = self._take_reader()
+        try:
+            conn.execute("BEGIN")
+            try:
+                return fn(conn)
+            finally:
+                conn.execute("COMMIT")
+        finally:
+            if self._conn is None:
+                conn.close()
+            else:
+                self._readers.put(conn)
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run the read-only `fn` in a worker thread on a pooled reader (never behind a write)."""
+        try:
+            return await anyio.to_thread.run_sync(self.read_call, fn)
+        except sqlite3.OperationalError as exc:
+            raise StorageUnavailable(f"the embedded database failed: {exc}") from exc
+
+    async def read_here(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a read of microseconds (one row by primary key) right here, on this thread's
+        own reader; when the file is busy (a checkpoint, a recovery), in a worker thread."""
+        try:
+            conn: sqlite3.Connection | None = getattr(self._here, "conn", None)
+            if conn is None:
+                conn = self._here.conn = self._reader(0)
+                with self._readers_lock:
+                    self._here_all.append(conn)
+            return fn(conn)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise StorageUnavailable(f"the embedded database failed: {exc}") from exc
+        return await self.read(fn)
 
     def _migrate(self, migrations: list[Migration]) -> None:
         conn = self._require()

@@ -54,7 +54,7 @@ class SqlitePipelineStats(PipelineStats):
             ).fetchall()
             return {r[0]: StageFigures(r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows}
 
-        return await self._db.run(select)
+        return await self._db.read(select)
 
     async def delete_session(self, session_id: str) -> None:
         await self._db.run(

@@ -30,7 +30,9 @@ class SqliteSessionLog(SessionLog):
             ).fetchone()
             if found is not None:
                 return from_json(found[0], LogEntry)
-            size = int(conn.execute("SELECT COUNT(*) FROM session_log").fetchone()[0])
+            size = int(
+                conn.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM session_log").fetchone()[0]
+            )
             stored = entry.at_index(size)
             conn.execute(
                 "INSERT INTO session_log (idx, session_id, type, doc) VALUES (?, ?, ?, ?)",
@@ -41,8 +43,11 @@ class SqliteSessionLog(SessionLog):
         return await self._db.run(insert)
 
     async def size(self) -> int:
-        return await self._db.run(
-            lambda conn: int(conn.execute("SELECT COUNT(*) FROM session_log").fetchone()[0])
+        # Indexes are dense from 0: the size is the last one plus one (no count of rows).
+        return await self._db.read(
+            lambda conn: int(
+                conn.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM session_log").fetchone()[0]
+            )
         )
 
     async def entries(self, start: int, end: int) -> list[LogEntry]:
@@ -53,7 +58,7 @@ class SqliteSessionLog(SessionLog):
             ).fetchall()
             return [row[0] for row in rows]
 
-        return [from_json(doc, LogEntry) for doc in await self._db.run(select)]
+        return [from_json(doc, LogEntry) for doc in await self._db.read(select)]
 
     async def anchored_size(self) -> int:
         def select(conn: sqlite3.Connection) -> int:
@@ -61,7 +66,7 @@ class SqliteSessionLog(SessionLog):
             found = row.fetchone()
             return 0 if found is None else int(found[0])
 
-        return await self._db.run(select)
+        return await self._db.read(select)
 
     async def record_anchored(self, size: int) -> None:
         await self._db.run(

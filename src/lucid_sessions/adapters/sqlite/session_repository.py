@@ -114,7 +114,7 @@ class SqliteSessionRepository(SessionRepository):
             ).fetchone()
             return found
 
-        row = await self._db.run(select)
+        row = await self._db.read_here(select)
         if row is None:
             raise SessionNotFound(session_id)
         return _session(*row)
@@ -163,10 +163,14 @@ class SqliteSessionRepository(SessionRepository):
 
     async def list(self, query: SessionQuery) -> SessionPage:
         where, args = _where(query)
+        by_status_only = _only_status_filter(query)
 
         def select(conn: sqlite3.Connection) -> tuple[list[tuple[int, str]], int]:
-            sql = f"SELECT COUNT(*) FROM sessions{where}"  # noqa: S608 - fixed columns, bound values
-            total = int(conn.execute(sql, args).fetchone()[0])
+            if by_status_only:
+                total = _total_of(conn, query.status)
+            else:
+                sql = f"SELECT COUNT(*) FROM sessions{where}"  # noqa: S608 - fixed columns, bound values
+                total = int(conn.execute(sql, args).fetchone()[0])
             rows = conn.execute(
                 f"SELECT version, doc FROM sessions{where}"  # noqa: S608 - fixed columns, bound values
                 " ORDER BY created_us DESC, session_id DESC LIMIT ? OFFSET ?",
@@ -174,21 +178,26 @@ class SqliteSessionRepository(SessionRepository):
             ).fetchall()
             return rows, total
 
-        rows, total = await self._db.run(select)
+        rows, total = await self._db.read(select)
         return SessionPage(sessions=[_session(*row) for row in rows], total=total)
 
     async def summarize(self, owner: str | None = None) -> SessionSummary:
-        where, args = "WHERE status != ?", [SessionStatus.DELETING.value]
-        if owner is not None:
-            where, args = f"{where} AND owner = ?", [*args, owner]
+        if owner is None:
+            sql, args = (
+                "SELECT status, sessions, chunks, size_bytes, stored_bytes FROM session_totals"
+                " WHERE status != ? AND sessions > 0",
+                [SessionStatus.DELETING.value],
+            )
+        else:
+            sql, args = (
+                "SELECT status, COUNT(*), COALESCE(SUM(chunks_count), 0),"
+                " COALESCE(SUM(size_bytes), 0), COALESCE(SUM(stored_bytes), 0)"
+                " FROM sessions WHERE status != ? AND owner = ? GROUP BY status",
+                [SessionStatus.DELETING.value, owner],
+            )
 
         def select(conn: sqlite3.Connection) -> SessionSummary:
-            rows = conn.execute(
-                "SELECT status, COUNT(*), COALESCE(SUM(chunks_count), 0),"  # noqa: S608
-                " COALESCE(SUM(size_bytes), 0), COALESCE(SUM(stored_bytes), 0)"
-                f" FROM sessions {where} GROUP BY status",
-                args,
-            ).fetchall()
+            rows = conn.execute(sql, args).fetchall()
             return SessionSummary(
                 sessions_by_status={str(r[0]): int(r[1]) for r in rows},
                 chunks_total=sum(int(r[2]) for r in rows),
@@ -196,4 +205,32 @@ class SqliteSessionRepository(SessionRepository):
                 stored_bytes_total=sum(int(r[4]) for r in rows),
             )
 
-        return await self._db.run(select)
+        return await self._db.read(select)
+
+
+def _only_status_filter(query: SessionQuery) -> bool:
+    """Whether the list filters on nothing but (perhaps) the status: its total is then in
+    `session_totals`."""
+    return (
+        query.project is None
+        and query.environment is None
+        and query.owner is None
+        and query.tag is None
+        and query.created_after is None
+        and query.created_before is None
+        and query.expires_before is None
+    )
+
+
+def _total_of(conn: sqlite3.Connection, status: SessionStatus | None) -> int:
+    if status is None:
+        row = conn.execute(
+            "SELECT COALESCE(SUM(sessions), 0) FROM session_totals WHERE status != ?",
+            (SessionStatus.DELETING.value,),
+        ).fetchone()
+    else:
+        row = conn.execute(
+            "SELECT COALESCE(SUM(sessions), 0) FROM session_totals WHERE status = ?",
+            (status.value,),
+        ).fetchone()
+    return int(row[0])
