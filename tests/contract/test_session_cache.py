@@ -13,6 +13,7 @@ import pytest
 import structlog
 from redis.asyncio import Redis
 
+from lucid_sessions.adapters.logging import configure_logging
 from lucid_sessions.adapters.memory.clock import FrozenClock
 from lucid_sessions.adapters.memory.session_cache import InMemorySessionCache
 from lucid_sessions.adapters.redis import RedisSessionCache, open_redis_cache
@@ -249,6 +250,7 @@ async def test_redis_keys_are_namespaced_json_with_a_ttl(redis_only: Harness) ->
 async def test_redis_outage_is_logged_once_and_recovery_too(redis_only: Harness) -> None:
     harness = redis_only
     cache = await harness.open()
+    configure_logging("INFO")  # whatever level an earlier test left configured
     with structlog.testing.capture_logs() as logs:
         harness.go_down()
         for _ in range(3):

@@ -116,7 +116,17 @@ def _serve(container: Container, host: str | None, port: int | None) -> int:
         await server.serve()
         return 0 if server.started else 2
 
-    return anyio.run(_opened, container, serve)
+    return anyio.run(_opened, container, serve, backend_options=_loop_options())
+
+
+def _loop_options() -> dict[str, Any]:
+    """uvloop when it is installed (a dependency; chosen by measurement, see
+    docs/performance.md), else the standard asyncio loop."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return {}
+    return {"use_uvloop": True}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,6 +16,8 @@ __all__ = ["instant", "optional_instant", "parse_timestamp"]
 
 def instant(moment: datetime) -> datetime:
     """`moment` in UTC, truncated to the millisecond; it must carry a time zone."""
+    if moment.tzinfo is UTC and not moment.microsecond % 1000:
+        return moment  # already one (every stored instant is): nothing to build
     return moment.astimezone(UTC).replace(microsecond=moment.microsecond // 1000 * 1000)
 
 

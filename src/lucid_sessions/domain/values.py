@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -73,15 +74,22 @@ _HOST_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 def _check_host(path: str, host: str) -> None:
     """An IP address (v4 or v6) or an RFC 1123 host name: dot-separated labels of letters,
     digits and inner hyphens, each at most 63 characters, at most 253 in all."""
+    if not _host_is_valid(host):
+        raise InvalidValue(path, "must be an IP address or an RFC 1123 host name")
+
+
+@functools.lru_cache(maxsize=4096)
+def _host_is_valid(host: str) -> bool:
+    """The check itself; cached, as every stored session is checked again when it is read
+    and a site records a few hundred hosts."""
     try:
         ipaddress.ip_address(host)
     except ValueError:
         pass
     else:
-        return
+        return True
     labels = host.split(".")
-    if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
-        raise InvalidValue(path, "must be an IP address or an RFC 1123 host name")
+    return len(host) <= 253 and all(_HOST_LABEL.match(label) for label in labels)
 
 
 def _check_range(path: str, value: float, low: float, high: float) -> None:
@@ -238,6 +246,8 @@ def merged(value: V, changes: Mapping[str, object], path: str) -> V:
 
 
 def _enum(kind: type[E], value: object, path: str) -> E:
+    if type(value) is kind:
+        return value  # already a member (every decoded one)
     try:
         return kind(str(value))
     except ValueError:

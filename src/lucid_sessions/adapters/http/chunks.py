@@ -9,6 +9,7 @@ from litestar import Controller, Request, Response, get, put
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
+from lucid_sessions.adapters.http.auth import current_principal
 from lucid_sessions.adapters.http.chunk_schemas import (
     ChunkListResponse,
     ChunkResponse,
@@ -37,7 +38,6 @@ from lucid_sessions.adapters.http.upload import (
 from lucid_sessions.adapters.telemetry.prometheus import PrometheusTelemetry
 from lucid_sessions.app.usecases.ingest_chunk import ChunkUpload, IngestChunk
 from lucid_sessions.app.usecases.read_chunks import MAX_CHUNK_PAGE, ChunkFilter, ChunkReader
-from lucid_sessions.domain.principal import Principal
 
 __all__ = ["ChunkController", "parse_chunk_id"]
 
@@ -58,10 +58,10 @@ class ChunkController(Controller):
         request: Request[Any, Any, Any],
         session_id: SessionId,
         chunk_id: UploadChunkId,
-        principal: NamedDependency[Principal],
         ingest_chunk: NamedDependency[IngestChunk],
         upload_limits: NamedDependency[UploadLimits],
     ) -> Response[ChunkResponse]:
+        principal = current_principal(request)
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != OCTETS:
             raise UnsupportedMediaTypeException(detail=f"Content-Type must be {OCTETS}")
@@ -86,13 +86,14 @@ class ChunkController(Controller):
     async def list_chunks(
         self,
         session_id: SessionId,
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
         chunk_reader: NamedDependency[ChunkReader],
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_CHUNK_PAGE)] = 100,
         offset: Offset = 0,
         start_time: QueryTime = None,
         end_time: QueryTime = None,
     ) -> ChunkListResponse:
+        principal = current_principal(request)
         wanted = ChunkFilter(
             limit, offset, query_time(start_time, "start_time"), query_time(end_time, "end_time")
         )
@@ -111,9 +112,10 @@ class ChunkController(Controller):
         self,
         session_id: SessionId,
         chunk_id: ChunkId,
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
         chunk_reader: NamedDependency[ChunkReader],
     ) -> ChunkResponse:
+        principal = current_principal(request)
         record = await chunk_reader.record(principal, session_id, parse_chunk_id(chunk_id))
         return chunk_response(record)
 
@@ -128,10 +130,10 @@ class ChunkController(Controller):
         request: Request[Any, Any, Any],
         session_id: SessionId,
         chunk_id: ChunkId,
-        principal: NamedDependency[Principal],
         chunk_reader: NamedDependency[ChunkReader],
         telemetry: NamedDependency[PrometheusTelemetry],
     ) -> Response[Any]:
+        principal = current_principal(request)
         started = time.perf_counter()
         content = await chunk_reader.chunk(principal, session_id, parse_chunk_id(chunk_id))
         response = await send_download(request, content)  # authenticated before the headers
@@ -148,7 +150,7 @@ class ChunkController(Controller):
         self,
         request: Request[Any, Any, Any],
         session_id: SessionId,
-        principal: NamedDependency[Principal],
         chunk_reader: NamedDependency[ChunkReader],
     ) -> Response[Any]:
+        principal = current_principal(request)
         return await send_download(request, await chunk_reader.recording(principal, session_id))

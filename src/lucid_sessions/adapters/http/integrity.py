@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
+from lucid_sessions.adapters.http.auth import current_principal
 from lucid_sessions.adapters.http.chunk_schemas import (
     ConsistencyResponse,
     ProofResponse,
@@ -20,7 +21,6 @@ from lucid_sessions.adapters.http.openapi import (
 )
 from lucid_sessions.adapters.http.upload import parse_chunk_id
 from lucid_sessions.app.usecases.integrity import Integrity
-from lucid_sessions.domain.principal import Principal
 
 __all__ = ["IntegrityController"]
 
@@ -42,10 +42,11 @@ class IntegrityController(Controller):
         self,
         session_id: SessionId,
         chunk_id: ChunkId,
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
         integrity: NamedDependency[Integrity],
         tree_size: Annotated[int | None, QueryParameter(ge=1)] = None,
     ) -> ProofResponse:
+        principal = current_principal(request)
         proof = await integrity.inclusion(
             principal, session_id, parse_chunk_id(chunk_id), tree_size
         )
@@ -65,7 +66,7 @@ class IntegrityController(Controller):
     async def consistency_proof(
         self,
         session_id: SessionId,
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
         integrity: NamedDependency[Integrity],
         first: Annotated[str, QueryParameter(name="from", **_SIZE_DOC, description="older size")],
         second: Annotated[
@@ -73,6 +74,7 @@ class IntegrityController(Controller):
             QueryParameter(name="to", **_SIZE_DOC, description="newer size (default: now)"),
         ] = None,
     ) -> ConsistencyResponse:
+        principal = current_principal(request)
         proof = await integrity.consistency(
             principal,
             session_id,
@@ -95,7 +97,8 @@ class IntegrityController(Controller):
     async def manifest(
         self,
         session_id: SessionId,
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
         integrity: NamedDependency[Integrity],
     ) -> dict[str, Any]:
+        principal = current_principal(request)
         return await integrity.manifest(principal, session_id)

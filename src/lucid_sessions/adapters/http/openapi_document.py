@@ -11,9 +11,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["complete_document"]
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+__all__ = ["DocumentOnFirstUse", "complete_document"]
 
 SESSIONS = "/api/v1/sessions"
 SESSION = f"{SESSIONS}/{{session_id}}"
@@ -158,3 +161,19 @@ def complete_document(
         targets += [(f"{SESSION}/{action}", "get") for action in ("manifest", "chunks")]
         targets += [(CHUNK, "put")]
         created["links"] = _links(document, targets, {"session_id": "$response.body#/session_id"})
+
+
+class DocumentOnFirstUse:
+    """Builds the OpenAPI document (`prepare`) when the first request under `prefix`
+    arrives, not at start-up: generating it takes a third of a second on these machines,
+    which every start would otherwise pay before the service can answer."""
+
+    def __init__(self, app: ASGIApp, prefix: str, prepare: Callable[[], object]) -> None:
+        self._app, self._prefix, self._prepare = app, prefix, prepare
+        self._ready = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._ready and scope.get("path", "").startswith(self._prefix):
+            self._prepare()
+            self._ready = True
+        await self._app(scope, receive, send)

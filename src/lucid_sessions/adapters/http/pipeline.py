@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from typing import Any
+
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 
+from lucid_sessions.adapters.http.auth import current_principal
 from lucid_sessions.adapters.http.chunk_schemas import (
     OverallMetrics,
     PerformanceStats,
@@ -21,7 +24,6 @@ from lucid_sessions.app.usecases.pipeline import (
     PipelineControl,
     PipelineView,
 )
-from lucid_sessions.domain.principal import Principal
 
 __all__ = ["PipelineController"]
 
@@ -64,9 +66,10 @@ class PipelineController(Controller):
     async def get_pipeline(
         self,
         session_id: SessionId,
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
         pipeline_control: NamedDependency[PipelineControl],
     ) -> PipelineResponse:
+        principal = current_principal(request)
         return _pipeline_response(await pipeline_control.status(principal, session_id))
 
     @post(
@@ -78,9 +81,10 @@ class PipelineController(Controller):
     async def pause_pipeline(
         self,
         session_id: SessionId,
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
         pipeline_control: NamedDependency[PipelineControl],
     ) -> PipelineResponse:
+        principal = current_principal(request)
         view = await pipeline_control.set_paused(principal, session_id, True)
         return _pipeline_response(view)
 
@@ -93,9 +97,10 @@ class PipelineController(Controller):
     async def resume_pipeline(
         self,
         session_id: SessionId,
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
         pipeline_control: NamedDependency[PipelineControl],
     ) -> PipelineResponse:
+        principal = current_principal(request)
         view = await pipeline_control.set_paused(principal, session_id, False)
         return _pipeline_response(view)
 
@@ -107,9 +112,10 @@ class PipelineController(Controller):
     async def session_statistics(
         self,
         session_id: SessionId,
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
         pipeline_control: NamedDependency[PipelineControl],
     ) -> StatisticsResponse:
+        principal = current_principal(request)
         view = await pipeline_control.status(principal, session_id)
         s, now = view.session, view.as_of
         storage, busy = view.figure("storage"), view.ingest_seconds

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
+from lucid_sessions.adapters.http.auth import current_principal
 from lucid_sessions.adapters.http.errors import documented
 from lucid_sessions.app.usecases.session_log import SessionLogReader
 from lucid_sessions.domain.errors import (
@@ -17,7 +18,6 @@ from lucid_sessions.domain.errors import (
     StorageUnavailable,
     Unauthenticated,
 )
-from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session_log import MAX_LOG_PAGE
 
 __all__ = ["SessionLogController"]
@@ -75,22 +75,24 @@ class SessionLogController(Controller):
     )
     async def log_entries(
         self,
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
         log_reader: NamedDependency[SessionLogReader],
         start: Position = 0,
         end: OptionalPosition = None,
     ) -> LogEntriesResponse:
+        principal = current_principal(request)
         entries = await log_reader.entries(principal, start, end)
         return LogEntriesResponse(entries=[entry.document() for entry in entries])
 
     @get("/proof", raises=ADMIN_ERRORS, summary="RFC 9162 inclusion proof of an entry (admins)")
     async def log_inclusion_proof(
         self,
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
         log_reader: NamedDependency[SessionLogReader],
         index: Position,
         tree_size: OptionalPosition = None,
     ) -> LogProofResponse:
+        principal = current_principal(request)
         proof = await log_reader.inclusion(principal, index, tree_size)
         return LogProofResponse(
             index=proof.entry.index,
@@ -108,11 +110,12 @@ class SessionLogController(Controller):
     )
     async def log_consistency_proof(
         self,
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
         log_reader: NamedDependency[SessionLogReader],
         first: Annotated[int, QueryParameter(name="from", ge=0, le=10**12)],
         second: Annotated[int | None, QueryParameter(name="to", ge=0, le=10**12)] = None,
     ) -> LogConsistencyResponse:
+        principal = current_principal(request)
         proof = await log_reader.consistency(principal, first, second)
         return LogConsistencyResponse(
             first=proof.first,

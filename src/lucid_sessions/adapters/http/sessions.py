@@ -8,6 +8,7 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
+from lucid_sessions.adapters.http.auth import current_principal
 from lucid_sessions.adapters.http.body import strict_body
 from lucid_sessions.adapters.http.mapping import (
     changes_from_request,
@@ -41,7 +42,6 @@ from lucid_sessions.app.usecases.create_session import CreateSession
 from lucid_sessions.app.usecases.delete_session import DeleteSession
 from lucid_sessions.app.usecases.read_sessions import MAX_LIMIT, GetSession, ListSessions
 from lucid_sessions.domain.ports.session_repository import SessionQuery
-from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import SessionStatus
 
 __all__ = ["SessionController"]
@@ -58,9 +58,9 @@ class SessionController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[CreateSessionRequest],
-        principal: NamedDependency[Principal],
         create_session: NamedDependency[CreateSession],
     ) -> Response[SessionResponse]:
+        principal = current_principal(request)
         data = await strict_body(request, CreateSessionRequest)
         view = await create_session(principal, new_session_from_request(data))
         location = f"{self.path}/{view.session.session_id}"
@@ -69,7 +69,7 @@ class SessionController(Controller):
     @get("", raises=LIST_ERRORS, summary="List sessions, newest first")
     async def list_sessions(
         self,
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
         list_sessions: NamedDependency[ListSessions],
         status: FromQuery[Status | None] = None,
         project: FromQuery[str | None] = None,
@@ -81,6 +81,7 @@ class SessionController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
         offset: Offset = 0,
     ) -> SessionListResponse:
+        principal = current_principal(request)
         query = SessionQuery(
             status=None if status is None else SessionStatus(status),
             project=project,
@@ -106,9 +107,10 @@ class SessionController(Controller):
     async def get_session(
         self,
         session_id: SessionId,
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
         get_session: NamedDependency[GetSession],
     ) -> SessionResponse:
+        principal = current_principal(request)
         return session_response(await get_session(principal, session_id))
 
     @put(f"/{SESSION_ID}", raises=UPDATE_ERRORS, summary="Update a session")
@@ -117,9 +119,9 @@ class SessionController(Controller):
         session_id: SessionId,
         request: Request[Any, Any, Any],
         data: JSONBody[UpdateSessionRequest],
-        principal: NamedDependency[Principal],
         update_session: NamedDependency[UpdateSession],
     ) -> SessionResponse:
+        principal = current_principal(request)
         data = await strict_body(request, UpdateSessionRequest)
         view = await update_session(principal, session_id, changes_from_request(data))
         return session_response(view)
@@ -133,10 +135,11 @@ class SessionController(Controller):
     async def delete_session(
         self,
         session_id: SessionId,
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
         delete_session: NamedDependency[DeleteSession],
         force: FromQuery[bool] = False,
     ) -> DeletedResponse:
+        principal = current_principal(request)
         deleted = await delete_session(principal, session_id, force=force)
         return DeletedResponse(session_id=deleted, deleted=True)
 
@@ -144,9 +147,10 @@ class SessionController(Controller):
     async def start_recording(
         self,
         session_id: SessionId,
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
         control_recording: NamedDependency[ControlRecording],
     ) -> SessionResponse:
+        principal = current_principal(request)
         view = await control_recording(principal, session_id, RecordingAction.START)
         return session_response(view)
 
@@ -154,9 +158,10 @@ class SessionController(Controller):
     async def pause_recording(
         self,
         session_id: SessionId,
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
         control_recording: NamedDependency[ControlRecording],
     ) -> SessionResponse:
+        principal = current_principal(request)
         view = await control_recording(principal, session_id, RecordingAction.PAUSE)
         return session_response(view)
 
@@ -164,9 +169,10 @@ class SessionController(Controller):
     async def resume_recording(
         self,
         session_id: SessionId,
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
         control_recording: NamedDependency[ControlRecording],
     ) -> SessionResponse:
+        principal = current_principal(request)
         view = await control_recording(principal, session_id, RecordingAction.RESUME)
         return session_response(view)
 
@@ -174,8 +180,9 @@ class SessionController(Controller):
     async def stop_recording(
         self,
         session_id: SessionId,
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
         control_recording: NamedDependency[ControlRecording],
     ) -> SessionResponse:
+        principal = current_principal(request)
         view = await control_recording(principal, session_id, RecordingAction.STOP)
         return session_response(view)

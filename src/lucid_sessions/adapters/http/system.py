@@ -5,19 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Controller, MediaType, Response, get
+from litestar import Controller, MediaType, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 
 from lucid_sessions import __version__
-from lucid_sessions.adapters.http.auth import METRICS, PUBLIC
+from lucid_sessions.adapters.http.auth import METRICS, PUBLIC, current_principal
 from lucid_sessions.adapters.http.errors import documented
 from lucid_sessions.adapters.http.openapi import METRICS_ERRORS
 from lucid_sessions.adapters.telemetry.prometheus import CONTENT_TYPE_LATEST, PrometheusTelemetry
 from lucid_sessions.app.usecases.health import CheckHealth
 from lucid_sessions.app.usecases.statistics import RefreshFigures, SystemStatistics
 from lucid_sessions.domain.errors import StorageUnavailable, Unauthenticated
-from lucid_sessions.domain.principal import Principal
 
 __all__ = ["HealthResponse", "SystemController", "SystemStatisticsResponse"]
 
@@ -153,8 +152,9 @@ class SystemController(Controller):
     async def system_statistics_report(
         self,
         system_statistics: NamedDependency[SystemStatistics],
-        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
     ) -> SystemStatisticsResponse:
+        principal = current_principal(request)
         report = await system_statistics(principal)
         return SystemStatisticsResponse(
             sessions_total=report.summary.sessions_total,
