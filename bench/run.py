@@ -2,7 +2,8 @@
 
 ``.venv/bin/python bench/run.py [BENCHMARK ...] [--runs N] [--tiny] [NAME=VALUE ...]``
 
-- BENCHMARK: any of api, ingest, download, startup, merkle (default: all, in that order).
+- BENCHMARK: any of api, ingest, download, startup, codec, merkle (default: all, in that
+  order).
 - ``--runs N`` (default 3): every benchmark runs N times, interleaved (api, ingest, ...,
   then again), and each figure is printed as the median of the runs with their spread
   ``[lowest-highest]``; its ratio to its baseline (measured in the same run) likewise.
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.servers
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # lucid_sessions
 
 import bench_api
+import bench_codec
 import bench_download
 import bench_ingest
 import bench_merkle
@@ -47,6 +49,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "ingest": bench_ingest.run,
     "download": bench_download.run,
     "startup": bench_startup.run,
+    "codec": bench_codec.run,
     "merkle": bench_merkle.run,
 }
 

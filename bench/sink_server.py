@@ -1,10 +1,10 @@
 """An HTTP floor for the ingest benchmark: the service's HTTP stack, minus the pipeline.
 
 ``python bench/sink_server.py PORT`` serves ``PUT /sink`` on 127.0.0.1 with the same uvicorn
-settings as ``lucid-sessions serve`` and a Litestar handler that reads the body with the
-service's own capped reader (``read_capped``) and answers 201 without hashing, compressing,
-encrypting or storing anything. Uploading to it measures what receiving 8 MiB over HTTP costs
-on its own, which no pipeline change can remove.
+settings and allocator tuning as ``lucid-sessions serve`` and a Litestar handler that reads
+the body with the service's own reader (``RequestBody``, via ``read_capped``) and answers 201
+without hashing, compressing, encrypting or storing anything. Uploading to it measures what
+receiving 8 MiB over HTTP costs on its own, which no pipeline change can remove.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import uvicorn
 from litestar import Litestar, Request, get, put
 
 from lucid_sessions.adapters.http.upload import UploadLimits, read_capped
+from lucid_sessions.bootstrap.main import tune_allocator
 
 LIMITS = UploadLimits(64 << 20, 30.0)  # the service's reader, with its idle timeout
 
@@ -35,6 +36,7 @@ async def health() -> dict[str, str]:
 
 
 def main() -> None:
+    tune_allocator()  # as `lucid-sessions serve` does: the same heap for 8 MiB bodies
     app = Litestar([sink, health], debug=False)
     uvicorn.run(
         app,

@@ -176,3 +176,36 @@ def test_compressor_is_safe_to_share_between_threads(compressor: Compressor) -> 
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert all(pool.map(round_trip, inputs))
+
+
+@pytest.mark.parametrize("algorithm", COMPRESSING)
+@pytest.mark.parametrize("piece", [1, 4096, 65536, 1 << 20])
+def test_a_stream_makes_a_frame_that_decompresses(
+    compressor: Compressor, algorithm: Algorithm, piece: int
+) -> None:
+    data = TEXT * 3 + bytes(range(256)) * 50
+    stream = compressor.stream(algorithm, None, len(data))
+    view = memoryview(data)
+    frame = b"".join(stream.compress(view[i : i + piece]) for i in range(0, len(data), piece))
+    frame += stream.flush()
+    assert len(frame) < len(data)
+    assert compressor.decompress(algorithm, frame, len(data)) == data
+    with pytest.raises(IntegrityError):
+        compressor.decompress(algorithm, frame, len(data) + 1)
+
+
+@pytest.mark.parametrize("algorithm", COMPRESSING)
+def test_a_stream_of_nothing_is_an_empty_frame(
+    compressor: Compressor, algorithm: Algorithm
+) -> None:
+    stream = compressor.stream(algorithm, None, 0)
+    assert compressor.decompress(algorithm, stream.flush(), 0) == b""
+
+
+def test_streams_check_levels_and_algorithms(compressor: Compressor) -> None:
+    with pytest.raises(InvalidValue):
+        compressor.stream("zstd", 99, 10)
+    with pytest.raises(InvalidValue):
+        compressor.stream("none", None, 10)
+    with pytest.raises(InvalidValue):
+        compressor.stream("brotli", None, 10)  # type: ignore[arg-type]

@@ -39,6 +39,7 @@ from lucid_sessions.domain.errors import (
     InvalidTransition,
     InvalidValue,
     PipelinePaused,
+    StorageFull,
 )
 from lucid_sessions.domain.manifest import canonical_bytes, manifest_sha256
 from lucid_sessions.domain.merkle import (
@@ -455,3 +456,101 @@ async def test_delete_waits_for_an_upload_in_flight_and_leaves_no_blob() -> None
     with pytest.raises(ChunkNotFound):
         await blobs.get("sess-d", 0)
     assert await keys.get("sess-d") is None
+
+
+# -- chunks that arrive in pieces ---------------------------------------------------------------
+
+
+class Arriving:
+    """A `ChunkBody` of `data` in pieces of `piece` bytes; `fail_after` pieces it raises (a
+    dropped connection), `announce` overrides the announced size."""
+
+    def __init__(
+        self,
+        data: bytes,
+        piece: int = 7_000,
+        *,
+        announce: int | str | None = "exact",
+        fail_after: int | None = None,
+    ) -> None:
+        self.data, self.piece, self.fail_after = data, piece, fail_after
+        self.size = len(data) if announce == "exact" else announce  # type: ignore[assignment]
+        self.pieces_read = 0
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        for start in range(0, len(self.data), self.piece):
+            if self.fail_after is not None and self.pieces_read >= self.fail_after:
+                raise ConnectionResetError("the recorder went away")
+            self.pieces_read += 1
+            await anyio.sleep(0)
+            yield self.data[start : start + self.piece]
+
+
+@pytest.mark.parametrize("announce", ["exact", None])
+async def test_a_chunk_arriving_in_pieces_is_stored_as_if_whole(
+    world: World, announce: str | None
+) -> None:
+    sid = await recording(world)
+    await put(world, sid, 0)
+    data = chunk(1, 300_000)
+    result = await world.ingest(SYSTEM, ChunkUpload(sid, 1, Arriving(data, announce=announce)))
+    assert result.created
+    assert result.record.blake3 == blake3_256(data)
+    assert result.record.compression == "zstd"
+    assert await plaintext(world, sid, 1) == data
+    # A retry of the same bytes in pieces is a replay; other bytes are a conflict.
+    again = await world.ingest(SYSTEM, ChunkUpload(sid, 1, Arriving(data, 4096)))
+    assert not again.created
+    with pytest.raises(ChunkConflict):
+        await world.ingest(SYSTEM, ChunkUpload(sid, 1, Arriving(data[:-1] + b"!")))
+
+
+async def test_a_refusal_comes_before_the_body_is_read(world: World) -> None:
+    sid = await recording(world)
+    body = Arriving(chunk(5))
+    with pytest.raises(ChunkConflict, match="expected chunk 0"):
+        await world.ingest(SYSTEM, ChunkUpload(sid, 5, body))
+    assert body.pieces_read == 0
+    small = await recording(world, "sess-q", storage_config=StorageConfig(max_size_gb=0.001))
+    big = Arriving(b"x" * 1_000_001)
+    with pytest.raises(StorageFull):
+        await world.ingest(SYSTEM, ChunkUpload(small, 0, big))
+    assert big.pieces_read == 0
+
+
+async def test_a_body_that_breaks_off_stores_nothing(world: World) -> None:
+    sid = await recording(world)
+    broken = Arriving(chunk(0, 100_000), fail_after=3)
+    with pytest.raises(ConnectionResetError):
+        await world.ingest(SYSTEM, ChunkUpload(sid, 0, broken))
+    assert (await world.repo.get(sid)).chunks_count == 0
+    short = Arriving(chunk(0, 100_000), announce=100_001)
+    with pytest.raises(InvalidValue, match="Content-Length"):
+        await world.ingest(SYSTEM, ChunkUpload(sid, 0, short))
+    assert (await world.repo.get(sid)).chunks_count == 0
+    assert await put(world, sid, 0), "the recorder's retry is stored"
+
+
+async def test_settings_changed_while_the_body_arrived_are_the_ones_used(world: World) -> None:
+    """Compression ran for the settings read before the body came; the session turned
+    encryption off meanwhile: the chunk is sealed again, as the session says now."""
+    sid = await recording(world)
+    data = chunk(0, 200_000)
+
+    class ChangingMidway(Arriving):
+        async def __aiter__(self):  # type: ignore[no-untyped-def]
+            first = True
+            async for piece in super().__aiter__():
+                if first:
+                    session = await world.repo.get(sid)
+                    session.update(
+                        session.created_at,
+                        storage_config=StorageConfig(encryption_enabled=False),
+                    )
+                    await world.repo.save(session)
+                    first = False
+                yield piece
+
+    result = await world.ingest(SYSTEM, ChunkUpload(sid, 0, ChangingMidway(data)))
+    assert not result.record.encrypted
+    assert await plaintext(world, sid, 0) == data

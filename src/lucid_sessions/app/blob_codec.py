@@ -28,10 +28,10 @@ from lucid_sessions.domain.blob import (
 )
 from lucid_sessions.domain.errors import CorruptChunk, IntegrityError, InvalidValue
 from lucid_sessions.domain.ports.cipher import Cipher, CipherName
-from lucid_sessions.domain.ports.compressor import Algorithm, Compressor
+from lucid_sessions.domain.ports.compressor import Algorithm, CompressionStream, Compressor
 from lucid_sessions.domain.ports.keyring import KeyRing, WrappedKey
 
-__all__ = ["DEFAULT_MAX_ORIGINAL_SIZE", "BlobCodec", "SealedBlob"]
+__all__ = ["DEFAULT_MAX_ORIGINAL_SIZE", "BlobCodec", "SealedBlob", "Sealer"]
 
 DEFAULT_MAX_ORIGINAL_SIZE: Final = 1 << 30
 """Largest chunk a blob may hold; bounds what a tampered unencrypted header can make us
@@ -55,6 +55,63 @@ class SealedBlob:
     compressed_size: int = 0
     compress_seconds: float = 0.0
     encrypt_seconds: float = 0.0
+
+
+class Sealer:
+    """One chunk sealed as it arrives; see `BlobCodec.sealer`. Not thread-safe: one thread
+    feeds it, in order."""
+
+    def __init__(
+        self,
+        codec: BlobCodec,
+        session_id: str,
+        sequence_number: int,
+        size: int,
+        compression: Algorithm,
+        stream: CompressionStream | None,
+        cipher: CipherName | None,
+        data_key: WrappedKey | None,
+    ) -> None:
+        self._codec, self._session_id, self._sequence = codec, session_id, sequence_number
+        self._size, self._compression, self._stream = size, compression, stream
+        self._cipher, self._data_key = cipher, data_key
+        self._parts: list[bytes] = []
+        self._compressed = 0
+        self._seconds = 0.0
+
+    def update(self, piece: bytes | memoryview) -> None:
+        if self._stream is None:
+            return
+        started = time.perf_counter()
+        out = self._stream.compress(piece)
+        if out:
+            self._parts.append(out)
+            self._compressed += len(out)
+        self._seconds += time.perf_counter() - started
+
+    def finish(self, data: bytes) -> SealedBlob:
+        """The blob of `data`, the whole chunk, whose pieces went to `update` in order."""
+        if len(data) != self._size:
+            raise InvalidValue("data", f"the chunk has {len(data)} bytes, not {self._size}")
+        started = time.perf_counter() - self._seconds  # compression time counts as before
+        applied: Algorithm = "none"
+        payload = data
+        if self._stream is not None:
+            self._parts.append(self._stream.flush())
+            compressed = b"".join(self._parts)
+            self._parts.clear()
+            if len(compressed) < len(data):
+                applied, payload = self._compression, compressed
+        return self._codec._sealed(
+            self._session_id,
+            self._sequence,
+            data,
+            applied,
+            payload,
+            self._cipher,
+            self._data_key,
+            started,
+        )
 
 
 class BlobCodec:
@@ -93,6 +150,44 @@ class BlobCodec:
             raise InvalidValue("data", f"chunk exceeds {self._max_original_size} bytes")
         started = time.perf_counter()
         applied, payload = self._compress(data, compression, level)
+        return self._sealed(
+            session_id, sequence_number, data, applied, payload, cipher, data_key, started
+        )
+
+    def sealer(
+        self,
+        *,
+        session_id: str,
+        sequence_number: int,
+        size: int,
+        compression: Algorithm,
+        level: int | None,
+        cipher: CipherName | None,
+        data_key: WrappedKey | None,
+    ) -> Sealer:
+        """`seal` for a chunk of `size` bytes that arrives in pieces: compression runs as
+        they come (`Sealer.update`), the rest when the last is there (`Sealer.finish`). The
+        blob is byte for byte the one `seal` would make, but for the AEAD's random nonce."""
+        if size > self._max_original_size:
+            raise InvalidValue("data", f"chunk exceeds {self._max_original_size} bytes")
+        stream = (
+            None if compression == "none" else self._compressor.stream(compression, level, size)
+        )
+        return Sealer(
+            self, session_id, sequence_number, size, compression, stream, cipher, data_key
+        )
+
+    def _sealed(
+        self,
+        session_id: str,
+        sequence_number: int,
+        data: bytes,
+        applied: Algorithm,
+        payload: bytes,
+        cipher: CipherName | None,
+        data_key: WrappedKey | None,
+        started: float,
+    ) -> SealedBlob:
         compressed_at = time.perf_counter()
         header = BlobHeader(
             compression=applied,

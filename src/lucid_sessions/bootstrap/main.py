@@ -29,7 +29,7 @@ from lucid_sessions.domain.errors import DomainError
 __all__ = ["main"]
 
 
-def _tune_allocator() -> None:
+def tune_allocator() -> None:
     """Serve large request bodies from a reused heap instead of fresh mmap()ed pages: every
     8 MiB chunk otherwise costs thousands of page faults (measured in bench/). glibc only;
     the environment variables MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ win."""
@@ -99,7 +99,7 @@ def _serve(container: Container, host: str | None, port: int | None) -> int:
     from lucid_sessions.bootstrap.app import create_app
 
     settings: Settings = container.settings()
-    _tune_allocator()
+    tune_allocator()
 
     async def serve(_: Container) -> int:
         config = uvicorn.Config(

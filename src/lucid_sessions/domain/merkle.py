@@ -26,6 +26,7 @@ carries the root: callers must take sizes from the same trusted source as the ro
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 import blake3
 
@@ -33,7 +34,9 @@ __all__ = [
     "CompactRange",
     "HashFn",
     "MerkleTree",
+    "StreamingHash",
     "blake3_256",
+    "blake3_stream",
     "empty_root",
     "leaf_hash",
     "node_hash",
@@ -51,6 +54,18 @@ _NODE_PREFIX = b"\x01"
 def blake3_256(data: bytes) -> bytes:
     """The default hash: the 32-byte BLAKE3 digest of ``data``."""
     return blake3.blake3(data).digest()
+
+
+class StreamingHash(Protocol):
+    def update(self, data: bytes | bytearray | memoryview, /) -> object: ...
+
+    def digest(self) -> bytes: ...
+
+
+def blake3_stream() -> StreamingHash:
+    """BLAKE3 fed piece by piece; its digest equals `blake3_256` of the whole."""
+    hasher: StreamingHash = blake3.blake3()
+    return hasher
 
 
 def leaf_hash(leaf_data: bytes, hash_fn: HashFn = blake3_256) -> bytes:

@@ -28,12 +28,12 @@ from lucid_sessions.adapters.http.openapi import (
 )
 from lucid_sessions.adapters.http.timestamps import QueryTime, query_time
 from lucid_sessions.adapters.http.upload import (
+    RequestBody,
     UploadLimits,
     header_float,
     header_int,
     header_time,
     parse_chunk_id,
-    read_capped,
 )
 from lucid_sessions.adapters.telemetry.prometheus import PrometheusTelemetry
 from lucid_sessions.app.usecases.ingest_chunk import ChunkUpload, IngestChunk
@@ -69,7 +69,7 @@ class ChunkController(Controller):
         upload = ChunkUpload(
             session_id=session_id,
             sequence_number=sequence,
-            data=await read_capped(request, upload_limits),
+            data=RequestBody(request, upload_limits),  # read by the use case, as it arrives
             declared_blake3=request.headers.get("x-content-blake3"),
             timestamp=header_time(request, "x-chunk-timestamp"),
             duration_seconds=header_float(request, "x-chunk-duration-seconds"),

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from litestar import Request
+from litestar.exceptions import ClientException
 
 from lucid_sessions.adapters.http.errors import (
     PayloadTooLargeException,
@@ -19,6 +20,7 @@ from lucid_sessions.adapters.http.timestamps import parse_timestamp
 from lucid_sessions.domain.errors import InvalidValue
 
 __all__ = [
+    "RequestBody",
     "UploadLimits",
     "header_float",
     "header_int",
@@ -76,31 +78,54 @@ class UploadLimits:
 TOTAL_IDLE_PERIODS = 20
 
 
-async def read_capped(request: Request[Any, Any, Any], limits: UploadLimits) -> bytes:
-    """The body, refused with 413 as soon as it passes the cap (never buffered beyond it),
-    and with 408 when the client stalls. Nothing is stored for a refused body."""
-    cap = limits.max_bytes
-    announced = request.headers.get("content-length")
-    if announced is not None and announced.isdigit() and int(announced) > cap:
-        raise PayloadTooLargeException(detail=f"chunk larger than {cap} bytes")
-    pieces: list[bytes] = []
-    size = 0
-    stream = request.stream().__aiter__()
-    deadline = anyio.current_time() + limits.idle_seconds * TOTAL_IDLE_PERIODS
-    while True:
-        wait = min(limits.idle_seconds, deadline - anyio.current_time())
-        with anyio.move_on_after(max(wait, 0)) as waited:
-            try:
-                piece = await stream.__anext__()
-            except StopAsyncIteration:
+class RequestBody:
+    """A chunk upload's body as it arrives (the `ChunkBody` of `IngestChunk`): refused with
+    413 when `Content-Length` announces more than the cap (before a byte is read) or the
+    stream passes it, with 408 when the client stalls for `idle_seconds` or the whole body
+    takes more than `TOTAL_IDLE_PERIODS` of them. Nothing is stored for a refused body."""
+
+    def __init__(self, request: Request[Any, Any, Any], limits: UploadLimits) -> None:
+        self._receive, self._limits = request.receive, limits
+        announced = (request.headers.get("content-length") or "").strip()
+        self._size = int(announced) if announced.isdigit() else None
+        if self._size is not None and self._size > limits.max_bytes:
+            raise PayloadTooLargeException(detail=f"chunk larger than {limits.max_bytes} bytes")
+        self._received = 0
+        self._deadline: float | None = None
+        self._done = False
+
+    @property
+    def size(self) -> int | None:
+        return self._size
+
+    def __aiter__(self) -> RequestBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        limits = self._limits
+        while not self._done:
+            now = anyio.current_time()
+            if self._deadline is None:
+                self._deadline = now + limits.idle_seconds * TOTAL_IDLE_PERIODS
+            with anyio.move_on_after(max(min(limits.idle_seconds, self._deadline - now), 0)):
+                message = await self._receive()
                 break
-        if waited.cancelled_caught:
             raise RequestTimeoutException(
                 detail=f"the upload stalled: no data for {limits.idle_seconds:g} s, or the "
                 "whole body took too long; nothing was stored"
             )
-        size += len(piece)
-        if size > cap:
-            raise PayloadTooLargeException(detail=f"chunk larger than {cap} bytes")
-        pieces.append(piece)
-    return b"".join(pieces)
+        else:
+            raise StopAsyncIteration
+        if message["type"] == "http.disconnect":
+            raise ClientException(detail="the client went away before the body was complete")
+        self._done = not message.get("more_body", False)
+        piece = cast(bytes, message.get("body", b""))
+        self._received += len(piece)
+        if self._received > limits.max_bytes:
+            raise PayloadTooLargeException(detail=f"chunk larger than {limits.max_bytes} bytes")
+        return piece
+
+
+async def read_capped(request: Request[Any, Any, Any], limits: UploadLimits) -> bytes:
+    """The whole body of `RequestBody` (413 past the cap, 408 when the client stalls)."""
+    return b"".join([piece async for piece in RequestBody(request, limits)])

@@ -19,7 +19,7 @@ import lz4.frame
 import zstandard
 
 from lucid_sessions.domain.errors import IntegrityError, InvalidValue
-from lucid_sessions.domain.ports.compressor import Algorithm, Compressor
+from lucid_sessions.domain.ports.compressor import Algorithm, CompressionStream, Compressor
 
 __all__ = [
     "LZ4_DEFAULT_LEVEL",
@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 ZSTD_LEVELS: Final = range(1, 23)
-ZSTD_DEFAULT_LEVEL: Final = 3
+ZSTD_DEFAULT_LEVEL: Final = 1  # by measurement: 1.26x level 3, ratio within 0.2%
 LZ4_LEVELS: Final = range(0, 17)
 LZ4_DEFAULT_LEVEL: Final = 0
 
@@ -55,6 +55,18 @@ class ZstdLz4Compressor(Compressor):
             return bytes(lz4.frame.compress(data, compression_level=chosen, store_size=True))
         raise _unknown(algorithm)
 
+    def stream(self, algorithm: Algorithm, level: int | None, size: int) -> CompressionStream:
+        if algorithm == "zstd":
+            chosen = _level(level, ZSTD_LEVELS, ZSTD_DEFAULT_LEVEL)
+            context = zstandard.ZstdCompressor(level=chosen)
+            return _ZstdStream(context.compressobj(size=size))
+        if algorithm == "lz4":
+            chosen = _level(level, LZ4_LEVELS, LZ4_DEFAULT_LEVEL)
+            return _Lz4Stream(chosen, size)
+        if algorithm == "none":
+            raise InvalidValue(_ALGORITHM_FIELD, "nothing to stream for compression none")
+        raise _unknown(algorithm)
+
     def decompress(self, algorithm: Algorithm, data: bytes, original_size: int) -> bytes:
         if original_size < 0:
             raise IntegrityError(f"negative original size {original_size}")
@@ -70,6 +82,31 @@ class ZstdLz4Compressor(Compressor):
             size = "more than" if len(output) > original_size else f"{len(output)} bytes, not"
             raise IntegrityError(f"{algorithm} payload expands to {size} {original_size} bytes")
         return output
+
+
+class _ZstdStream(CompressionStream):
+    def __init__(self, compressobj: zstandard.ZstdCompressionObj) -> None:
+        self._compressobj = compressobj
+
+    def compress(self, piece: bytes | memoryview) -> bytes:
+        return self._compressobj.compress(piece)
+
+    def flush(self) -> bytes:
+        return self._compressobj.flush()
+
+
+class _Lz4Stream(CompressionStream):
+    def __init__(self, level: int, size: int) -> None:
+        self._compressor = lz4.frame.LZ4FrameCompressor(compression_level=level)
+        self._started = bytes(self._compressor.begin(source_size=size))
+
+    def compress(self, piece: bytes | memoryview) -> bytes:
+        started, self._started = self._started, b""
+        return started + bytes(self._compressor.compress(piece))
+
+    def flush(self) -> bytes:
+        started, self._started = self._started, b""
+        return started + bytes(self._compressor.flush())
 
 
 def _level(level: int | None, allowed: range, default: int) -> int:

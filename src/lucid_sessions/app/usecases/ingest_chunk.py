@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import queue
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import anyio.to_thread
 
-from lucid_sessions.app.blob_codec import BlobCodec, SealedBlob
+from lucid_sessions.app.blob_codec import BlobCodec, SealedBlob, Sealer
 from lucid_sessions.app.locks import KeyedLocks
 from lucid_sessions.app.usecases.common import MAX_ATTEMPTS, all_at_once, load_visible
 from lucid_sessions.domain.chunk import ChunkRecord, check_timestamp, validate_sequence_number
@@ -21,7 +24,7 @@ from lucid_sessions.domain.errors import (
     StorageFull,
     StorageUnavailable,
 )
-from lucid_sessions.domain.merkle import blake3_256, leaf_hash
+from lucid_sessions.domain.merkle import blake3_256, blake3_stream, leaf_hash
 from lucid_sessions.domain.ports.blob_store import BlobStore
 from lucid_sessions.domain.ports.chunk_index import ChunkIndex
 from lucid_sessions.domain.ports.cipher import CipherName
@@ -36,18 +39,50 @@ from lucid_sessions.domain.ports.usage_probe import UsageProbe
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import Session, validate_id
 
-__all__ = ["ChunkUpload", "IngestChunk", "IngestResult", "ensure_data_key"]
+__all__ = ["ChunkBody", "ChunkUpload", "IngestChunk", "IngestResult", "ensure_data_key"]
+
+
+class ChunkBody(Protocol):
+    """A chunk's bytes as they arrive over the network: `size` when it was announced
+    (Content-Length), and the pieces in order. Iterating may raise the transport's own
+    errors (a stalled or oversized upload); nothing is stored then."""
+
+    @property
+    def size(self) -> int | None: ...
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
 
 
 @dataclass(frozen=True, slots=True)
 class ChunkUpload:
+    """`data`: the chunk's bytes, or a `ChunkBody` still arriving (read once)."""
+
     session_id: str
     sequence_number: int
-    data: bytes
+    data: bytes | ChunkBody
     declared_blake3: str | None = None
     timestamp: datetime | None = None
     duration_seconds: float | None = None
     frame_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How a new chunk of this session is sealed (what the session's settings say)."""
+
+    compression: Algorithm
+    level: int | None
+    cipher: CipherName | None
+    data_key: WrappedKey | None
+
+
+@dataclass(slots=True)
+class _Received:
+    data: bytes
+    digest: bytes
+    hash_seconds: float
+    sealer: Sealer | None
+    plan: _Plan | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,72 +134,47 @@ class IngestChunk:
         self._space, self._min_free, self._telemetry = space, min_free_bytes, telemetry
 
     async def __call__(self, principal: Principal, upload: ChunkUpload) -> IngestResult:
+        """Refuse what can be refused before the body is read (unknown session, wrong state,
+        a gap, a quota the announced size breaks); receive the body while a worker thread
+        hashes and compresses it; then, holding the session's upload lock, check again on
+        the fresh session, seal, store durably and commit."""
         started = time.perf_counter()
         validate_sequence_number(upload.sequence_number)
         if upload.timestamp is not None:
             check_timestamp(upload.timestamp, "X-Chunk-Timestamp")
         validate_id(upload.session_id)
+        early = await load_visible(self._repo, principal, upload.session_id)
+        size = len(upload.data) if isinstance(upload.data, bytes) else upload.data.size
+        plan = None
+        if upload.sequence_number >= early.chunks_count:
+            self._check_accepting(early, upload.sequence_number, size or 0)
+            plan = await self._plan(early)
+        received = await self._receive(upload, early, plan if size is not None else None)
         # One upload per session at a time in this process: the blob written for a sequence
         # number is always the one indexed and committed right after it.
         async with self._locks.hold(upload.session_id):
             session = await load_visible(self._repo, principal, upload.session_id)
+            _check_declared(upload, received.digest)
             if upload.sequence_number < session.chunks_count:
-                digest = await anyio.to_thread.run_sync(blake3_256, upload.data)
-                _check_declared(upload, digest)
-                replay = await self._replay(session, upload, digest)
+                replay = await self._replay(session, upload.sequence_number, received)
                 return IngestResult(replay, False, time.perf_counter() - started)
+            self._check_accepting(session, upload.sequence_number, len(received.data))
+            await self._check_space(len(received.data))
             try:
-                self._check_accepting(session, upload)
-            except StorageFull:
-                self._telemetry.quota_refused(QuotaReason.SESSION_QUOTA)
-                raise
-            await self._check_space(upload)
-            try:
-                record, sealed, timings = await self._store(session, upload)
+                record, sealed, timings = await self._store(session, upload, received)
             except (StorageUnavailable, StorageFull, CorruptChunk) as exc:
-                failed = StageFigures(failed=1, bytes_in=len(upload.data), last_error=exc.detail)
+                failed = StageFigures(failed=1, bytes_in=len(received.data), last_error=exc.detail)
                 await self._stats.record(session.session_id, {"storage": failed})
                 raise
             committed_at = time.perf_counter()
             await self._commit(principal, session, record)
             timings["merkle_building"] += time.perf_counter() - committed_at
-        await self._record_figures(session.session_id, upload, sealed, timings)
+        await self._record_figures(session.session_id, len(received.data), sealed, timings)
         seconds = time.perf_counter() - started
         self._telemetry.chunk_ingested(record.size_bytes, seconds)
         return IngestResult(record, True, seconds)
 
-    async def _replay(self, session: Session, upload: ChunkUpload, digest: bytes) -> ChunkRecord:
-        stored = await self._index.get(session.session_id, upload.sequence_number)
-        if not stored.same_content(digest, len(upload.data)):
-            raise ChunkConflict(
-                f"chunk {upload.sequence_number} of session {session.session_id!r} is already "
-                "stored with different bytes"
-            )
-        return stored
-
-    @staticmethod
-    def _check_accepting(session: Session, upload: ChunkUpload) -> None:
-        session.check_next_chunk(upload.sequence_number, len(upload.data))
-        if session.pipeline_paused:
-            raise PipelinePaused(session.session_id)
-
-    async def _check_space(self, upload: ChunkUpload) -> None:
-        if self._space is None or self._min_free <= 0:
-            return
-        free = (await self._space.usage()).free_bytes
-        if free - len(upload.data) < self._min_free:
-            self._telemetry.quota_refused(QuotaReason.FREE_SPACE)
-            raise StorageFull(
-                "the chunk store is below its free-space floor; new chunks are refused until "
-                "space is freed (reads, stop and finalization still work)"
-            )
-
-    async def _store(
-        self, session: Session, upload: ChunkUpload
-    ) -> tuple[ChunkRecord, SealedBlob, dict[str, float]]:
-        """Hash and seal at the same time (two worker threads; both release the GIL), check
-        the declared hash, then write the blob and index the chunk, also at the same time
-        (the index entry stays invisible until the session commits it)."""
+    async def _plan(self, session: Session) -> _Plan:
         config, storage = session.recording_config, session.storage_config
         compression: Algorithm = (
             "none" if not storage.compression_enabled else config.compression.value
@@ -175,39 +185,130 @@ class IngestChunk:
             if cipher is not None
             else None
         )
-        timings = {"merkle_building": 0.0, "storage": 0.0}
-        digest = b""
-        sealed: SealedBlob | None = None
+        return _Plan(compression, config.compression_level, cipher, data_key)
 
-        def digest_of() -> None:
-            nonlocal digest
+    async def _receive(
+        self, upload: ChunkUpload, session: Session, plan: _Plan | None
+    ) -> _Received:
+        """The whole chunk and its BLAKE3. With a `plan` (a new chunk of announced size),
+        a worker thread hashes and compresses each piece as it arrives, while this task
+        reads the next one, so little is left to do when the last piece is in."""
+        body = upload.data
+        if isinstance(body, bytes):
             hashed_at = time.perf_counter()
-            digest = blake3_256(upload.data)
-            timings["merkle_building"] += time.perf_counter() - hashed_at
-
-        def seal() -> None:
-            nonlocal sealed
-            sealed = self._codec.seal(
+            digest = await anyio.to_thread.run_sync(blake3_256, body)
+            return _Received(body, digest, time.perf_counter() - hashed_at, None, None)
+        size = body.size
+        sealer = None
+        if plan is not None and size is not None:
+            sealer = self._codec.sealer(
                 session_id=session.session_id,
                 sequence_number=upload.sequence_number,
-                data=upload.data,
-                compression=compression,
-                level=config.compression_level,
-                cipher=cipher,
-                data_key=data_key,
+                size=size,
+                compression=plan.compression,
+                level=plan.level,
+                cipher=plan.cipher,
+                data_key=plan.data_key,
+            )
+        hasher = blake3_stream()
+        to_hash: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        to_seal: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        hash_seconds = 0.0
+
+        def hash_pieces() -> None:
+            nonlocal hash_seconds
+            while (piece := to_hash.get()) is not None:
+                hashed_at = time.perf_counter()
+                hasher.update(piece)
+                hash_seconds += time.perf_counter() - hashed_at
+
+        def seal_pieces(sealer: Sealer) -> None:
+            while (piece := to_seal.get()) is not None:
+                sealer.update(piece)
+
+        received: list[bytes] = []
+        async with all_at_once() as work:
+            # Two threads: BLAKE3 and compression both release the GIL, so with the task
+            # reading the network that is three things at once on a Raspberry Pi's cores.
+            work.start_soon(anyio.to_thread.run_sync, hash_pieces)
+            if sealer is not None:
+                work.start_soon(anyio.to_thread.run_sync, seal_pieces, sealer)
+            try:
+                async for piece in body:
+                    if piece:
+                        received.append(piece)
+                        to_hash.put(piece)
+                        if sealer is not None:
+                            to_seal.put(piece)
+            finally:
+                to_hash.put(None)  # always: the workers must end, whatever happened here
+                to_seal.put(None)
+        data = b"".join(received)
+        if size is not None and len(data) != size:
+            raise InvalidValue("Content-Length", f"announced {size} bytes, {len(data)} came")
+        return _Received(data, hasher.digest(), hash_seconds, sealer, plan)
+
+    async def _replay(self, session: Session, sequence: int, received: _Received) -> ChunkRecord:
+        stored = await self._index.get(session.session_id, sequence)
+        if not stored.same_content(received.digest, len(received.data)):
+            raise ChunkConflict(
+                f"chunk {sequence} of session {session.session_id!r} is already "
+                "stored with different bytes"
+            )
+        return stored
+
+    def _check_accepting(self, session: Session, sequence: int, size: int) -> None:
+        """The session takes chunk `sequence` of `size` bytes now (a refusal for its quota
+        is counted)."""
+        try:
+            session.check_next_chunk(sequence, size)
+        except StorageFull:
+            self._telemetry.quota_refused(QuotaReason.SESSION_QUOTA)
+            raise
+        if session.pipeline_paused:
+            raise PipelinePaused(session.session_id)
+
+    async def _check_space(self, size: int) -> None:
+        if self._space is None or self._min_free <= 0:
+            return
+        free = (await self._space.usage()).free_bytes
+        if free - size < self._min_free:
+            self._telemetry.quota_refused(QuotaReason.FREE_SPACE)
+            raise StorageFull(
+                "the chunk store is below its free-space floor; new chunks are refused until "
+                "space is freed (reads, stop and finalization still work)"
             )
 
-        async with all_at_once() as work:
-            work.start_soon(anyio.to_thread.run_sync, digest_of)
-            work.start_soon(anyio.to_thread.run_sync, seal)
-        assert sealed is not None
-        _check_declared(upload, digest)
+    async def _store(
+        self, session: Session, upload: ChunkUpload, received: _Received
+    ) -> tuple[ChunkRecord, SealedBlob, dict[str, float]]:
+        """Finish sealing (what the worker compressed, when the session's settings are still
+        those it compressed for; else seal afresh), then write the blob and index the chunk
+        at the same time (the index entry stays invisible until the session commits it)."""
+        plan = await self._plan(session)
+        data = received.data
+        if received.sealer is not None and received.plan == plan:
+            sealer = received.sealer
+            sealed = await anyio.to_thread.run_sync(lambda: sealer.finish(data))
+        else:
+            sealed = await anyio.to_thread.run_sync(
+                lambda: self._codec.seal(
+                    session_id=session.session_id,
+                    sequence_number=upload.sequence_number,
+                    data=data,
+                    compression=plan.compression,
+                    level=plan.level,
+                    cipher=plan.cipher,
+                    data_key=plan.data_key,
+                )
+            )
+        timings = {"merkle_building": received.hash_seconds, "storage": 0.0}
         record = ChunkRecord(
             session_id=session.session_id,
             sequence_number=upload.sequence_number,
-            blake3=digest,
-            leaf_hash=leaf_hash(digest),
-            size_bytes=len(upload.data),
+            blake3=received.digest,
+            leaf_hash=leaf_hash(received.digest),
+            size_bytes=len(data),
             stored_size_bytes=len(sealed.data),
             timestamp=upload.timestamp or self._clock.now(),
             compression=sealed.compression,
@@ -239,9 +340,9 @@ class IngestChunk:
                 session = await load_visible(self._repo, principal, session.session_id)
 
     async def _record_figures(
-        self, session_id: str, upload: ChunkUpload, sealed: SealedBlob, timings: dict[str, float]
+        self, session_id: str, size: int, sealed: SealedBlob, timings: dict[str, float]
     ) -> None:
-        size, stored = len(upload.data), len(sealed.data)
+        stored = len(sealed.data)
         encrypted = sealed.encrypted
         figures = {
             "compression": StageFigures(
