@@ -61,7 +61,7 @@ HTTP_DEPENDENCIES: tuple[str, ...] = (
     "log_reader",
 )
 """What handlers ask for by name; each is the container's provider of the same name. The
-principal is not one of them: handlers read what the authentication guard found
+principal is not one of them: handlers read what the authentication layer found
 (`current_principal(request)`), since a second dependency per handler makes Litestar resolve
 the two in a task group, which cost a third of a simple read's time."""
 

@@ -1,4 +1,4 @@
-"""Authentication on every route: a guard that turns the bearer token into the principal.
+"""Authentication on every route: the bearer token becomes the principal of the request.
 
 Every route needs a bearer token except those marked `PUBLIC` (`GET /`, `GET /health`) and
 the OpenAPI document and docs pages under the schema path. `/metrics` is public only when
@@ -87,6 +87,6 @@ class AuthenticationMiddleware:
 
 
 def current_principal(request: Request[Any, Any, Any]) -> Principal:
-    """The principal the guard authenticated for this request."""
+    """The principal `AuthenticationMiddleware` authenticated for this request."""
     principal: Principal = request.state[_STATE_KEY]
     return principal
