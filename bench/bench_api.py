@@ -24,7 +24,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ import anyio
 import httpx
 from tests.servers import ADMIN_TOKEN, ServiceProcess, bearer, free_port
 
+from common import helper_server
 from figures import Figure, at_least, at_most, below, summarize
 from lucid_sessions.adapters.memory.telemetry import RecordingTelemetry
 from lucid_sessions.bootstrap.settings import load_settings
@@ -185,24 +185,11 @@ def _minimal_app(document: dict[str, object]) -> Iterator[str]:
     port = free_port()
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(document, handle)
-    process = subprocess.Popen(
-        [*pinned(SERVER_CORE), sys.executable, str(MINIMAL_APP), str(port), handle.name]
-    )
-    url = f"http://127.0.0.1:{port}"
+    command = [*pinned(SERVER_CORE), sys.executable, str(MINIMAL_APP), str(port), handle.name]
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/health", timeout=1.0).raise_for_status()
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("bench/minimal_app.py did not start") from None
-                time.sleep(0.05)
-        yield url
+        with helper_server(command, port, "bench/minimal_app.py") as (url, _pid):
+            yield url
     finally:
-        process.terminate()
-        process.wait(timeout=15)
         os.unlink(handle.name)
 
 

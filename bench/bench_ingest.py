@@ -30,7 +30,6 @@ busy the rest of the machine was).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -54,6 +53,7 @@ from common import (
     codec_and_keyring,
     cpu_seconds,
     create_recording_session,
+    helper_server,
     http_client,
     running_server,
     screen_chunks,
@@ -206,24 +206,9 @@ def _stage_ms_per_chunk(url: str, name_prefix: str) -> dict[str, float]:
 def _sink_server(env: Mapping[str, str] | None) -> Iterator[tuple[str, int]]:
     """bench/sink_server.py on a free port: (url, pid)."""
     port = free_port()
-    sink = subprocess.Popen(
-        [sys.executable, str(SINK), str(port)], env={**os.environ, **(env or {})}
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/health", timeout=1.0).raise_for_status()
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or sink.poll() is not None:
-                    raise RuntimeError("bench/sink_server.py did not start") from None
-                time.sleep(0.1)
-        yield url, sink.pid
-    finally:
-        sink.terminate()
-        sink.wait(timeout=15)
+    command = [sys.executable, str(SINK), str(port)]
+    with helper_server(command, port, "bench/sink_server.py", {**os.environ, **(env or {})}) as up:
+        yield up
 
 
 def _rate(total_bytes: int, seconds: float) -> float:

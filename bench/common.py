@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import threading
@@ -38,6 +39,7 @@ __all__ = [
     "codec_and_keyring",
     "cpu_seconds",
     "create_recording_session",
+    "helper_server",
     "http_client",
     "marker",
     "rss_kib",
@@ -177,6 +179,30 @@ def running_server(
             yield server
         finally:
             server.stop()
+
+
+@contextmanager
+def helper_server(
+    command: list[str], port: int, name: str, env: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """A helper server of the benchmarks (`command`, listening on 127.0.0.1:`port`) once its
+    `/health` answers: (url, pid); stopped on the way out."""
+    process = subprocess.Popen(command, env=None if env is None else dict(env))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/health", timeout=1.0).raise_for_status()
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"{name} did not start") from None
+                time.sleep(0.05)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
 
 
 def create_recording_session(client: httpx.Client, name: str) -> str:
