@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -11,8 +10,9 @@ from lucid_sessions.adapters.crypto.cipher import (
     AesGcmCipher,
     ChaCha20Poly1305Cipher,
     cipher_by_name,
-    cpu_has_aes,
     default_cipher_name,
+    fastest,
+    measure_ciphers,
 )
 from lucid_sessions.domain.errors import IntegrityError, InvalidValue
 from lucid_sessions.domain.ports.cipher import Cipher
@@ -104,31 +104,12 @@ def test_names() -> None:
         cipher_by_name("des")
 
 
-X86_CPUINFO = "processor\t: 0\nflags\t\t: fpu vme sse2 aes avx2\n"
-X86_NO_AES = "processor\t: 0\nflags\t\t: fpu vme sse2 avx2\n"
-PI4_CPUINFO = "processor\t: 0\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU part\t: 0xd08\n"
-ARM64_AES = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32\n"
-
-
-@pytest.mark.parametrize(
-    ("content", "has_aes", "expected"),
-    [
-        (X86_CPUINFO, True, "aes-256-gcm"),
-        (X86_NO_AES, False, "chacha20-poly1305"),
-        (PI4_CPUINFO, False, "chacha20-poly1305"),
-        (ARM64_AES, True, "aes-256-gcm"),
-        ("model name\t: aes-like CPU\n", False, "chacha20-poly1305"),
-    ],
-)
-def test_default_cipher_follows_the_cpu(
-    tmp_path: Path, content: str, has_aes: bool, expected: str
-) -> None:
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(content)
-    assert cpu_has_aes(cpuinfo) is has_aes
-    assert default_cipher_name(cpuinfo) == expected
-
-
-def test_unreadable_cpuinfo_means_no_aes(tmp_path: Path) -> None:
-    assert cpu_has_aes(tmp_path / "missing") is False
-    assert default_cipher_name(tmp_path / "missing") == "chacha20-poly1305"
+def test_auto_picks_the_cipher_that_measures_faster() -> None:
+    assert fastest({"aes-256-gcm": 0.002, "chacha20-poly1305": 0.001}) == "chacha20-poly1305"
+    assert fastest({"aes-256-gcm": 0.0001, "chacha20-poly1305": 0.001}) == "aes-256-gcm"
+    assert fastest({"aes-256-gcm": 0.001, "chacha20-poly1305": 0.001}) == "aes-256-gcm"
+    timings = measure_ciphers(sample_bytes=64 * 1024, rounds=2)
+    assert set(timings) == {"aes-256-gcm", "chacha20-poly1305"}
+    assert all(0 < seconds < 1 for seconds in timings.values())
+    assert default_cipher_name() in timings
+    assert default_cipher_name() == default_cipher_name(), "measured once per process"

@@ -6,8 +6,9 @@ from lucid_sessions.adapters.crypto.cipher import (
     AesGcmCipher,
     ChaCha20Poly1305Cipher,
     cipher_by_name,
-    cpu_has_aes,
     default_cipher_name,
+    fastest,
+    measure_ciphers,
 )
 from lucid_sessions.adapters.crypto.keyring import (
     KeyConfigError,
@@ -25,11 +26,12 @@ __all__ = [
     "KeyConfigError",
     "StaticKeyRing",
     "cipher_by_name",
-    "cpu_has_aes",
     "default_cipher_name",
+    "fastest",
     "load_master_keys",
     "load_signer",
     "master_key_file_path",
+    "measure_ciphers",
     "rotate_master_key",
     "verify_signature",
 ]
