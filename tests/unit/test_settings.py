@@ -96,3 +96,34 @@ def test_every_setting_has_an_environment_variable_and_a_yaml_key() -> None:
     from lucid_sessions.bootstrap.settings import Settings
 
     assert set(SOURCES) == set(Settings.__struct_fields__)
+
+
+def test_secret_settings_can_come_from_files(tmp_path: Path) -> None:
+    url = tmp_path / "mongodb_url"
+    url.write_text("mongodb://lucid:hunter2@db:27017/lucid\n")
+    jwt = tmp_path / "jwt"
+    jwt.write_text(SECRET)
+    settings = load_settings(
+        {"LUCID_ENV": "production", "MONGODB_URL_FILE": str(url), "JWT_SECRET_KEY_FILE": str(jwt)}
+    )
+    assert settings.mongodb_url == "mongodb://lucid:hunter2@db:27017/lucid"
+    assert settings.jwt_secret_key == SECRET
+    assert "hunter2" not in repr(settings.masked())
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "message"),
+    [
+        (None, {}, "MONGODB_URL_FILE: cannot read"),
+        ("  \n", {}, "MONGODB_URL_FILE:"),
+        ("mongodb://db/x", {"MONGODB_URL": "mongodb://db/y"}, "set one of them, not both"),
+    ],
+)
+def test_a_secret_file_that_cannot_serve_names_its_variable(
+    tmp_path: Path, content: str | None, extra: dict[str, str], message: str
+) -> None:
+    path = tmp_path / "mongodb_url"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(SettingsError, match=message):
+        load_settings({"MONGODB_URL_FILE": str(path), **extra})

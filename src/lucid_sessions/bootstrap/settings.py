@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 import yaml
 
-__all__ = ["SOURCES", "Settings", "SettingsError", "load_settings"]
+__all__ = ["FROM_FILE", "SOURCES", "Settings", "SettingsError", "load_settings"]
 
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 Environment = Literal["development", "production"]
@@ -140,6 +140,11 @@ SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
 
 SECRETS = frozenset({"api_tokens", "jwt_secret_key"})
 
+# Settings whose value may carry a secret can also be read from a file named by the variable
+# with `_FILE` appended (MONGODB_URL_FILE=/run/secrets/mongodb_url), as container secrets are
+# mounted. The file's content, stripped of surrounding white space, is the value.
+FROM_FILE = ("mongodb_url", "redis_url", "jwt_secret_key", "blockchain_engine_url")
+
 PRODUCTION_DEFAULTS = {
     "host": "0.0.0.0",  # noqa: S104 - inside the container the service listens on every interface
     "storage_path": "/app/data/sessions",
@@ -234,7 +239,27 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         raw = environ.get(env_name)
         if raw is not None and raw.strip() != "":
             found[name] = raw
+    for name in FROM_FILE:
+        env_name = SOURCES[name][0]
+        path = environ.get(f"{env_name}_FILE", "").strip()
+        if not path:
+            continue
+        if name in found:
+            raise SettingsError(f"{env_name} and {env_name}_FILE: set one of them, not both")
+        found[name] = _read_secret_file(f"{env_name}_FILE", path)
     return found
+
+
+def _read_secret_file(variable: str, path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            value = handle.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise SettingsError(f"{variable}: cannot read {path!r} ({reason})") from None
+    if not value:
+        raise SettingsError(f"{variable}: {path!r} is empty")
+    return value
 
 
 _PATH_IN_ERROR = re.compile(r"at `\$\.(\w+)")
