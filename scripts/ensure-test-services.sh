@@ -8,7 +8,7 @@
 # with the reason. Python 3.13 is looked up as: $LUCID_PYTHON313, pyenv's 3.13+ versions,
 # python3.13/python3.14 on PATH.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 say() { echo "ensure-test-services: $*" >&2; }
 
