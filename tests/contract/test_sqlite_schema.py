@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from lucid_sessions.adapters.sqlite import SqliteChunkIndex, SqliteDatabase, SqliteSessionRepository
 from lucid_sessions.adapters.sqlite.database import MIGRATIONS, epoch_micros
 from lucid_sessions.domain.chunk import ChunkRecord
+from lucid_sessions.domain.errors import StorageUnavailable
 from lucid_sessions.domain.merkle import blake3_256, leaf_hash
 from lucid_sessions.domain.ports.chunk_index import ChunkQuery
 from lucid_sessions.domain.ports.session_repository import SessionQuery
@@ -217,3 +219,19 @@ async def test_reads_do_not_wait_for_a_write_in_progress(tmp_path: Path) -> None
             writer.join()
     finally:
         database.close()
+
+
+def test_a_store_of_a_newer_version_is_refused_untouched(tmp_path: Path) -> None:
+    """A downgrade never runs on a schema it does not know: it stops and says why."""
+    path = tmp_path / "sessions.sqlite3"
+    database = SqliteDatabase(path)
+    database.open()
+    database.close()
+    newer = len(MIGRATIONS) + 1
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {newer}")
+    before = path.read_bytes()
+    older = SqliteDatabase(path)
+    with pytest.raises(StorageUnavailable, match=f"has schema {newer}, newer than"):
+        older.open()
+    assert path.read_bytes() == before

@@ -287,7 +287,12 @@ class SqliteDatabase(HealthProbe):
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         self._conn = conn
-        self._migrate(MIGRATIONS if migrations is None else migrations)
+        try:
+            self._migrate(MIGRATIONS if migrations is None else migrations)
+        except BaseException:
+            self._conn = None
+            conn.close()
+            raise
 
     def close(self) -> None:
         with self._readers_lock:  # the readers first: the writer's close checkpoints the WAL
@@ -369,6 +374,12 @@ class SqliteDatabase(HealthProbe):
     def _migrate(self, migrations: list[Migration]) -> None:
         conn = self._require()
         current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if current > len(migrations):
+            raise StorageUnavailable(
+                f"the embedded store {self._path.resolve()} has schema {current}, newer than "
+                f"this version of lucid-sessions knows ({len(migrations)}): run the newer "
+                "version, or restore a backup taken before the upgrade"
+            )
         for number, step in enumerate(migrations[current:], start=current + 1):
             conn.execute("BEGIN IMMEDIATE")
             try:
