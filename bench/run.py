@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.servers
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # lucid_sessions
 
 import bench_api
+import bench_capacity
 import bench_codec
 import bench_download
 import bench_ingest
@@ -51,6 +52,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "startup": bench_startup.run,
     "codec": bench_codec.run,
     "merkle": bench_merkle.run,
+    "capacity": bench_capacity.run,
 }
 
 
