@@ -56,12 +56,21 @@ def _record(http: httpx.Client, name: str, seed: int) -> dict[str, Any]:
     sid = created.json()["session_id"]
     _check(http.post(f"{BASE}/{sid}/start").status_code == 200, "start")
     chunks = _chunks(seed)
+    timings: list[float] = []
     for seq, data in enumerate(chunks):
+        began = time.perf_counter()
         put = http.put(f"{BASE}/{sid}/chunks/{seq}", content=data, headers=OCTETS)
+        timings.append(time.perf_counter() - began)
         _check(put.status_code == 201, f"upload {seq}: {put.status_code} {put.text}")
     for seq, data in enumerate(chunks):
+        began = time.perf_counter()
         got = http.get(f"{BASE}/{sid}/chunks/{seq}/download")
+        timings.append(time.perf_counter() - began)
         _check(got.status_code == 200 and got.content == data, f"download {seq}")
+    print(
+        f"smoke: 1 MiB chunk: upload {timings[0]:.3f} s, download {timings[len(chunks)]:.3f} s",
+        file=sys.stderr,
+    )
     recording = http.get(f"{BASE}/{sid}/recording")
     _check(recording.content == b"".join(chunks), "the recording is the concatenation")
     _check(http.post(f"{BASE}/{sid}/stop").status_code == 200, "stop")
