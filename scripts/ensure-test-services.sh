@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need to start real database servers themselves (idempotent):
-#   - redis-server, chromium, prometheus (promtool) and wrk from Debian (apt-get, when missing
-#     and running as root);
+#   - redis-server, chromium, prometheus (promtool), wrk and openssl from Debian (apt-get,
+#     when missing and running as root);
 #   - .venv-mongoeco: Python >= 3.13 with mongoeco[wire] (a MongoDB wire-protocol server) and
 #     pymongo, pinned below; recreated only when the pins or the interpreter change.
 # Never fails the run: what cannot be had is reported here, and the suites that need it skip
@@ -39,8 +39,9 @@ else
   say "chromium is missing and cannot be installed here: the offline docs page test will skip"
 fi
 
-# -- promtool and wrk (the metrics exposition check; the API benchmark) ----------------------------
-for tool in promtool:prometheus wrk:wrk; do
+# -- promtool, wrk and openssl (the metrics exposition check; the API benchmark; the compose
+# secrets script) ------------------------------------------------------------------------------
+for tool in promtool:prometheus wrk:wrk openssl:openssl; do
   command_name="${tool%%:*}" package="${tool##*:}"
   if command -v "$command_name" >/dev/null 2>&1; then
     :
