@@ -2,7 +2,7 @@
 `podman run --rm --entrypoint /usr/bin/python3.11 IMAGE /app/image_check.py`).
 
 Imports every module the service may load, whatever its configuration (the embedded store,
-MongoDB, Redis, the blockchain engine over HTTP, platform JWTs), so that a missing or wrong
+MongoDB, Redis, S3, the blockchain engine over HTTP, platform JWTs), so that a missing or wrong
 wheel fails the build and not the first start on a Pi; then compiles the packages once, so a
 read-only image starts without compiling anything.
 """
@@ -17,6 +17,9 @@ MODULES = (
     "lucid_sessions.adapters.sqlite",
     "lucid_sessions.adapters.mongo",
     "lucid_sessions.adapters.redis",
+    "lucid_sessions.adapters.s3.blob_store",
+    "lucid_sessions.adapters.s3.credentials",
+    "lucid_sessions.adapters.s3.storage_probe",
     "lucid_sessions.adapters.anchor.http_anchor",
     "lucid_sessions.adapters.auth.platform_jwt",
     "uvicorn",
@@ -26,6 +29,7 @@ MODULES = (
     "beanie",
     "pymongo",
     "async_timeout",
+    "obstore",
 )
 
 for name in MODULES:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need to start real database servers themselves (idempotent):
-#   - redis-server, chromium, prometheus (promtool), wrk and openssl from Debian (apt-get,
+#   - redis-server, chromium, prometheus (promtool), wrk, openssl and Ceph's RADOS Gateway
+#     (radosgw, ceph-mon, ceph-osd, ceph-common: a real S3 server) from Debian (apt-get,
 #     when missing and running as root);
 #   - .venv-mongoeco: Python >= 3.13 with mongoeco[wire] (a MongoDB wire-protocol server) and
 #     pymongo, pinned below; recreated only when the pins or the interpreter change.
@@ -55,6 +56,20 @@ for tool in promtool:prometheus wrk:wrk openssl:openssl; do
     say "$command_name is missing and cannot be installed here: the tests that need it skip"
   fi
 done
+
+# -- Ceph's RADOS Gateway (a real S3 server; tests/servers_s3.py starts a throwaway cluster) --
+if command -v radosgw >/dev/null 2>&1 && command -v ceph-osd >/dev/null 2>&1; then
+  :
+elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing radosgw, ceph-mon, ceph-osd and ceph-common with apt-get"
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends radosgw ceph-mon ceph-osd ceph-common >/dev/null; }; then
+    say "could not install Ceph: the S3 suites will skip"
+  fi
+else
+  say "radosgw is missing and cannot be installed here: the S3 suites skip" \
+      "(sudo apt-get install radosgw ceph-mon ceph-osd ceph-common)"
+fi
 
 # -- mongoeco ----------------------------------------------------------------------------------
 VENV="${LUCID_MONGOECO_VENV:-.venv-mongoeco}"

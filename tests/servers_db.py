@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import pytest
@@ -346,6 +346,7 @@ class DatabaseServers:
     env: dict[str, str]  # MONGODB_URL and REDIS_URL, for tests.servers.ServiceProcess(env=...)
     redis: RedisServer  # kill / restart it to prove the cache is optional
     mongo: MongoecoServer | None  # None when MONGODB_TEST_URL is used
+    s3: Any = None  # a tests.servers_s3.S3Server when chunk blobs go to S3
 
 
 @contextmanager

@@ -24,6 +24,7 @@ from lucid_sessions.adapters.memory import (
     InMemorySessionRepository,
 )
 from lucid_sessions.adapters.mongo import MongoStores, open_mongo
+from lucid_sessions.adapters.s3.blob_store import S3BlobStore, s3_store
 from lucid_sessions.adapters.sqlite import (
     SqliteChunkIndex,
     SqliteDatabase,
@@ -47,10 +48,12 @@ from lucid_sessions.domain.session import Session
 from tests.servers_db import (
     MongoecoServer,
     MongoTarget,
+    ServerUnavailable,
     fresh_database_name,
     mongo_target_from_env,
     running_or_skip,
 )
+from tests.servers_s3 import S3Server
 
 # A factory per implementation; `reopen` gives a fresh adapter over the same storage (or None
 # where storage does not outlive the object, as for the in-memory fake).
@@ -58,7 +61,7 @@ RepoFactory = Callable[[Path], tuple[SessionRepository, Callable[[], SessionRepo
 
 SESSION_REPOSITORIES = ["memory", "sqlite", "mongo"]
 METADATA_STORES = ["memory", "sqlite", "mongo"]
-BLOB_STORES = ["memory", "filesystem"]
+BLOB_STORES = ["memory", "filesystem", "s3"]
 
 
 class Opened:
@@ -207,8 +210,38 @@ def session_log(request: pytest.FixtureRequest) -> SessionLog:
     return _metadata_store(request, InMemorySessionLog, "session_log", SqliteSessionLog)
 
 
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One RADOS Gateway (its own throwaway Ceph cluster) for the whole test session."""
+    server = S3Server(tmp_path_factory.mktemp("radosgw"))
+    try:
+        server.start()
+    except ServerUnavailable as exc:
+        pytest.skip(f"radosgw unavailable: {exc}")
+    yield server
+    server.stop()
+
+
+def s3_blob_store(server: S3Server, bucket: str, prefix: str = "") -> S3BlobStore:
+    return S3BlobStore(
+        s3_store(
+            bucket,
+            endpoint=server.endpoint,
+            region=server.region,
+            prefix=prefix,
+            addressing="path",
+            access_key_id=server.access_key,
+            secret_access_key=server.secret_key,
+        )
+    )
+
+
 @pytest.fixture(params=BLOB_STORES)
 def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
     if request.param == "memory":
         return InMemoryBlobStore()
+    if request.param == "s3":
+        server = request.getfixturevalue("s3_server")
+        # A fresh bucket, and a prefix, as a site sharing a bucket would set one.
+        return s3_blob_store(server, server.make_bucket(), prefix="lucid/chunks")
     return FilesystemBlobStore(tmp_path / "chunks")

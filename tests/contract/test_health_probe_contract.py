@@ -16,10 +16,13 @@ from pymongo import AsyncMongoClient
 from lucid_sessions.adapters.fs.storage_probe import FilesystemStorageProbe
 from lucid_sessions.adapters.memory import InMemoryHealthProbe
 from lucid_sessions.adapters.mongo import MongoHealthProbe
+from lucid_sessions.adapters.s3.blob_store import S3BlobStore, s3_store
 from lucid_sessions.adapters.sqlite import SqliteDatabase
 from lucid_sessions.domain.ports.health_probe import HealthProbe
+from tests.contract.conftest import s3_blob_store
 from tests.servers import free_port
 from tests.servers_db import MongoecoServer, mongo_target_from_env, running_or_skip
+from tests.servers_s3 import S3Server
 
 pytestmark = pytest.mark.anyio
 
@@ -106,7 +109,23 @@ class Mongo(Dependency):
         self.server.resume()
 
 
-@pytest.fixture(params=["memory", "sqlite", "filesystem", "mongo"])
+@dataclass
+class ObjectStore(Dependency):
+    """The session's radosgw, hung with SIGSTOP, then resumed."""
+
+    server: S3Server
+
+    def __post_init__(self) -> None:
+        self.probe = s3_blob_store(self.server, self.server.make_bucket())
+
+    def take_down(self) -> None:
+        self.server.gateway.pause()
+
+    def bring_back(self) -> None:
+        self.server.gateway.resume()
+
+
+@pytest.fixture(params=["memory", "sqlite", "filesystem", "mongo", "s3"])
 async def dependency(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Dependency]:
     made: Dependency
     if request.param == "memory":
@@ -115,6 +134,8 @@ async def dependency(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
         made = Sqlite(tmp_path / "probe.sqlite3")
     elif request.param == "filesystem":
         made = Folders(tmp_path / "data")
+    elif request.param == "s3":
+        made = ObjectStore(request.getfixturevalue("s3_server"))
     else:
         if mongo_target_from_env() is not None:
             pytest.skip("MONGODB_TEST_URL names a shared server: a hang is tested on mongoeco")
@@ -140,6 +161,13 @@ async def test_up_down_and_back(dependency: Dependency) -> None:
     assert await ping(dependency.probe) is False
     dependency.bring_back()
     assert await ping(dependency.probe) is True
+
+
+async def test_an_object_store_that_was_never_there_is_down() -> None:
+    store = S3BlobStore(
+        s3_store("nowhere", endpoint=f"http://127.0.0.1:{free_port()}", addressing="path")
+    )
+    assert await ping(store) is False
 
 
 async def test_a_server_that_was_never_there_is_down() -> None:

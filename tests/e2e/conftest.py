@@ -1,8 +1,9 @@
 """End-to-end fixtures: a real `lucid-sessions serve` process driven over HTTP.
 
-Every e2e test runs against both configurations of the service: `embedded` (SQLite and the
-filesystem, no cache) and `mongo+redis` (MongoDB through Beanie, on the mongoeco wire server
-or MONGODB_TEST_URL, and a real redis-server as the cache).
+Every e2e test runs against the three configurations of the service: `embedded` (SQLite and
+the filesystem, no cache), `mongo+redis` (MongoDB through Beanie, on the mongoeco wire server
+or MONGODB_TEST_URL, and a real redis-server as the cache, chunks on the filesystem) and
+`mongo+redis+s3` (the same with chunk blobs in a bucket of a real RADOS Gateway).
 """
 
 from __future__ import annotations
@@ -15,8 +16,23 @@ import pytest
 
 from tests.servers import ServiceProcess
 from tests.servers_db import DatabaseServers, ServerUnavailable, database_servers
+from tests.servers_s3 import S3Server
 
-STACKS = ["embedded", "mongo+redis"]
+STACKS = ["embedded", "mongo+redis", "mongo+redis+s3"]
+
+
+def s3_env(server: S3Server, bucket: str) -> dict[str, str]:
+    """The settings that put chunk blobs in `bucket` on `server`."""
+    return {
+        "LUCID_BLOB_STORE": "s3",
+        "LUCID_S3_ENDPOINT": server.endpoint,
+        "LUCID_S3_BUCKET": bucket,
+        "LUCID_S3_REGION": server.region,
+        "LUCID_S3_PREFIX": "recordings",
+        "LUCID_S3_ADDRESSING": "path",
+        "LUCID_S3_ACCESS_KEY_ID": server.access_key,
+        "LUCID_S3_SECRET_ACCESS_KEY": server.secret_key,
+    }
 
 
 @pytest.fixture(scope="session", params=STACKS)
@@ -28,9 +44,18 @@ def stack(
         return
     try:
         with database_servers(tmp_path_factory.mktemp("databases")) as servers:
-            yield servers
+            if request.param == "mongo+redis":
+                yield servers
+                return
+            s3 = S3Server(tmp_path_factory.mktemp("radosgw"))
+            s3.start()
+            try:
+                env = {**servers.env, **s3_env(s3, s3.make_bucket())}
+                yield DatabaseServers(env, servers.redis, servers.mongo, s3)
+            finally:
+                s3.stop()
     except ServerUnavailable as exc:
-        pytest.skip(f"database servers unavailable: {exc}")
+        pytest.skip(f"{request.param} servers unavailable: {exc}")
 
 
 @pytest.fixture(scope="session")

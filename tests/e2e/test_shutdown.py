@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.test_chunks_http import OCTETS, noise, recording, session, upload
 from tests.servers import ServiceProcess
+from tests.stored_blobs import blob_names, temporaries
 
 pytestmark = pytest.mark.e2e
 
@@ -94,10 +95,8 @@ def test_sigterm_during_uploads_loses_nothing_acknowledged(
                     got = http.get(f"{BASE}/{sid}/chunks/{seq}/download")
                     assert got.status_code == 200, got.text
                     assert got.content == _chunk(n, seq)
-                folder = next((service.data_dir / "chunks").glob(f"??/{sid}"))
-                assert not list(folder.glob(".*.tmp")), "no half-written blob"
-                blobs = sorted(p.name for p in folder.glob("*.lsb"))
-                assert blobs == [f"{s:012d}.lsb" for s in range(count)]
+                assert not temporaries(service, sid), "no half-written blob"
+                assert blob_names(service, sid) == [f"{s:012d}.lsb" for s in range(count)]
                 upload(http, sid, count, _chunk(n, count))  # the recorder resumes
     finally:
         assert service.stop_gracefully()

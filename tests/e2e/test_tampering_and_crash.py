@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import subprocess
 import threading
 import time
@@ -33,16 +32,11 @@ from tests.e2e.test_chunks_http import (
 )
 from tests.e2e.test_sessions_http import assert_error
 from tests.servers import ServiceProcess, lucid_sessions_command
+from tests.stored_blobs import StoredBlob, blob_names, on_s3, stored_blob, temporaries
 
 pytestmark = pytest.mark.e2e
 
 BASE = "/api/v1/sessions"
-
-
-def blob_path(server: ServiceProcess, sid: str, seq: int) -> Path:
-    found = list((server.data_dir / "chunks").glob(f"??/{sid}/{seq:012d}.lsb"))
-    assert len(found) == 1, found
-    return found[0]
 
 
 def verify_cli(server: ServiceProcess, sid: str) -> subprocess.CompletedProcess[str]:
@@ -100,36 +94,39 @@ def three_chunks(seed: int) -> list[bytes]:
     return [screen_like(seed, 90_000), noise(seed + 1, 40_000), screen_like(seed + 2, 70_000)]
 
 
-def flip(offset: Callable[[int], int]) -> Callable[[Path, Path], None]:
-    def mutate(path: Path, _other: Path) -> None:
-        blob = bytearray(path.read_bytes())
-        blob[offset(len(blob))] ^= 0x01
-        path.write_bytes(bytes(blob))
+Mutation = Callable[[StoredBlob, StoredBlob], None]
+
+
+def flip(offset: Callable[[int], int]) -> Mutation:
+    def mutate(blob: StoredBlob, _other: StoredBlob) -> None:
+        data = bytearray(blob.read())
+        data[offset(len(data))] ^= 0x01
+        blob.write(bytes(data))
 
     return mutate
 
 
-def truncate(keep: Callable[[int], int]) -> Callable[[Path, Path], None]:
-    def mutate(path: Path, _other: Path) -> None:
-        blob = path.read_bytes()
-        path.write_bytes(blob[: keep(len(blob))])
+def truncate(keep: Callable[[int], int]) -> Mutation:
+    def mutate(blob: StoredBlob, _other: StoredBlob) -> None:
+        data = blob.read()
+        blob.write(data[: keep(len(data))])
 
     return mutate
 
 
-def extend(path: Path, _other: Path) -> None:
-    path.write_bytes(path.read_bytes() + b"\x00")
+def extend(blob: StoredBlob, _other: StoredBlob) -> None:
+    blob.write(blob.read() + b"\x00")
 
 
-def copy_over(path: Path, other: Path) -> None:
-    shutil.copyfile(other, path)
+def copy_over(blob: StoredBlob, other: StoredBlob) -> None:
+    blob.write(other.read())
 
 
-def remove(path: Path, _other: Path) -> None:
-    path.unlink()
+def remove(blob: StoredBlob, _other: StoredBlob) -> None:
+    blob.delete()
 
 
-MUTATIONS: dict[str, Callable[[Path, Path], None]] = {
+MUTATIONS: dict[str, Mutation] = {
     "flip-payload-middle": flip(lambda n: n // 2),
     "flip-last-byte": flip(lambda n: n - 1),
     "flip-header-magic": flip(lambda n: 0),
@@ -193,7 +190,7 @@ def test_tampered_blob_is_refused(
     for seq, data in enumerate(chunks):
         upload(vclient, sid, seq, data)
     bad = 1
-    MUTATIONS[mutation](blob_path(vault, sid, bad), blob_path(vault, sid, 2))
+    MUTATIONS[mutation](stored_blob(vault, sid, bad), stored_blob(vault, sid, 2))
     assert_refused_as_corrupt(vclient, vault, sid, bad)
     for seq in (0, 2):  # the others are unharmed
         assert download(vclient, sid, seq).content == chunks[seq]
@@ -213,7 +210,7 @@ def test_first_chunk_corrupt_refuses_the_recording(
     chunks = three_chunks(77)
     for seq, data in enumerate(chunks):
         upload(vclient, sid, seq, data)
-    flip(lambda n: n // 2)(blob_path(vault, sid, 0), blob_path(vault, sid, 1))
+    flip(lambda n: n // 2)(stored_blob(vault, sid, 0), stored_blob(vault, sid, 1))
     assert_refused_as_corrupt(vclient, vault, sid, 0)
     response = vclient.get(f"{BASE}/{sid}/recording")
     assert_error(response, 500, "corrupt", "chunk 0")
@@ -241,7 +238,7 @@ def test_recording_breaks_off_visibly_at_a_corrupt_chunk(
     chunks = three_chunks(2026)
     for seq, data in enumerate(chunks):
         upload(vclient, sid, seq, data)
-    flip(lambda n: n // 2)(blob_path(vault, sid, 1), blob_path(vault, sid, 2))
+    flip(lambda n: n // 2)(stored_blob(vault, sid, 1), stored_blob(vault, sid, 2))
     before = metric(vclient, "lucid_chunks_corrupt_total")
     status, announced, received, broke = read_recording(vclient, sid)
     assert status == 200
@@ -268,7 +265,7 @@ def test_blob_copied_over_another_sequence_number(
     chunks = three_chunks(91)
     for seq, data in enumerate(chunks):
         upload(vclient, sid, seq, data)
-    copy_over(blob_path(vault, sid, 1), blob_path(vault, sid, 2))
+    copy_over(stored_blob(vault, sid, 1), stored_blob(vault, sid, 2))
     assert_refused_as_corrupt(vclient, vault, sid, 1)
     assert_recording_never_wrong(vclient, sid, chunks, 1)
 
@@ -286,7 +283,7 @@ def test_blob_copied_from_another_session(
     for seq in range(3):
         upload(vclient, victim, seq, chunks[seq])
         upload(vclient, donor, seq, donor_chunks[seq])
-    copy_over(blob_path(vault, victim, 1), blob_path(vault, donor, 1))
+    copy_over(stored_blob(vault, victim, 1), stored_blob(vault, donor, 1))
     if same_bytes and mode.startswith("plain"):
         # An unencrypted blob carries no binding to its session: identical bytes copied
         # from another session are indistinguishable, and still the right bytes.
@@ -304,7 +301,7 @@ def test_stop_with_a_corrupt_blob_fails_finalization(
     chunks = three_chunks(5)
     for seq, data in enumerate(chunks):
         upload(vclient, sid, seq, data)
-    flip(lambda n: n // 2)(blob_path(vault, sid, 2), blob_path(vault, sid, 0))
+    flip(lambda n: n // 2)(stored_blob(vault, sid, 2), stored_blob(vault, sid, 0))
     assert vclient.post(f"{BASE}/{sid}/stop").status_code == 200
     final = wait_status(vclient, sid, {"completed", "failed"})
     assert final["status"] == "failed", final
@@ -323,8 +320,8 @@ def test_verify_cli_reports_corrupt_chunks(vclient: httpx.Client, vault: Service
     for sid in (intact, damaged, moved):
         for seq, data in enumerate(three_chunks(900)):
             upload(vclient, sid, seq, data)
-    flip(lambda n: n - 1)(blob_path(vault, damaged, 2), blob_path(vault, damaged, 0))
-    copy_over(blob_path(vault, moved, 0), blob_path(vault, moved, 1))
+    flip(lambda n: n - 1)(stored_blob(vault, damaged, 2), stored_blob(vault, damaged, 0))
+    copy_over(stored_blob(vault, moved, 0), stored_blob(vault, moved, 1))
     ok = verify_cli(vault, intact)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert intact in ok.stdout
@@ -436,8 +433,7 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(
             assert manifest["chunks_count"] == final_count
             assert manifest["signature"]
         # No committed blob is a temporary file, and no temporary is named like a blob.
-        blobs = sorted((service.data_dir / "chunks").glob(f"??/{sid}/*.lsb"))
-        assert [p.name for p in blobs] == [f"{s:012d}.lsb" for s in range(final_count)]
+        assert blob_names(service, sid) == [f"{s:012d}.lsb" for s in range(final_count)]
         if verify_cli_available():
             report = verify_cli(service, sid)
             assert report.returncode == 0, report.stdout + report.stderr
@@ -486,14 +482,18 @@ def test_leftovers_of_an_interrupted_write_are_never_chunks(
             chunks = [screen_like(60 + s, 20_000) for s in range(2)]
             for seq, data in enumerate(chunks):
                 upload(http, sid, seq, data)
-        folder = blob_path(service, sid, 0).parent
-        shutil.copyfile(folder / f"{1:012d}.lsb", folder / f"{2:012d}.lsb")  # orphan blob
-        fresh_tmp = folder / f".{3:012d}.lsb.{'a' * 32}.tmp"
-        old_tmp = folder / f".{2:012d}.lsb.{'b' * 32}.tmp"
-        for temporary in (fresh_tmp, old_tmp):
-            temporary.write_bytes(b"LSB1 partial write")
-        hour_ago = time.time() - 3600
-        os.utime(old_tmp, (hour_ago, hour_ago))
+        orphan = stored_blob(service, sid, 2, exists=False)
+        orphan.write(stored_blob(service, sid, 1).read())  # an orphan blob, never committed
+        old_tmp = None
+        if not on_s3(service):  # an object store has no temporary files
+            folder = (service.data_dir / "chunks").glob(f"??/{sid}")
+            folder = next(iter(folder))
+            fresh_tmp = folder / f".{3:012d}.lsb.{'a' * 32}.tmp"
+            old_tmp = folder / f".{2:012d}.lsb.{'b' * 32}.tmp"
+            for temporary in (fresh_tmp, old_tmp):
+                temporary.write_bytes(b"LSB1 partial write")
+            hour_ago = time.time() - 3600
+            os.utime(old_tmp, (hour_ago, hour_ago))
         service.kill()
         service.start()
         with service.client(timeout=30.0) as http:
@@ -509,6 +509,7 @@ def test_leftovers_of_an_interrupted_write_are_never_chunks(
             assert download(http, sid, 2).content == new[0]
             assert download(http, sid, 3).content == new[1]
             assert http.get(f"{BASE}/{sid}/recording").content == b"".join(chunks + new)
-        assert not old_tmp.exists(), "old temporaries are swept at start-up"
+        assert old_tmp is None or not old_tmp.exists(), "old temporaries are swept at start-up"
+        assert temporaries(service, sid) == ([] if old_tmp is None else [fresh_tmp.name])
     finally:
         service.stop()

@@ -127,3 +127,55 @@ def test_a_secret_file_that_cannot_serve_names_its_variable(
         path.write_text(content)
     with pytest.raises(SettingsError, match=message):
         load_settings({"MONGODB_URL_FILE": str(path), **extra})
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"LUCID_BLOB_STORE": "s3"}, "LUCID_S3_BUCKET"),
+        (
+            {"LUCID_BLOB_STORE": "s3", "LUCID_S3_BUCKET": "b", "LUCID_S3_ENDPOINT": "rgw:7480"},
+            "URL",
+        ),
+        (
+            {"LUCID_BLOB_STORE": "s3", "LUCID_S3_BUCKET": "b", "LUCID_S3_ACCESS_KEY_ID": "k"},
+            "set both or neither",
+        ),
+        (
+            {
+                "LUCID_BLOB_STORE": "s3",
+                "LUCID_S3_BUCKET": "b",
+                "LUCID_S3_ACCESS_KEY_ID": "k",
+                "LUCID_S3_SECRET_ACCESS_KEY": "s",
+                "LUCID_S3_CREDENTIALS_FILE": "/run/secrets/s3",
+            },
+            "not both",
+        ),
+        ({"LUCID_BLOB_STORE": "nfs"}, "LUCID_BLOB_STORE"),
+        ({"LUCID_S3_ADDRESSING": "host"}, "LUCID_S3_ADDRESSING"),
+    ],
+)
+def test_s3_settings_that_cannot_serve_name_the_setting(
+    environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ)
+
+
+def test_s3_settings_load_and_the_secret_is_masked() -> None:
+    settings = load_settings(
+        {
+            "LUCID_BLOB_STORE": "s3",
+            "LUCID_S3_ENDPOINT": "http://rgw.example:7480",
+            "LUCID_S3_BUCKET": "recordings",
+            "LUCID_S3_ADDRESSING": "path",
+            "LUCID_S3_ACCESS_KEY_ID": "AKIDEXAMPLE",
+            "LUCID_S3_SECRET_ACCESS_KEY": "wJalrXUtnFEMI-secret",
+        }
+    )
+    assert (settings.blob_store, settings.s3_bucket, settings.s3_addressing) == (
+        "s3",
+        "recordings",
+        "path",
+    )
+    assert "wJalrXUtnFEMI" not in repr(settings.masked())

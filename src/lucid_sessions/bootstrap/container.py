@@ -61,7 +61,9 @@ from lucid_sessions.bootstrap.settings import MIB, SOURCES, Settings, SettingsEr
 from lucid_sessions.bootstrap.stores import Stores, open_stores
 from lucid_sessions.domain.ports.anchor import Anchor
 from lucid_sessions.domain.ports.authenticator import Authenticator
+from lucid_sessions.domain.ports.blob_store import BlobStore
 from lucid_sessions.domain.ports.cipher import Cipher, CipherName
+from lucid_sessions.domain.ports.health_probe import HealthProbe
 from lucid_sessions.domain.ports.signer import Signer
 from lucid_sessions.domain.session import VISIBLE_STATUSES
 
@@ -157,11 +159,59 @@ def _health_warnings(authenticate: Authenticate) -> tuple[str, ...]:
     return (OPEN_WARNING,) if authenticate.open else ()
 
 
-def _filesystem_blobs(settings: Settings, _folders: object) -> FilesystemBlobStore:
-    """The chunk store, rid of the temporary files a crash mid-write may have left."""
+def _blob_store(settings: Settings, _folders: object) -> BlobStore:
+    """The chunk store the settings select: the filesystem (rid of the temporary files a
+    crash mid-write may have left) or an S3 bucket."""
+    if settings.blob_store == "s3":
+        return _s3_blobs(settings)
     store = FilesystemBlobStore(Path(settings.chunk_store_path))
     store.sweep_temporaries()
     return store
+
+
+def _s3_blobs(settings: Settings) -> BlobStore:
+    from lucid_sessions.adapters.s3.blob_store import S3BlobStore, s3_store
+    from lucid_sessions.adapters.s3.credentials import S3ConfigError, load_s3_credentials
+
+    key_id, secret = settings.s3_access_key_id, settings.s3_secret_access_key
+    if settings.s3_credentials_file:
+        try:
+            key_id, secret = load_s3_credentials(
+                Path(settings.s3_credentials_file), production=settings.production
+            )
+        except S3ConfigError as exc:
+            raise SettingsError(str(exc)) from exc
+    store = s3_store(
+        settings.s3_bucket,
+        endpoint=settings.s3_endpoint.rstrip("/"),
+        region=settings.s3_region,
+        prefix=settings.s3_prefix,
+        addressing=settings.s3_addressing,
+        access_key_id=key_id,
+        secret_access_key=secret,
+    )
+    return S3BlobStore(store, where=f"bucket {settings.s3_bucket}")
+
+
+def _storage_probe(
+    settings: Settings, folders: tuple[Path, ...], blobs: BlobStore
+) -> FilesystemStorageProbe | HealthProbe:
+    """Both data folders must be writable (and the bucket answer, with S3); free and used
+    space are the chunk store's folder (the data folder's with S3)."""
+    local = FilesystemStorageProbe(folders[1], folders[0])
+    if settings.blob_store != "s3":
+        return local
+    from lucid_sessions.adapters.s3.blob_store import S3BlobStore
+    from lucid_sessions.adapters.s3.storage_probe import S3StorageProbe
+
+    assert isinstance(blobs, S3BlobStore)
+    return S3StorageProbe(local, blobs)
+
+
+def _free_space_floor(settings: Settings, probe: object) -> object:
+    """What measures free space for the ingest floor and health's `free_space`: the chunk
+    store's folder; nothing with S3 (an object store has no floor to keep)."""
+    return None if settings.blob_store == "s3" else probe
 
 
 def _anchor(settings: Settings) -> Anchor:
@@ -217,14 +267,12 @@ class Container(containers.DeclarativeContainer):
     database = providers.Callable(lambda s: s.database, stores)
     cache = providers.Callable(lambda s: s.cache, stores)
     session_log = providers.Callable(lambda s: s.session_log, stores)
-    blob_store = providers.Singleton(_filesystem_blobs, settings, folders)
-    # Both folders must be writable; free and used space are the chunk store's (recordings).
+    blob_store = providers.Singleton(_blob_store, settings, folders)
     chunk_store_min_free_bytes = providers.Callable(
         lambda s: s.chunk_store_min_free_mb * MIB, settings
     )
-    storage_probe = providers.Singleton(
-        lambda folders: FilesystemStorageProbe(folders[1], folders[0]), folders
-    )
+    storage_probe = providers.Singleton(_storage_probe, settings, folders, blob_store)
+    free_space = providers.Callable(_free_space_floor, settings, storage_probe)
 
     # -- crypto ----------------------------------------------------------------------------
     keyring = providers.Singleton(_keyring, environ, settings, create_missing, folders)
@@ -282,7 +330,7 @@ class Container(containers.DeclarativeContainer):
         warnings=providers.Callable(_health_warnings, authenticate),
         signer=signer,
         check_signature=check_signature,
-        usage=storage_probe,
+        usage=free_space,
         min_free_bytes=chunk_store_min_free_bytes,
     )
     create_session = providers.Factory(CreateSession, repo=session_repository, clock=clock, ids=ids)
@@ -339,7 +387,7 @@ class Container(containers.DeclarativeContainer):
         locks=locks,
         cipher=cipher_name,
         telemetry=telemetry,
-        space=storage_probe,
+        space=free_space,
         min_free_bytes=chunk_store_min_free_bytes,
     )
     integrity = providers.Singleton(

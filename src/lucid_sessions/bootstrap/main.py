@@ -58,11 +58,26 @@ async def _opened(container: Container, work: Callable[[Container], Awaitable[in
             container.keyring()  # the keys load (production never generates them)
             container.signer()
             container.authenticate()  # the tokens load
+            await _check_object_store(container)
             return await work(container)
     except DomainError as exc:
         return _fail(exc.detail)
     except SettingsError as exc:
         return _fail(f"invalid configuration: {exc}")
+
+
+async def _check_object_store(container: Container) -> None:
+    """With S3, the bucket answers and takes these credentials before the port is bound."""
+    settings = container.settings()
+    if settings.blob_store != "s3" or container.blob_store.overridden:
+        return
+    if not await container.storage_probe().ping():
+        where = settings.s3_endpoint or "AWS"
+        raise SettingsError(
+            f"LUCID_S3_BUCKET: bucket {settings.s3_bucket!r} at {where} does not answer, does "
+            "not exist, or refuses these credentials (LUCID_S3_CREDENTIALS_FILE or "
+            "LUCID_S3_ACCESS_KEY_ID); nothing was started"
+        )
 
 
 def _server_class(on_stop: Callable[[], None]) -> type[Any]:

@@ -21,6 +21,8 @@ Environment = Literal["development", "production"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 CipherChoice = Literal["auto", "aes-256-gcm", "chacha20-poly1305"]
 JwtAlgorithm = Literal["HS256", "HS384", "HS512", "RS256", "EdDSA"]
+BlobStoreKind = Literal["fs", "s3"]
+S3Addressing = Literal["path", "virtual"]
 
 MIB = 1024 * 1024
 SYMMETRIC_JWT = ("HS256", "HS384", "HS512")
@@ -34,6 +36,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     redis_url: str = ""
     storage_path: str = "data/sessions"
     chunk_store_path: str = "data/chunks"
+    # -- chunk blobs: the filesystem (under chunk_store_path) or an S3 bucket ----------------
+    blob_store: BlobStoreKind = "fs"
+    s3_endpoint: str = ""
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_prefix: str = ""
+    s3_addressing: S3Addressing = "virtual"
+    s3_credentials_file: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
     cors_origins: list[str] = msgspec.field(default_factory=list)
     log_level: LogLevel = "INFO"
     max_chunk_bytes: Annotated[int, msgspec.Meta(ge=1, le=1024 * MIB)] = 16 * MIB
@@ -108,6 +120,15 @@ SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "redis_url": ("REDIS_URL", ("database", "redis_url")),
     "storage_path": ("LUCID_STORAGE_PATH", ("storage", "session_storage_path")),
     "chunk_store_path": ("LUCID_CHUNK_STORE_PATH", ("storage", "chunk_storage_path")),
+    "blob_store": ("LUCID_BLOB_STORE", ("storage", "blob_store")),
+    "s3_endpoint": ("LUCID_S3_ENDPOINT", ("s3", "endpoint")),
+    "s3_bucket": ("LUCID_S3_BUCKET", ("s3", "bucket")),
+    "s3_region": ("LUCID_S3_REGION", ("s3", "region")),
+    "s3_prefix": ("LUCID_S3_PREFIX", ("s3", "prefix")),
+    "s3_addressing": ("LUCID_S3_ADDRESSING", ("s3", "addressing")),
+    "s3_credentials_file": ("LUCID_S3_CREDENTIALS_FILE", ("s3", "credentials_file")),
+    "s3_access_key_id": ("LUCID_S3_ACCESS_KEY_ID", ("s3", "access_key_id")),
+    "s3_secret_access_key": ("LUCID_S3_SECRET_ACCESS_KEY", ("s3", "secret_access_key")),
     "cors_origins": ("CORS_ORIGINS", ("cors", "origins")),
     "log_level": ("LOG_LEVEL", ("log_level",)),
     "max_chunk_bytes": ("LUCID_MAX_CHUNK_BYTES", ("chunks", "max_chunk_bytes")),
@@ -138,7 +159,7 @@ SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "metrics_public": ("LUCID_METRICS_PUBLIC", ("metrics", "public")),
 }
 
-SECRETS = frozenset({"api_tokens", "jwt_secret_key"})
+SECRETS = frozenset({"api_tokens", "jwt_secret_key", "s3_secret_access_key"})
 
 # Settings whose value may carry a secret can also be read from a file named by the variable
 # with `_FILE` appended (MONGODB_URL_FILE=/run/secrets/mongodb_url), as container secrets are
@@ -305,6 +326,7 @@ def _check_consistency(settings: Settings) -> None:
         scheme = "mongodb" if name == "mongodb_url" else "redis"
         if value and not re.match(rf"^{scheme}(\+srv|s)?://", value):
             raise SettingsError(f"{_describe(name)}: must start with {scheme}://")
+    _check_s3(settings)
     engine = settings.blockchain_engine_url
     if engine and not re.match(r"^https?://[^/\s]+", engine):
         raise SettingsError(f"{_describe('blockchain_engine_url')}: must be an http(s) URL")
@@ -313,6 +335,29 @@ def _check_consistency(settings: Settings) -> None:
     _check_jwt(settings)
     if "*" in settings.cors_origins and len(settings.cors_origins) > 1:
         raise SettingsError(f"{_describe('cors_origins')}: '*' stands alone or not at all")
+
+
+def _check_s3(settings: Settings) -> None:
+    if settings.blob_store != "s3":
+        return
+    if not settings.s3_bucket:
+        raise SettingsError(f"{_describe('s3_bucket')}: required when LUCID_BLOB_STORE=s3")
+    endpoint = settings.s3_endpoint
+    if endpoint and not re.match(r"^https?://[^/\s]+/?$", endpoint):
+        raise SettingsError(
+            f"{_describe('s3_endpoint')}: must be an http(s) URL with no path "
+            "(empty: AWS), for example http://rgw.example:7480"
+        )
+    if bool(settings.s3_access_key_id) != bool(settings.s3_secret_access_key):
+        raise SettingsError(
+            f"{_describe('s3_access_key_id')} and {_describe('s3_secret_access_key')}: "
+            "set both or neither"
+        )
+    if settings.s3_credentials_file and settings.s3_access_key_id:
+        raise SettingsError(
+            f"{_describe('s3_credentials_file')} and {_describe('s3_access_key_id')}: "
+            "set one of them, not both"
+        )
 
 
 def _check_jwt(settings: Settings) -> None:
