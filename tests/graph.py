@@ -17,6 +17,7 @@ from lucid_sessions.adapters.memory import (
     InMemorySessionRepository,
     SequentialIdGenerator,
 )
+from lucid_sessions.adapters.system.local_leases import LocalLeases
 from lucid_sessions.bootstrap.app import build_container
 from lucid_sessions.bootstrap.container import Container
 from lucid_sessions.bootstrap.settings import load_settings
@@ -47,6 +48,7 @@ def fake_container(tmp_path: Path, **environ: str) -> Container:
         InMemoryHealthProbe(),
         None,
         InMemorySessionLog(),
+        LocalLeases(),
     )
     container.stores.override(providers.Object(stores))
     return container

@@ -21,8 +21,10 @@ from lucid_sessions.adapters.memory import (
     InMemorySessionRepository,
     RecordingTelemetry,
 )
+from lucid_sessions.adapters.system.local_leases import LocalLeases
 from lucid_sessions.adapters.zstd_lz4.compressor import ZstdLz4Compressor
 from lucid_sessions.app.blob_codec import BlobCodec
+from lucid_sessions.app.claims import Claims
 from lucid_sessions.app.locks import KeyedLocks
 from lucid_sessions.app.usecases.delete_session import DeleteSession, SessionDeleter
 from lucid_sessions.app.usecases.finalize import FinalizeSession
@@ -103,6 +105,7 @@ def world() -> World:
         stats,
         clock,
         KeyedLocks(),
+        Claims(LocalLeases(), clock, "this-process"),
         "chacha20-poly1305",
         telemetry=telemetry,
     )
@@ -424,8 +427,8 @@ async def test_delete_waits_for_an_upload_in_flight_and_leaves_no_blob() -> None
     codec = BlobCodec(ZstdLz4Compressor(), {"aes-256-gcm": AesGcmCipher()}, keyring)
     telemetry = RecordingTelemetry()
     ingest = IngestChunk(
-        repo, index, blobs, keys, keyring, codec, stats, clock, locks, "aes-256-gcm",
-        telemetry=telemetry,
+        repo, index, blobs, keys, keyring, codec, stats, clock, locks,
+        Claims(LocalLeases(), clock, "this-process"), "aes-256-gcm", telemetry=telemetry,
     )  # fmt: skip
     deleter = SessionDeleter(
         repo, index, blobs, keys, stats, InMemorySessionLog(), clock, telemetry

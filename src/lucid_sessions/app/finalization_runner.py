@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
+from datetime import timedelta
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
+from lucid_sessions.app.claims import Claims
 from lucid_sessions.app.usecases.finalize import FinalizeSession
 from lucid_sessions.domain.errors import DomainError, NotFound, PipelinePaused
 from lucid_sessions.domain.ports.session_repository import SessionQuery, SessionRepository
@@ -21,15 +23,27 @@ _log = logging.getLogger("lucid_sessions.finalization")
 class FinalizationRunner:
     """Runs FinalizeSession for every stopped session, one at a time.
 
-    At start it finds sessions left `stopped` or `processing` (a crash or restart) and
-    finishes them. A session whose pipeline is paused waits until `schedule` is called again
-    (by pipeline resume). Transient failures are retried after `retry_seconds`.
+    At start, and then every `sweep_seconds`, it finds sessions left `stopped` or
+    `processing` (a crash or restart, here or in another replica) and finishes them. With
+    `claims`, a session is finalized only under its lease `finalize:<id>` (renewed while the
+    work goes on): replicas sharing the stores never finalize one session at once, and a
+    replica that dies mid-finalization is taken over once its lease expires. A session whose
+    pipeline is paused waits until `schedule` is called again (by pipeline resume). Transient
+    failures are retried after `retry_seconds`.
     """
 
     def __init__(
-        self, finalize: FinalizeSession, repo: SessionRepository, retry_seconds: float = 2.0
+        self,
+        finalize: FinalizeSession,
+        repo: SessionRepository,
+        retry_seconds: float = 2.0,
+        claims: Claims | None = None,
+        sweep_seconds: float = 10.0,
+        lease_seconds: float = 30.0,
     ) -> None:
         self._finalize, self._repo, self._retry = finalize, repo, retry_seconds
+        self._claims, self._sweep_seconds = claims, sweep_seconds
+        self._lease = timedelta(seconds=lease_seconds)
         self._send, self._receive = anyio.create_memory_object_stream[str](math.inf)
         self._pending: set[str] = set()
         self._attempts: dict[str, int] = {}
@@ -58,28 +72,70 @@ class FinalizationRunner:
             self._retries = retries
             await self._recover()
             task_status.started()
+            if self._claims is not None:
+                retries.start_soon(self._sweep)
             await self._serve()
+
+    async def _sweep(self) -> None:
+        """Sessions another replica stopped, or left behind when it died."""
+        while True:
+            await anyio.sleep(self._sweep_seconds)
+            try:
+                await self._recover()
+            except DomainError as exc:
+                _log.warning("finalization_sweep_failed", extra={"error": exc.detail})
 
     async def _serve(self) -> None:
         async for session_id in self._receive:
             self._pending.discard(session_id)
+            if self._claims is None:
+                await self._run_one(session_id)
+                continue
+            name = f"finalize:{session_id}"
             try:
-                outcome = await self._finalize(session_id)
-                _log.info("finalized", extra={"session_id": session_id, "status": outcome.value})
-            except PipelinePaused:
-                _log.info("finalization_held", extra={"session_id": session_id})
-            except NotFound:
-                _log.info(
-                    "finalization_dropped", extra={"session_id": session_id, "reason": "deleted"}
-                )
+                taken = await self._claims.take(name, self._lease)
             except DomainError as exc:
                 _log.warning(
                     "finalization_retry", extra={"session_id": session_id, "error": exc.detail}
                 )
                 await self._retry_later(session_id)
-            except Exception:  # one session's bug must never stop the runner or the service
-                _log.exception("finalization_error", extra={"session_id": session_id})
-                await self._retry_later(session_id)
+                continue
+            if not taken:  # another replica is at it; the sweep looks again later
+                _log.debug("finalization_elsewhere", extra={"session_id": session_id})
+                continue
+            async with anyio.create_task_group() as renewal:
+                renewal.start_soon(self._renew, name)
+                try:
+                    await self._run_one(session_id)
+                finally:
+                    renewal.cancel_scope.cancel()
+                    await self._claims.release(name)
+
+    async def _renew(self, name: str) -> None:
+        assert self._claims is not None
+        while True:
+            await anyio.sleep(self._lease.total_seconds() / 3)
+            try:
+                await self._claims.take(name, self._lease)
+            except DomainError as exc:
+                _log.warning("finalization_lease_not_renewed", extra={"error": exc.detail})
+
+    async def _run_one(self, session_id: str) -> None:
+        try:
+            outcome = await self._finalize(session_id)
+            _log.info("finalized", extra={"session_id": session_id, "status": outcome.value})
+        except PipelinePaused:
+            _log.info("finalization_held", extra={"session_id": session_id})
+        except NotFound:
+            _log.info("finalization_dropped", extra={"session_id": session_id, "reason": "deleted"})
+        except DomainError as exc:
+            _log.warning(
+                "finalization_retry", extra={"session_id": session_id, "error": exc.detail}
+            )
+            await self._retry_later(session_id)
+        except Exception:  # one session's bug must never stop the runner or the service
+            _log.exception("finalization_error", extra={"session_id": session_id})
+            await self._retry_later(session_id)
 
     async def _retry_later(self, session_id: str) -> None:
         attempts = self._attempts.get(session_id, 0) + 1

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import inspect
 import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -37,6 +39,7 @@ from lucid_sessions.adapters.system.id_generator import UlidIdGenerator
 from lucid_sessions.adapters.telemetry.prometheus import PrometheusTelemetry
 from lucid_sessions.adapters.zstd_lz4.compressor import ZstdLz4Compressor
 from lucid_sessions.app.blob_codec import BlobCodec
+from lucid_sessions.app.claims import Claims
 from lucid_sessions.app.finalization_runner import FinalizationRunner
 from lucid_sessions.app.locks import KeyedLocks
 from lucid_sessions.app.periodic import PeriodicJob
@@ -155,6 +158,10 @@ def _authenticators(settings: Settings) -> list[Authenticator]:
     return found
 
 
+def _process_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 def _health_warnings(authenticate: Authenticate) -> tuple[str, ...]:
     return (OPEN_WARNING,) if authenticate.open else ()
 
@@ -248,6 +255,8 @@ class Container(containers.DeclarativeContainer):
     )
     authenticate = providers.Singleton(Authenticate, providers.Singleton(_authenticators, settings))
     locks = providers.Singleton(KeyedLocks)
+    owner = providers.Singleton(_process_owner)
+    """This process's name on the leases it takes (host, pid and a random part)."""
     draining = providers.Singleton(Draining)
     """Set on SIGTERM: new requests answer 503 while those in flight finish."""
     upload_limits = providers.Callable(
@@ -267,6 +276,16 @@ class Container(containers.DeclarativeContainer):
     database = providers.Callable(lambda s: s.database, stores)
     cache = providers.Callable(lambda s: s.cache, stores)
     session_log = providers.Callable(lambda s: s.session_log, stores)
+    leases = providers.Callable(lambda s: s.leases, stores)
+    claims = providers.Singleton(
+        lambda leases, clock, owner, s: Claims(
+            leases, clock, owner, ttl_seconds=s.lease_seconds, wait_seconds=s.lease_seconds + 5
+        ),
+        leases,
+        clock,
+        owner,
+        settings,
+    )
     blob_store = providers.Singleton(_blob_store, settings, folders)
     chunk_store_min_free_bytes = providers.Callable(
         lambda s: s.chunk_store_min_free_mb * MIB, settings
@@ -318,7 +337,17 @@ class Container(containers.DeclarativeContainer):
         on_logged=poke_anchoring,
     )
     finalization_runner = providers.Singleton(
-        FinalizationRunner, finalize=finalize_session, repo=session_repository
+        lambda finalize, repo, claims, s: FinalizationRunner(
+            finalize,
+            repo,
+            claims=claims,
+            sweep_seconds=s.lease_seconds / 3,
+            lease_seconds=s.lease_seconds,
+        ),
+        finalize_session,
+        session_repository,
+        claims,
+        settings,
     )
     schedule_finalization = providers.Callable(lambda runner: runner.schedule, finalization_runner)
     check_health = providers.Factory(
@@ -355,7 +384,9 @@ class Container(containers.DeclarativeContainer):
         telemetry=telemetry,
         on_logged=poke_anchoring,
     )
-    delete_session = providers.Factory(DeleteSession, deleter=session_deleter, locks=locks)
+    delete_session = providers.Factory(
+        DeleteSession, deleter=session_deleter, locks=locks, claims=claims
+    )
     retention_sweep = providers.Factory(
         RetentionSweep,
         repo=session_repository,
@@ -385,6 +416,7 @@ class Container(containers.DeclarativeContainer):
         stats=pipeline_stats,
         clock=clock,
         locks=locks,
+        claims=claims,
         cipher=cipher_name,
         telemetry=telemetry,
         space=free_space,

@@ -57,6 +57,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     blockchain_engine_url: str = ""
     anchor_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 60.0
     shutdown_grace_seconds: Annotated[int, msgspec.Meta(ge=0, le=600)] = 10
+    lease_seconds: Annotated[float, msgspec.Meta(ge=1, le=600)] = 30.0
     # -- authentication ----------------------------------------------------------------------
     api_tokens: str = ""
     api_tokens_file: str = ""
@@ -149,6 +150,7 @@ SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
         "LUCID_SHUTDOWN_GRACE_SECONDS",
         ("network", "shutdown_grace_seconds"),
     ),
+    "lease_seconds": ("LUCID_LEASE_SECONDS", ("replicas", "lease_seconds")),
     "api_tokens": ("LUCID_API_TOKENS", ("auth", "api_tokens")),
     "api_tokens_file": ("LUCID_API_TOKENS_FILE", ("auth", "api_tokens_file")),
     "jwt_secret_key": ("JWT_SECRET_KEY", ("auth", "jwt", "secret_key")),
@@ -180,6 +182,7 @@ _INT_SETTINGS = {
     "shutdown_grace_seconds",
 }
 _FLOAT_SETTINGS = {
+    "lease_seconds",
     "upload_idle_timeout_seconds",
     "retention_interval_seconds",
     "anchor_interval_seconds",

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import anyio.to_thread
 
+from lucid_sessions.adapters.system.local_leases import LocalLeases
 from lucid_sessions.app.caching import CachedSessionRepository
 from lucid_sessions.bootstrap.settings import Settings
 from lucid_sessions.domain.ports.chunk_index import ChunkIndex
 from lucid_sessions.domain.ports.data_key_store import DataKeyStore
 from lucid_sessions.domain.ports.health_probe import HealthProbe
+from lucid_sessions.domain.ports.leases import Leases
 from lucid_sessions.domain.ports.pipeline_stats import PipelineStats
 from lucid_sessions.domain.ports.session_cache import SessionCache
 from lucid_sessions.domain.ports.session_log import SessionLog
@@ -38,6 +40,8 @@ class Stores:
     database: HealthProbe
     cache: SessionCache | None
     session_log: SessionLog
+    leases: Leases
+    """Shared by every replica on MongoDB; one process's own on the embedded store."""
 
 
 @asynccontextmanager
@@ -54,6 +58,7 @@ async def _mongo(url: str) -> AsyncIterator[Stores]:
             mongo.health,
             None,
             mongo.session_log,
+            mongo.leases,
         )
 
 
@@ -80,6 +85,7 @@ async def _sqlite(folder: Path, create: bool) -> AsyncIterator[Stores]:
             database,
             None,
             SqliteSessionLog(database),
+            LocalLeases(),
         )
     finally:
         await anyio.to_thread.run_sync(database.close)
@@ -99,6 +105,7 @@ async def _with_cache(stores: Stores, url: str, telemetry: Telemetry) -> AsyncIt
             stores.database,
             cache,
             stores.session_log,
+            stores.leases,
         )
 
 

@@ -24,6 +24,7 @@ from lucid_sessions.adapters.mongo.documents import (
 )
 from lucid_sessions.adapters.mongo.errors import UNAVAILABLE, redact_url
 from lucid_sessions.adapters.mongo.health_probe import MongoHealthProbe
+from lucid_sessions.adapters.mongo.leases import MongoLeases
 from lucid_sessions.adapters.mongo.pipeline_stats import MongoPipelineStats
 from lucid_sessions.adapters.mongo.session_log import MongoSessionLog
 from lucid_sessions.adapters.mongo.session_repository import MongoSessionRepository
@@ -32,6 +33,7 @@ from lucid_sessions.domain.errors import InvalidValue, StorageUnavailable
 __all__ = ["DEFAULT_DATABASE", "MongoStores", "open_mongo"]
 
 DEFAULT_DATABASE = "lucid"
+LEASES = "leases"  # MongoLeases: {_id: name, owner, until}; only the _id index
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,7 @@ class MongoStores:
     pipeline_stats: MongoPipelineStats
     health: MongoHealthProbe
     session_log: MongoSessionLog
+    leases: MongoLeases
     database_name: str
 
 
@@ -111,6 +114,7 @@ async def open_mongo(
                 collection(LogEntryDocument.Settings.name),
                 collection(LogStateDocument.Settings.name),
             ),
+            leases=MongoLeases(collection(LEASES)),
             database_name=database.name,
         )
     finally:

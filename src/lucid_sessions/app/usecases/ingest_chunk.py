@@ -12,6 +12,7 @@ from typing import Protocol
 import anyio.to_thread
 
 from lucid_sessions.app.blob_codec import BlobCodec, SealedBlob, Sealer
+from lucid_sessions.app.claims import Claims
 from lucid_sessions.app.locks import KeyedLocks
 from lucid_sessions.app.usecases.common import MAX_ATTEMPTS, all_at_once, load_visible
 from lucid_sessions.domain.chunk import ChunkRecord, check_timestamp, validate_sequence_number
@@ -121,6 +122,7 @@ class IngestChunk:
         stats: PipelineStats,
         clock: Clock,
         locks: KeyedLocks,
+        claims: Claims,
         cipher: CipherName,
         telemetry: Telemetry,
         space: UsageProbe | None = None,
@@ -130,7 +132,7 @@ class IngestChunk:
         refused with StorageFull (reads, stop and finalization go on)."""
         self._repo, self._index, self._blobs, self._keys = repo, index, blobs, keys
         self._keyring, self._codec, self._stats, self._clock = keyring, codec, stats, clock
-        self._locks, self._cipher = locks, cipher
+        self._locks, self._claims, self._cipher = locks, claims, cipher
         self._space, self._min_free, self._telemetry = space, min_free_bytes, telemetry
 
     async def __call__(self, principal: Principal, upload: ChunkUpload) -> IngestResult:
@@ -150,9 +152,13 @@ class IngestChunk:
             self._check_accepting(early, upload.sequence_number, size or 0)
             plan = await self._plan(early)
         received = await self._receive(upload, early, plan if size is not None else None)
-        # One upload per session at a time in this process: the blob written for a sequence
-        # number is always the one indexed and committed right after it.
-        async with self._locks.hold(upload.session_id):
+        # One upload per session at a time, in this process (a lock) and across replicas (a
+        # lease in the shared store): the blob written for a sequence number is always the
+        # one indexed and committed right after it.
+        async with (
+            self._locks.hold(upload.session_id),
+            self._claims.hold(f"upload:{upload.session_id}"),
+        ):
             session = await load_visible(self._repo, principal, upload.session_id)
             _check_declared(upload, received.digest)
             if upload.sequence_number < session.chunks_count:

@@ -1,0 +1,188 @@
+"""Two `lucid-sessions serve` replicas sharing one MongoDB (the wire server), one Redis and
+one S3 bucket (a real RADOS Gateway), as several replicas behind the gateway run.
+
+One session's chunks go alternately through both; duplicate uploads of one sequence number
+race through both (never a spurious 409, never two chunks); different bytes racing for one
+number leave exactly one, whole; a pause through one holds uploads through the other; a
+replica killed right after `stop` is taken over by the other once its lease expires. At the
+end: a contiguous sequence, every chunk byte-exact through either replica, one Merkle root,
+one `completed` entry in the session log."""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lucid_sessions.domain.merkle import root_from_leaf_hashes
+from tests.e2e.conftest import s3_env
+from tests.e2e.test_chunks_http import (
+    download,
+    leaf_hex,
+    noise,
+    put_chunk,
+    recording,
+    screen_like,
+    session,
+    upload,
+    wait_status,
+)
+from tests.servers import ServiceProcess
+from tests.servers_db import DatabaseServers, ServerUnavailable, database_servers
+from tests.servers_s3 import S3Server
+
+pytestmark = pytest.mark.e2e
+
+BASE = "/api/v1/sessions"
+LEASE_SECONDS = 2
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """MongoDB, Redis and a bucket, and the keys every replica must share."""
+    folder = tmp_path_factory.mktemp("replicas")
+    try:
+        with database_servers(folder / "databases") as servers:
+            s3 = S3Server(folder / "radosgw")
+            s3.start()
+            try:
+                yield _environment(servers, s3, folder)
+            finally:
+                s3.stop()
+    except ServerUnavailable as exc:
+        pytest.skip(f"replica servers unavailable: {exc}")
+
+
+def _environment(servers: DatabaseServers, s3: S3Server, folder: Path) -> dict[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    signing = folder / "signing-key.pem"
+    signing.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    signing.chmod(0o600)
+    return {
+        **servers.env,
+        **s3_env(s3, s3.make_bucket()),
+        "LUCID_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "LUCID_SIGNING_KEY_FILE": str(signing),
+        "LUCID_LEASE_SECONDS": str(LEASE_SECONDS),
+    }
+
+
+@pytest.fixture
+def replicas(tmp_path: Path, shared: dict[str, str]) -> Iterator[list[ServiceProcess]]:
+    started = [ServiceProcess(tmp_path / name, env=shared) for name in ("a", "b")]
+    for replica in started:
+        replica.data_dir.mkdir()
+        replica.start()
+    yield started
+    for replica in started:
+        replica.stop()
+
+
+def _race(calls: list[tuple[httpx.Client, str, int, bytes]]) -> list[httpx.Response]:
+    """The uploads at once, one thread each, released together."""
+    answers: list[httpx.Response | None] = [None] * len(calls)
+    barrier = threading.Barrier(len(calls))
+
+    def run(n: int) -> None:
+        client, sid, seq, data = calls[n]
+        barrier.wait()
+        answers[n] = put_chunk(client, sid, seq, data)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert all(answer is not None for answer in answers)
+    return [answer for answer in answers if answer is not None]
+
+
+def _log_entries(client: httpx.Client, sid: str) -> list[dict[str, object]]:
+    size = client.get(f"{BASE}/log").json()["tree_size"]
+    entries = client.get(f"{BASE}/log/entries", params={"start": 0, "end": size}).json()
+    return [entry for entry in entries["entries"] if entry["session_id"] == sid]
+
+
+def test_two_replicas_share_one_recording(replicas: list[ServiceProcess]) -> None:
+    a_server, b_server = replicas
+    with a_server.client() as a, b_server.client() as b:
+        sid = recording(a)
+        chunks: list[bytes] = []
+
+        def add(client: httpx.Client, data: bytes) -> None:
+            upload(client, sid, len(chunks), data)
+            chunks.append(data)
+
+        # Alternately through both.
+        for n in range(12):
+            add((a, b)[n % 2], screen_like(n, 30_000 + n))
+
+        # Identical uploads of the next number race through both: one stores it (201), the
+        # other finds it stored (200); never 409, never two chunks.
+        for n in range(6):
+            data = noise(100 + n, 50_000)
+            answers = _race([(a, sid, len(chunks), data), (b, sid, len(chunks), data)])
+            assert sorted(r.status_code for r in answers) == [200, 201], [
+                (r.status_code, r.text) for r in answers
+            ]
+            chunks.append(data)
+
+        # Different bytes for one number: exactly one is stored, whole; the other is a 409.
+        for n in range(4):
+            mine, theirs = screen_like(200 + n, 40_000), screen_like(300 + n, 41_000)
+            answers = _race([(a, sid, len(chunks), mine), (b, sid, len(chunks), theirs)])
+            codes = [r.status_code for r in answers]
+            assert sorted(codes) == [201, 409], [(r.status_code, r.text) for r in answers]
+            chunks.append(mine if codes[0] == 201 else theirs)
+
+        # A pause through one holds uploads through the other; a resume lets them on.
+        assert a.post(f"{BASE}/{sid}/pipeline/pause").status_code == 200
+        held = put_chunk(b, sid, len(chunks), b"held")
+        assert held.status_code == 503, held.text
+        assert b.post(f"{BASE}/{sid}/pipeline/resume").status_code == 200
+        add(a, b"after the pause")
+
+        # Every chunk byte-exact through either replica; one root, as both see it.
+        expected_root = root_from_leaf_hashes(
+            [bytes.fromhex(leaf_hex(data)) for data in chunks]
+        ).hex()
+        for client in (a, b):
+            state = session(client, sid)
+            assert state["statistics"]["chunks_count"] == len(chunks)
+            assert state["merkle_root"] == expected_root
+            listed = client.get(f"{BASE}/{sid}/chunks", params={"limit": 1000}).json()
+            assert [c["sequence_number"] for c in listed["chunks"]] == list(range(len(chunks)))
+            for seq, data in enumerate(chunks):
+                assert download(client, sid, seq).content == data, seq
+
+        # Enough chunks that finalization (which re-reads every blob) is still running when
+        # replica A, which took the `stop`, is killed.
+        for n in range(120):
+            add((a, b)[n % 2], noise(1000 + n, 64_000))
+        assert a.post(f"{BASE}/{sid}/stop").status_code == 200
+    a_server.kill()
+
+    with b_server.client() as b:
+        final = wait_status(b, sid, {"completed", "failed"}, timeout=60)
+        assert final["status"] == "completed", final
+        manifest = b.get(f"{BASE}/{sid}/manifest").json()
+        assert manifest["chunks_count"] == len(chunks)
+        assert manifest["signature"]
+        completed = [e for e in _log_entries(b, sid) if e["type"] == "completed"]
+        assert len(completed) == 1, completed
+        for seq in (0, len(chunks) // 2, len(chunks) - 1):
+            assert download(b, sid, seq).content == chunks[seq]
+    assert '"finalized"' in b_server.log_path.read_text(), "B took the finalization over"
