@@ -22,9 +22,11 @@ from lucid_sessions.adapters.memory import (
     InMemorySessionRepository,
     RecordingTelemetry,
 )
+from lucid_sessions.adapters.system.local_leases import LocalLeases
+from lucid_sessions.app.claims import Claims
 from lucid_sessions.app.locks import KeyedLocks
 from lucid_sessions.app.periodic import PeriodicJob
-from lucid_sessions.app.usecases.anchoring import AnchorLog
+from lucid_sessions.app.usecases.anchoring import ANCHOR_LEASE, AnchorLog
 from lucid_sessions.app.usecases.delete_session import DeleteSession, SessionDeleter
 from lucid_sessions.app.usecases.retention import RetentionSweep, SweepOutcome
 from lucid_sessions.app.usecases.session_log import SessionLogReader
@@ -241,6 +243,25 @@ async def test_anchoring_publishes_new_heads_once_and_survives_an_outage(ops: Op
     assert anchor.published == [1, 2]
     assert ops.telemetry.counts[("anchoring", "anchored")] == 2
     assert ops.telemetry.counts[("anchoring", "failed")] == 1
+
+
+async def test_replicas_publish_each_head_once(ops: Ops) -> None:
+    """Two replicas share the log and the leases: while one anchors, the other skips; after
+    it, the other finds the head anchored. The engine sees every head once."""
+    anchor, leases = FlakyAnchor(), LocalLeases()
+    replica_a = AnchorLog(
+        ops.log, ops.reader, anchor, ops.telemetry, Claims(leases, FrozenClock(), "a")
+    )
+    claims_b = Claims(leases, FrozenClock(), "b")
+    replica_b = AnchorLog(ops.log, ops.reader, anchor, ops.telemetry, claims_b)
+    await stopped(ops, "sess-a")
+    await ops.delete(SYSTEM, "sess-a")
+    assert await claims_b.take(ANCHOR_LEASE)  # B is anchoring right now
+    assert await replica_a() is None
+    await claims_b.release(ANCHOR_LEASE)
+    assert await replica_a() == 1
+    assert await replica_b() is None
+    assert anchor.published == [1]
 
 
 async def test_a_log_line_is_not_an_anchor(ops: Ops) -> None:

@@ -316,7 +316,12 @@ class Container(containers.DeclarativeContainer):
     log_reader = providers.Singleton(SessionLogReader, log=session_log, signer=signer, clock=clock)
     anchor = providers.Singleton(_anchor, settings)
     anchor_log = providers.Singleton(
-        AnchorLog, log=session_log, reader=log_reader, anchor=anchor, telemetry=telemetry
+        AnchorLog,
+        log=session_log,
+        reader=log_reader,
+        anchor=anchor,
+        telemetry=telemetry,
+        claims=claims,
     )
     anchoring_job = providers.Singleton(
         lambda work, s: PeriodicJob("anchoring", work, s.anchor_interval_seconds),

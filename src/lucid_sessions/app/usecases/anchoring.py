@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from lucid_sessions.app.claims import Claims
 from lucid_sessions.app.usecases.session_log import SessionLogReader
 from lucid_sessions.domain.ports.anchor import Anchor
 from lucid_sessions.domain.ports.session_log import SessionLog
@@ -12,6 +13,9 @@ from lucid_sessions.domain.ports.telemetry import AnchoringOutcome, Telemetry
 __all__ = ["AnchorLog"]
 
 _log = logging.getLogger("lucid_sessions.anchoring")
+
+
+ANCHOR_LEASE = "anchor"
 
 
 class AnchorLog:
@@ -23,14 +27,30 @@ class AnchorLog:
     process, and the anchored size is left as it is: nothing was anchored."""
 
     def __init__(
-        self, log: SessionLog, reader: SessionLogReader, anchor: Anchor, telemetry: Telemetry
+        self,
+        log: SessionLog,
+        reader: SessionLogReader,
+        anchor: Anchor,
+        telemetry: Telemetry,
+        claims: Claims | None = None,
     ) -> None:
         self._log, self._reader, self._anchor = log, reader, anchor
-        self._telemetry = telemetry
+        self._telemetry, self._claims = telemetry, claims
         self._published = 0
 
     async def __call__(self) -> int | None:
-        """The size anchored now, or None when there was nothing new."""
+        """The size anchored now, or None when there was nothing new (or, with `claims`,
+        when another replica is anchoring: it publishes the head, once)."""
+        if self._claims is None:
+            return await self._publish()
+        if not await self._claims.take(ANCHOR_LEASE):
+            return None
+        try:
+            return await self._publish()
+        finally:
+            await self._claims.release(ANCHOR_LEASE)
+
+    async def _publish(self) -> int | None:
         anchored = max(await self._log.anchored_size(), self._published)
         head = await self._reader.head()
         if head.tree_size <= anchored:
