@@ -40,6 +40,7 @@ import bench_codec
 import bench_download
 import bench_ingest
 import bench_merkle
+import bench_s3
 import bench_startup
 from figures import Figure, summarize
 
@@ -53,6 +54,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "codec": bench_codec.run,
     "merkle": bench_merkle.run,
     "capacity": bench_capacity.run,
+    "s3": bench_s3.run,
 }
 
 

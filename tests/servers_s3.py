@@ -76,7 +76,7 @@ osd data = {dir}/osd
 keyring = /dev/null
 
 [client.rgw.a]
-rgw frontends = beast endpoint=127.0.0.1:{rgw}
+rgw frontends = beast endpoint=127.0.0.1:{rgw} tcp_nodelay=1
 rgw data = {dir}/rgw
 rgw gc obj min wait = 0
 rgw gc processor period = 5

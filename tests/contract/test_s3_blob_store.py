@@ -93,3 +93,10 @@ async def test_an_upload_cut_off_halfway_leaves_the_old_object(s3_server: S3Serv
         s3_server.restart_gateway()
     assert await store.get("sess-cut", 0) == b"the first version"
     assert await store.ping() is True
+
+
+async def test_a_missing_bucket_is_unhealthy_and_unavailable(s3_server: S3Server) -> None:
+    store = s3_blob_store(s3_server, "no-such-bucket")
+    assert await store.ping() is False
+    with pytest.raises(StorageUnavailable):
+        await store.put("sess-a", 0, b"x")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import os
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +33,7 @@ from tests.e2e.test_chunks_http import (
     upload,
     wait_status,
 )
-from tests.servers import ServiceProcess
+from tests.servers import ServiceProcess, lucid_sessions_command
 from tests.servers_db import DatabaseServers, ServerUnavailable, database_servers
 from tests.servers_s3 import S3Server
 
@@ -186,3 +187,26 @@ def test_two_replicas_share_one_recording(replicas: list[ServiceProcess]) -> Non
         for seq in (0, len(chunks) // 2, len(chunks) - 1):
             assert download(b, sid, seq).content == chunks[seq]
     assert '"finalized"' in b_server.log_path.read_text(), "B took the finalization over"
+
+
+@pytest.mark.parametrize("broken", ["secret", "bucket"])
+def test_a_bucket_that_cannot_serve_stops_start_up(
+    tmp_path: Path, shared: dict[str, str], broken: str
+) -> None:
+    env = dict(shared)
+    if broken == "secret":
+        env["LUCID_S3_SECRET_ACCESS_KEY"] = "not-" + env["LUCID_S3_SECRET_ACCESS_KEY"]
+    else:
+        env["LUCID_S3_BUCKET"] = "no-such-bucket"
+    service = ServiceProcess(tmp_path / "refused", env=env)
+    service.data_dir.mkdir()
+    done = subprocess.run(
+        [*lucid_sessions_command(), "serve", "--port", str(service.port)],
+        env=service.environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "LUCID_S3_BUCKET" in done.stderr
+    assert env["LUCID_S3_SECRET_ACCESS_KEY"] not in done.stderr + done.stdout

@@ -150,13 +150,13 @@ class S3BlobStore(BlobStore, HealthProbe):
             raise self._unavailable("delete", exc) from exc
 
     async def ping(self) -> bool:
-        """The bucket answers, and these credentials may read it: a HEAD of a key that does
-        not exist answers 404 (403, a network error or no answer in PING_SECONDS is not)."""
+        """The bucket exists, answers, and takes these credentials: a listing under a prefix
+        nothing uses answers an empty list (a missing bucket, 403, a network error or no
+        answer in PING_SECONDS is unhealthy; a HEAD could not tell a missing bucket from a
+        missing key)."""
         with anyio.move_on_after(PING_SECONDS):
             try:
-                await obstore.head_async(self._store, _PROBE_KEY)
-            except _MISSING:
-                return True
+                await obstore.list(self._store, prefix=_PROBE_KEY, chunk_size=1).collect_async()
             except (BaseError, OSError):
                 return False
             return True
