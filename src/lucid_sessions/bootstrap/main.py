@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -115,12 +116,18 @@ def _serve(container: Container, host: str | None, port: int | None) -> int:
 
     settings: Settings = container.settings()
     tune_allocator()
+    # The name this replica holds leases under outlives a restart: a replica that crashed
+    # holding a session's upload lease takes it back at once when it comes back, instead of
+    # making that session's recorder wait out the lease. Two live processes never share it:
+    # they cannot both listen on one host and port.
+    bound = port or settings.port
+    container.owner.override(providers.Object(f"{socket.gethostname()}:{bound}"))
 
     async def serve(_: Container) -> int:
         config = uvicorn.Config(
             create_app(container),
             host=host or settings.host,
-            port=port or settings.port,
+            port=bound,
             access_log=False,
             log_config=None,
             proxy_headers=False,
