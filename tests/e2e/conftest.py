@@ -1,6 +1,7 @@
 """End-to-end fixtures: a real `lucid-sessions serve` process driven over HTTP.
 
-Every e2e test runs against the three configurations of the service: `embedded` (SQLite and
+Every e2e test runs against the configurations of the service (the S3 one leaves out the
+modules in BLOB_INDEPENDENT): `embedded` (SQLite and
 the filesystem, no cache), `mongo+redis` (MongoDB through Beanie, on the mongoeco wire server
 or MONGODB_TEST_URL, and a real redis-server as the cache, chunks on the filesystem) and
 `mongo+redis+s3` (the same with chunk blobs in a bucket of a real RADOS Gateway).
@@ -19,6 +20,29 @@ from tests.servers_db import DatabaseServers, ServerUnavailable, database_server
 from tests.servers_s3 import S3Server
 
 STACKS = ["embedded", "mongo+redis", "mongo+redis+s3"]
+
+# Modules whose subject never depends on where chunk blobs live (authentication and tenancy,
+# the metrics exposition, the docs page and generated client, anchoring of the session log,
+# the OpenAPI fuzz): they run on the first two stacks only, which keeps the whole suite
+# within its time budget. Everything that stores, reads, tampers with, finalizes, verifies
+# or deletes blobs runs on S3 too.
+BLOB_INDEPENDENT = {
+    "test_security_http.py",
+    "test_metrics_http.py",
+    "test_integration.py",
+    "test_anchoring_http.py",
+    "test_fuzz_openapi.py",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kept, dropped = [], []
+    for item in items:
+        on_s3 = "[mongo+redis+s3" in item.nodeid
+        (dropped if on_s3 and item.path.name in BLOB_INDEPENDENT else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def s3_env(server: S3Server, bucket: str) -> dict[str, str]:

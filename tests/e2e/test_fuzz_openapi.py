@@ -45,11 +45,6 @@ def schemathesis() -> str:
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     server: ServiceProcess, tmp_path: Path
 ) -> None:
-    if server.env.get("LUCID_BLOB_STORE") == "s3":
-        pytest.skip(
-            "the API's contract does not depend on the blob store: fuzzed on the embedded and "
-            "mongo+redis stacks (the suite's time budget); S3 faults have their own tests"
-        )
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG)
     command = [
