@@ -55,7 +55,16 @@ if [ -n "$SECRETS" ]; then
 fi
 # The staged database and secrets, then the live chunk store and the rest of DATA_DIR (blobs
 # still being written, .*.tmp, are left out: none is acknowledged yet).
+# The service goes on writing: new blobs appear and temporaries vanish while tar reads. A
+# folder that changed, or a file gone before it was read, is expected (GNU tar's status 1);
+# every blob the copied database names was complete before the copy began.
 tar -cf "$ARCHIVE" -C "$STAGE" .
+status=0
 tar -rf "$ARCHIVE" -C "$DATA" --exclude='./sessions/sessions.sqlite3*' --exclude='.*.tmp' \
-  --transform='s,^\.,./data,' .
+  --warning=no-file-changed --warning=no-file-removed --ignore-failed-read \
+  --transform='s,^\.,./data,' . || status=$?
+if [ "$status" -gt 1 ]; then
+  echo "backup: tar failed (status $status); the archive is incomplete" >&2
+  exit "$status"
+fi
 echo "backup: $ARCHIVE ($(du -h "$ARCHIVE" | cut -f1))" >&2
