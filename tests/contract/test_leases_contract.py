@@ -16,7 +16,9 @@ from tests.contract.conftest import open_mongo_stores
 
 pytestmark = pytest.mark.anyio
 
-T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+# Leases near the present: MongoDB's TTL index removes lease documents an hour after they
+# expired by the server's clock, so a lease dated in the past would vanish under the test.
+T0 = datetime.now(UTC).replace(microsecond=0)
 SECOND = timedelta(seconds=1)
 
 
