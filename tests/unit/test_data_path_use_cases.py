@@ -426,14 +426,15 @@ async def test_delete_waits_for_an_upload_in_flight_and_leaves_no_blob() -> None
     keyring = StaticKeyRing({"k1": os.urandom(32)}, "k1")
     codec = BlobCodec(ZstdLz4Compressor(), {"aes-256-gcm": AesGcmCipher()}, keyring)
     telemetry = RecordingTelemetry()
+    claims = Claims(LocalLeases(), clock, "this-process")
     ingest = IngestChunk(
-        repo, index, blobs, keys, keyring, codec, stats, clock, locks,
-        Claims(LocalLeases(), clock, "this-process"), "aes-256-gcm", telemetry=telemetry,
+        repo, index, blobs, keys, keyring, codec, stats, clock, locks, claims, "aes-256-gcm",
+        telemetry=telemetry,
     )  # fmt: skip
     deleter = SessionDeleter(
         repo, index, blobs, keys, stats, InMemorySessionLog(), clock, telemetry
     )
-    delete = DeleteSession(deleter, locks)
+    delete = DeleteSession(deleter, locks, claims)
     session = make_session("sess-d")
     session.start(session.created_at)
     await repo.add(session)

@@ -86,7 +86,7 @@ def ops() -> Ops:
         log,
         clock,
         deleter,
-        DeleteSession(deleter, KeyedLocks()),
+        DeleteSession(deleter, KeyedLocks(), Claims(LocalLeases(), clock, "this-process")),
         RetentionSweep(repo, deleter, clock, telemetry, lease_seconds=60),
         SessionLogReader(log, signer, clock),
         telemetry,
@@ -213,6 +213,10 @@ async def test_signed_tree_heads_and_proofs_verify(ops: Ops) -> None:
     assert not verify_signature(forged.public_key, forged.signed_bytes(), forged.signature)
 
 
+def one_process(ops: Ops) -> Claims:
+    return Claims(LocalLeases(), ops.clock, "this-process")
+
+
 class FlakyAnchor(Anchor):
     def __init__(self) -> None:
         self.down = False
@@ -226,7 +230,7 @@ class FlakyAnchor(Anchor):
 
 async def test_anchoring_publishes_new_heads_once_and_survives_an_outage(ops: Ops) -> None:
     anchor = FlakyAnchor()
-    anchoring = AnchorLog(ops.log, ops.reader, anchor, ops.telemetry)
+    anchoring = AnchorLog(ops.log, ops.reader, anchor, ops.telemetry, one_process(ops))
     assert await anchoring() is None, "an empty log has nothing to anchor"
     await stopped(ops, "sess-a")
     await ops.delete(SYSTEM, "sess-a")
@@ -275,7 +279,7 @@ async def test_a_log_line_is_not_an_anchor(ops: Ops) -> None:
         async def publish(self, head: TreeHead) -> None:
             logged.append(head.tree_size)
 
-    anchoring = AnchorLog(ops.log, ops.reader, LogOnly(), ops.telemetry)
+    anchoring = AnchorLog(ops.log, ops.reader, LogOnly(), ops.telemetry, one_process(ops))
     await stopped(ops, "sess-a")
     await ops.delete(SYSTEM, "sess-a")
     assert await anchoring() is None

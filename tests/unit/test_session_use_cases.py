@@ -18,6 +18,8 @@ from lucid_sessions.adapters.memory import (
     RecordingTelemetry,
     SequentialIdGenerator,
 )
+from lucid_sessions.adapters.system.local_leases import LocalLeases
+from lucid_sessions.app.claims import Claims
 from lucid_sessions.app.locks import KeyedLocks
 from lucid_sessions.app.usecases.change_session import (
     ControlRecording,
@@ -81,6 +83,7 @@ def app() -> App:
                 RecordingTelemetry(),
             ),
             KeyedLocks(),
+            Claims(LocalLeases(), clock, "this-process"),
         ),
     )
 

@@ -32,16 +32,20 @@ class Claims:
         owner: str,
         *,
         ttl_seconds: float = 20.0,
-        wait_seconds: float = 25.0,
+        wait_seconds: float | None = None,
     ) -> None:
+        """`wait_seconds` defaults to `ttl_seconds` + 5: a lease its holder died with is
+        taken over within one wait."""
         self._leases, self._clock, self.owner = leases, clock, owner
+        self.ttl_seconds = ttl_seconds
         self._ttl = timedelta(seconds=ttl_seconds)
-        self._wait = wait_seconds
+        self._wait = ttl_seconds + 5 if wait_seconds is None else wait_seconds
 
-    async def take(self, name: str, ttl: timedelta | None = None) -> bool:
-        """One attempt (which also extends a lease this process holds)."""
+    async def take(self, name: str) -> bool:
+        """One attempt (which also extends, by the lease's length, a lease this process
+        holds)."""
         now = self._clock.now()
-        return await self._leases.acquire(name, self.owner, now, now + (ttl or self._ttl))
+        return await self._leases.acquire(name, self.owner, now, now + self._ttl)
 
     async def release(self, name: str) -> None:
         with anyio.CancelScope(shield=True):

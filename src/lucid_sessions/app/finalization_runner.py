@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import timedelta
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
@@ -23,11 +22,11 @@ _log = logging.getLogger("lucid_sessions.finalization")
 class FinalizationRunner:
     """Runs FinalizeSession for every stopped session, one at a time.
 
-    At start, and then every `sweep_seconds`, it finds sessions left `stopped` or
-    `processing` (a crash or restart, here or in another replica) and finishes them. With
-    `claims`, a session is finalized only under its lease `finalize:<id>` (renewed while the
-    work goes on): replicas sharing the stores never finalize one session at once, and a
-    replica that dies mid-finalization is taken over once its lease expires. A session whose
+    At start, and then every third of a lease's length, it finds sessions left `stopped` or
+    `processing` (a crash or restart, here or in another replica) and finishes them. A
+    session is finalized only under its lease `finalize:<id>` (renewed while the work goes
+    on): replicas sharing the stores never finalize one session at once, and a replica that
+    dies mid-finalization is taken over once its lease expires. A session whose
     pipeline is paused waits until `schedule` is called again (by pipeline resume). Transient
     failures are retried after `retry_seconds`.
     """
@@ -36,14 +35,12 @@ class FinalizationRunner:
         self,
         finalize: FinalizeSession,
         repo: SessionRepository,
+        claims: Claims,
         retry_seconds: float = 2.0,
-        claims: Claims | None = None,
-        sweep_seconds: float = 10.0,
-        lease_seconds: float = 30.0,
     ) -> None:
         self._finalize, self._repo, self._retry = finalize, repo, retry_seconds
-        self._claims, self._sweep_seconds = claims, sweep_seconds
-        self._lease = timedelta(seconds=lease_seconds)
+        self._claims = claims
+        self._every = claims.ttl_seconds / 3  # the sweep's period and the lease's renewal
         self._send, self._receive = anyio.create_memory_object_stream[str](math.inf)
         self._pending: set[str] = set()
         self._attempts: dict[str, int] = {}
@@ -72,14 +69,13 @@ class FinalizationRunner:
             self._retries = retries
             await self._recover()
             task_status.started()
-            if self._claims is not None:
-                retries.start_soon(self._sweep)
+            retries.start_soon(self._sweep)
             await self._serve()
 
     async def _sweep(self) -> None:
         """Sessions another replica stopped, or left behind when it died."""
         while True:
-            await anyio.sleep(self._sweep_seconds)
+            await anyio.sleep(self._every)
             try:
                 await self._recover()
             except DomainError as exc:
@@ -88,12 +84,9 @@ class FinalizationRunner:
     async def _serve(self) -> None:
         async for session_id in self._receive:
             self._pending.discard(session_id)
-            if self._claims is None:
-                await self._run_one(session_id)
-                continue
             name = f"finalize:{session_id}"
             try:
-                taken = await self._claims.take(name, self._lease)
+                taken = await self._claims.take(name)
             except DomainError as exc:
                 _log.warning(
                     "finalization_retry", extra={"session_id": session_id, "error": exc.detail}
@@ -112,11 +105,10 @@ class FinalizationRunner:
                     await self._claims.release(name)
 
     async def _renew(self, name: str) -> None:
-        assert self._claims is not None
         while True:
-            await anyio.sleep(self._lease.total_seconds() / 3)
+            await anyio.sleep(self._every)
             try:
-                await self._claims.take(name, self._lease)
+                await self._claims.take(name)
             except DomainError as exc:
                 _log.warning("finalization_lease_not_renewed", extra={"error": exc.detail})
 

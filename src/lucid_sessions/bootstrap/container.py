@@ -278,9 +278,7 @@ class Container(containers.DeclarativeContainer):
     session_log = providers.Callable(lambda s: s.session_log, stores)
     leases = providers.Callable(lambda s: s.leases, stores)
     claims = providers.Singleton(
-        lambda leases, clock, owner, s: Claims(
-            leases, clock, owner, ttl_seconds=s.lease_seconds, wait_seconds=s.lease_seconds + 5
-        ),
+        lambda leases, clock, owner, s: Claims(leases, clock, owner, ttl_seconds=s.lease_seconds),
         leases,
         clock,
         owner,
@@ -342,17 +340,7 @@ class Container(containers.DeclarativeContainer):
         on_logged=poke_anchoring,
     )
     finalization_runner = providers.Singleton(
-        lambda finalize, repo, claims, s: FinalizationRunner(
-            finalize,
-            repo,
-            claims=claims,
-            sweep_seconds=s.lease_seconds / 3,
-            lease_seconds=s.lease_seconds,
-        ),
-        finalize_session,
-        session_repository,
-        claims,
-        settings,
+        FinalizationRunner, finalize=finalize_session, repo=session_repository, claims=claims
     )
     schedule_finalization = providers.Callable(lambda runner: runner.schedule, finalization_runner)
     check_health = providers.Factory(

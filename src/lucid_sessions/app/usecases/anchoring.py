@@ -32,17 +32,15 @@ class AnchorLog:
         reader: SessionLogReader,
         anchor: Anchor,
         telemetry: Telemetry,
-        claims: Claims | None = None,
+        claims: Claims,
     ) -> None:
         self._log, self._reader, self._anchor = log, reader, anchor
         self._telemetry, self._claims = telemetry, claims
         self._published = 0
 
     async def __call__(self) -> int | None:
-        """The size anchored now, or None when there was nothing new (or, with `claims`,
-        when another replica is anchoring: it publishes the head, once)."""
-        if self._claims is None:
-            return await self._publish()
+        """The size anchored now, or None when there was nothing new (or when another
+        replica is anchoring: it publishes the head, once)."""
         if not await self._claims.take(ANCHOR_LEASE):
             return None
         try:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from contextlib import AsyncExitStack
 
 from lucid_sessions.app.claims import Claims
 from lucid_sessions.app.locks import KeyedLocks
@@ -116,20 +115,16 @@ class SessionDeleter:
 
 
 class DeleteSession:
-    """DELETE /api/v1/sessions/{id}: claim, then finish, under the session's upload lock (and,
-    with `claims`, its upload lease, which every replica's uploads take) so that an upload in
-    flight anywhere finishes (or has not begun) before the data goes."""
+    """DELETE /api/v1/sessions/{id}: claim, then finish, under the session's upload lock and
+    upload lease (which every replica's uploads take) so that an upload in flight anywhere
+    finishes (or has not begun) before the data goes."""
 
-    def __init__(
-        self, deleter: SessionDeleter, locks: KeyedLocks, claims: Claims | None = None
-    ) -> None:
+    def __init__(self, deleter: SessionDeleter, locks: KeyedLocks, claims: Claims) -> None:
         self._deleter, self._locks, self._claims = deleter, locks, claims
 
     async def __call__(self, principal: Principal, session_id: str, *, force: bool = False) -> str:
         validate_id(session_id)
-        async with self._locks.hold(session_id), AsyncExitStack() as held:
-            if self._claims is not None:
-                await held.enter_async_context(self._claims.hold(f"upload:{session_id}"))
+        async with self._locks.hold(session_id), self._claims.hold(f"upload:{session_id}"):
             session = await self._deleter.claim(principal, session_id, force=force)
             await self._deleter.finish(session)
         return session.session_id
