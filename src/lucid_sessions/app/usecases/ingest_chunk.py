@@ -76,6 +76,28 @@ class _Plan:
     cipher: CipherName | None
     data_key: WrappedKey | None
 
+    def seal(self, codec: BlobCodec, session_id: str, sequence: int, data: bytes) -> SealedBlob:
+        return codec.seal(
+            session_id=session_id,
+            sequence_number=sequence,
+            data=data,
+            compression=self.compression,
+            level=self.level,
+            cipher=self.cipher,
+            data_key=self.data_key,
+        )
+
+    def sealer(self, codec: BlobCodec, session_id: str, sequence: int, size: int) -> Sealer:
+        return codec.sealer(
+            session_id=session_id,
+            sequence_number=sequence,
+            size=size,
+            compression=self.compression,
+            level=self.level,
+            cipher=self.cipher,
+            data_key=self.data_key,
+        )
+
 
 @dataclass(slots=True)
 class _Received:
@@ -207,15 +229,7 @@ class IngestChunk:
         size = body.size
         sealer = None
         if plan is not None and size is not None:
-            sealer = self._codec.sealer(
-                session_id=session.session_id,
-                sequence_number=upload.sequence_number,
-                size=size,
-                compression=plan.compression,
-                level=plan.level,
-                cipher=plan.cipher,
-                data_key=plan.data_key,
-            )
+            sealer = plan.sealer(self._codec, session.session_id, upload.sequence_number, size)
         hasher = blake3_stream()
         to_hash: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         to_seal: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
@@ -298,15 +312,7 @@ class IngestChunk:
             sealed = await anyio.to_thread.run_sync(lambda: sealer.finish(data))
         else:
             sealed = await anyio.to_thread.run_sync(
-                lambda: self._codec.seal(
-                    session_id=session.session_id,
-                    sequence_number=upload.sequence_number,
-                    data=data,
-                    compression=plan.compression,
-                    level=plan.level,
-                    cipher=plan.cipher,
-                    data_key=plan.data_key,
-                )
+                plan.seal, self._codec, session.session_id, upload.sequence_number, data
             )
         timings = {"merkle_building": received.hash_seconds, "storage": 0.0}
         record = ChunkRecord(
