@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # common, figures
@@ -21,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.servers
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # lucid_sessions
 
 from common import MIB, screen_chunks
-from figures import Figure, summarize
+from figures import Figure, best_of, summarize
 from lucid_sessions.adapters.crypto import AesGcmCipher, ChaCha20Poly1305Cipher, default_cipher_name
 from lucid_sessions.adapters.zstd_lz4.compressor import (
     LZ4_DEFAULT_LEVEL,
@@ -33,16 +32,6 @@ from lucid_sessions.domain.ports.compressor import Algorithm
 __all__ = ["run"]
 
 CHUNKS, TINY_CHUNKS = 8, 1
-REPEATS = 3
-
-
-def _best(work: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def run(_env: Mapping[str, str] | None = None, tiny: bool = False) -> list[Figure]:
@@ -56,7 +45,7 @@ def run(_env: Mapping[str, str] | None = None, tiny: bool = False) -> list[Figur
         def work() -> None:
             outputs[:] = [compressor.compress(algorithm, data, level) for data in chunks]
 
-        seconds = _best(work)
+        seconds = best_of(work)
         return total / seconds, total * MIB / sum(map(len, outputs))
 
     baseline_name = f"codec.zstd_{ZSTD_DEFAULT_LEVEL}"
@@ -83,7 +72,7 @@ def run(_env: Mapping[str, str] | None = None, tiny: bool = False) -> list[Figur
     ciphers = [("aes-256-gcm", AesGcmCipher()), ("chacha20-poly1305", ChaCha20Poly1305Cipher())]
     ciphers.sort(key=lambda pair: f"codec.seal_{pair[0]}" != default)
     for name, cipher in ciphers:
-        seconds = _best(lambda c=cipher: c.seal(key, payload, aad))  # type: ignore[misc]
+        seconds = best_of(lambda c=cipher: c.seal(key, payload, aad))  # type: ignore[misc]
         figures.append(
             Figure(
                 f"codec.seal_{name}",

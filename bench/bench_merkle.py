@@ -1,21 +1,20 @@
 """Benchmark of the RFC 9162 Merkle tree (``lucid_sessions.domain.merkle``).
 
 Run as ``python bench/bench_merkle.py``; ``bench/run.py`` imports ``run()`` instead. Every
-figure is the best of ``REPEATS`` repeats, all measured in the same process, so the ratio
-against raw BLAKE3 hashing (the in-process baseline) is meaningful across machines.
+figure is the best of three repeats (``figures.best_of``), all measured in the same process,
+so the ratio against raw BLAKE3 hashing (the in-process baseline) is meaningful across
+machines.
 """
 
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # figures
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from figures import Figure, below, summarize
+from figures import Figure, below, best_of, summarize
 from lucid_sessions.domain.merkle import (
     CompactRange,
     MerkleTree,
@@ -29,17 +28,7 @@ __all__ = ["run"]
 LEAVES = 100_000
 TINY_LEAVES = 2_000
 EVERY = 1_000
-REPEATS = 3
 TARGET_SECONDS = 0.5  # "well under a second"
-
-
-def _best_of(run: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def _chunk_digests(leaves: int) -> list[bytes]:
@@ -89,10 +78,10 @@ def run(_env: object = None, tiny: bool = False) -> list[Figure]:
     raw_inputs = [b"\x00" + digest for digest in digests]  # 33 bytes, like a leaf hash input
     leaf_hashes = [leaf_hash(digest) for digest in digests]
 
-    baseline = _best_of(lambda: _raw_hashing(raw_inputs))
-    tree_time = _best_of(lambda: _tree_with_proofs(digests))
-    edge_time = _best_of(lambda: _compact_range(leaf_hashes))
-    bulk_time = _best_of(lambda: MerkleTree.from_leaf_hashes(leaf_hashes))
+    baseline = best_of(lambda: _raw_hashing(raw_inputs))
+    tree_time = best_of(lambda: _tree_with_proofs(digests))
+    edge_time = best_of(lambda: _compact_range(leaf_hashes))
+    bulk_time = best_of(lambda: MerkleTree.from_leaf_hashes(leaf_hashes))
     _check(_tree_with_proofs(digests), _compact_range(leaf_hashes))
     size = f"{leaves // 1000}k"
     raw = f"merkle.raw_blake3_{size}_33B"

@@ -5,16 +5,27 @@ name of the figure (of the same run) it is compared with, and the target the iss
 the value itself or on the ratio to the baseline. `summarize` takes the figures of several
 runs and prints, for each, the median and the spread (lowest to highest) of the value and of
 the ratio, and whether the median meets the target. Speed is never asserted: PASS and MISS
-are information for the reader.
+are information for the reader. `best_of` times in-process work.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Figure", "Target", "at_least", "at_most", "below", "summarize"]
+__all__ = ["Figure", "Target", "at_least", "at_most", "below", "best_of", "summarize"]
+
+
+def best_of(work: Callable[[], object], repeats: int = 3) -> float:
+    """The shortest of `repeats` timings of `work`, in seconds (the in-process figures)."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best
 
 
 @dataclass(frozen=True, slots=True)
