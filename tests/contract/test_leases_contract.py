@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import anyio
 import pytest
 
+from lucid_sessions.adapters.mongo.leases import LEASE_LINGER_SECONDS
 from lucid_sessions.adapters.system.local_leases import LocalLeases
 from lucid_sessions.domain.ports.leases import Leases
 from tests.contract.conftest import open_mongo_stores
@@ -79,4 +80,4 @@ async def test_mongodb_removes_leases_an_hour_after_they_expired(mongo_url: str)
         indexes = await collection.index_information()
     ttl = [spec for spec in indexes.values() if spec.get("key") == [("until", 1)]]
     assert ttl, indexes
-    assert ttl[0]["expireAfterSeconds"] == 3600
+    assert ttl[0]["expireAfterSeconds"] == 3600 == LEASE_LINGER_SECONDS

@@ -34,7 +34,6 @@ __all__ = ["DEFAULT_DATABASE", "MongoStores", "open_mongo"]
 
 DEFAULT_DATABASE = "lucid"
 LEASES = "leases"  # MongoLeases: {_id: name, owner, until}
-LEASE_LINGER_SECONDS = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,18 +60,6 @@ def _client_options(url: str, server_selection_ms: int, socket_ms: int) -> dict[
     }
     options: dict[str, Any] = {k: v for k, v in defaults.items() if k.lower() not in given}
     return {"tz_aware": True, "appname": "lucid-sessions", **options}
-
-
-async def _lease_index(leases: Any, where: str) -> None:
-    """Lease documents are removed an hour after they expired (a replica that died leaves
-    its leases behind). Not sooner: the TTL monitor uses the server's clock, and a lease must
-    never vanish while a replica whose clock lags still holds it."""
-    try:
-        await leases.create_index("until", expireAfterSeconds=LEASE_LINGER_SECONDS)
-    except PyMongoError as exc:
-        raise StorageUnavailable(
-            f"MongoDB at {where} refused the start-up: {type(exc).__name__}: {exc}"
-        ) from exc
 
 
 async def open_mongo(
@@ -106,8 +93,11 @@ async def open_mongo(
         raise InvalidValue("MONGODB_URL", f"not a usable MongoDB URL ({exc})") from exc
     try:
         database = client.get_default_database(default=DEFAULT_DATABASE)
+        collection = database.get_collection
+        leases = MongoLeases(collection(LEASES))
         try:
             await init_beanie(database=database, document_models=DOCUMENT_MODELS)
+            await leases.create_indexes()
         except UNAVAILABLE as exc:
             raise StorageUnavailable(
                 f"MongoDB at {where} cannot be reached: {type(exc).__name__}: {exc}"
@@ -116,8 +106,6 @@ async def open_mongo(
             raise StorageUnavailable(
                 f"MongoDB at {where} refused the start-up: {type(exc).__name__}: {exc}"
             ) from exc
-        collection = database.get_collection
-        await _lease_index(collection(LEASES), where)
         yield MongoStores(
             sessions=MongoSessionRepository(collection(SessionDocument.Settings.name)),
             chunks=MongoChunkIndex(collection(ChunkDocument.Settings.name)),
@@ -128,7 +116,7 @@ async def open_mongo(
                 collection(LogEntryDocument.Settings.name),
                 collection(LogStateDocument.Settings.name),
             ),
-            leases=MongoLeases(collection(LEASES)),
+            leases=leases,
             database_name=database.name,
         )
     finally:

@@ -17,12 +17,20 @@ from pymongo.errors import DuplicateKeyError
 from lucid_sessions.adapters.mongo.errors import storage_errors
 from lucid_sessions.domain.ports.leases import Leases
 
-__all__ = ["MongoLeases"]
+__all__ = ["LEASE_LINGER_SECONDS", "MongoLeases"]
+
+LEASE_LINGER_SECONDS = 3600
 
 
 class MongoLeases(Leases):
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self._leases = collection
+
+    async def create_indexes(self) -> None:
+        """Lease documents are removed an hour after they expired (a replica that died
+        leaves its leases behind). Not sooner: the TTL monitor uses the server's clock, and
+        a lease must never vanish while a replica whose clock lags still holds it."""
+        await self._leases.create_index("until", expireAfterSeconds=LEASE_LINGER_SECONDS)
 
     async def acquire(self, name: str, owner: str, now: datetime, until: datetime) -> bool:
         with storage_errors("take a lease"):
