@@ -58,15 +58,7 @@ def _through_service(env: Mapping[str, str], chunks: list[bytes]) -> tuple[float
 async def _obstore(server: S3Server, bucket: str, count: int) -> tuple[float, float]:
     import obstore
 
-    from lucid_sessions.adapters.s3.blob_store import s3_store
-
-    store = s3_store(
-        bucket,
-        endpoint=server.endpoint,
-        addressing="path",
-        access_key_id=server.access_key,
-        secret_access_key=server.secret_key,
-    )
+    store = server.store(bucket)
     data = os.urandom(MIB)
     began = time.perf_counter()
     for n in range(count):

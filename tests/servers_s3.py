@@ -26,7 +26,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import obstore
+from obstore.store import S3Store
 
+from lucid_sessions.adapters.s3.blob_store import s3_store
 from tests.servers import free_port
 from tests.servers_db import ServerUnavailable, _Process
 
@@ -189,21 +192,20 @@ class S3Server:
             raise
         return self
 
-    def _ceph_answers(self, ceph: str) -> bool:
-        done = subprocess.run(
-            [ceph, "-c", str(self.conf), "--connect-timeout", "2", "mon", "stat"],
-            capture_output=True,
-            timeout=10,
-        )
-        return done.returncode == 0
-
-    def _osd_up(self, ceph: str) -> bool:
-        done = subprocess.run(
-            [ceph, "-c", str(self.conf), "--connect-timeout", "2", "osd", "dump", "-f", "json"],
+    def _ceph(self, ceph: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """A `ceph` command against this cluster, never waiting long on it."""
+        return subprocess.run(
+            [ceph, "-c", str(self.conf), "--connect-timeout", "2", *args],
             capture_output=True,
             text=True,
             timeout=10,
         )
+
+    def _ceph_answers(self, ceph: str) -> bool:
+        return self._ceph(ceph, "mon", "stat").returncode == 0
+
+    def _osd_up(self, ceph: str) -> bool:
+        done = self._ceph(ceph, "osd", "dump", "-f", "json")
         if done.returncode != 0:
             return False
         osds = json.loads(done.stdout).get("osds", [])
@@ -215,24 +217,22 @@ class S3Server:
         except httpx.TransportError:
             return False
 
-    def store_config(self, bucket: str) -> dict[str, object]:
-        """obstore S3Store arguments for `bucket` on this server (path-style, plain HTTP)."""
-        return {
-            "endpoint": self.endpoint,
-            "access_key_id": self.access_key,
-            "secret_access_key": self.secret_key,
-            "region": self.region,
-            "virtual_hosted_style_request": False,
-            "client_options": {"allow_http": True},
-        }
+    def store(self, bucket: str, prefix: str = "") -> S3Store:
+        """The adapter's obstore store for `bucket` on this server (path-style, plain HTTP)."""
+        return s3_store(
+            bucket,
+            endpoint=self.endpoint,
+            region=self.region,
+            prefix=prefix,
+            addressing="path",
+            access_key_id=self.access_key,
+            secret_access_key=self.secret_key,
+        )
 
     def make_bucket(self, bucket: str | None = None) -> str:
         """A new bucket (a presigned PUT of the bucket itself); its name."""
-        import obstore
-        from obstore.store import S3Store
-
         name = bucket or f"lucid-{uuid.uuid4().hex[:12]}"
-        store = S3Store(name, **self.store_config(name))  # type: ignore[arg-type]
+        store = self.store(name)
         url = obstore.sign(store, "PUT", "", timedelta(minutes=5))
         answer = httpx.put(url, timeout=30.0)
         if answer.status_code != 200:

@@ -24,7 +24,7 @@ from lucid_sessions.adapters.memory import (
     InMemorySessionRepository,
 )
 from lucid_sessions.adapters.mongo import MongoStores, open_mongo
-from lucid_sessions.adapters.s3.blob_store import S3BlobStore, s3_store
+from lucid_sessions.adapters.s3.blob_store import S3BlobStore
 from lucid_sessions.adapters.sqlite import (
     SqliteChunkIndex,
     SqliteDatabase,
@@ -223,17 +223,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 
 def s3_blob_store(server: S3Server, bucket: str, prefix: str = "") -> S3BlobStore:
-    return S3BlobStore(
-        s3_store(
-            bucket,
-            endpoint=server.endpoint,
-            region=server.region,
-            prefix=prefix,
-            addressing="path",
-            access_key_id=server.access_key,
-            secret_access_key=server.secret_key,
-        )
-    )
+    return S3BlobStore(server.store(bucket, prefix))
 
 
 @pytest.fixture(params=BLOB_STORES)
