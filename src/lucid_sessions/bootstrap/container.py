@@ -68,6 +68,7 @@ from lucid_sessions.domain.ports.blob_store import BlobStore
 from lucid_sessions.domain.ports.cipher import Cipher, CipherName
 from lucid_sessions.domain.ports.health_probe import HealthProbe
 from lucid_sessions.domain.ports.signer import Signer
+from lucid_sessions.domain.ports.usage_probe import UsageProbe
 from lucid_sessions.domain.session import VISIBLE_STATUSES
 
 __all__ = ["Container", "running"]
@@ -215,7 +216,7 @@ def _storage_probe(
     return S3StorageProbe(local, blobs)
 
 
-def _free_space_floor(settings: Settings, probe: object) -> object:
+def _free_space_floor(settings: Settings, probe: UsageProbe) -> UsageProbe | None:
     """What measures free space for the ingest floor and health's `free_space`: the chunk
     store's folder; nothing with S3 (an object store has no floor to keep)."""
     return None if settings.blob_store == "s3" else probe
