@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from lucid_sessions.adapters.crypto.signer import Ed25519Signer
 from lucid_sessions.domain.merkle import root_from_leaf_hashes
 from tests.e2e.conftest import s3_env
 from tests.e2e.test_chunks_http import (
@@ -60,17 +61,8 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
 
 
 def _environment(servers: DatabaseServers, s3: S3Server, folder: Path) -> dict[str, str]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     signing = folder / "signing-key.pem"
-    signing.write_bytes(
-        Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    signing.write_bytes(Ed25519Signer.generate().to_pem())
     signing.chmod(0o600)
     return {
         **servers.env,
