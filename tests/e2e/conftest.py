@@ -10,24 +10,33 @@ or MONGODB_TEST_URL, and a real redis-server as the cache, chunks on the filesys
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 
 from tests.servers import ServiceProcess
-from tests.servers_db import DatabaseServers, ServerUnavailable, database_servers
+from tests.servers_db import (
+    DatabaseServers,
+    MongoTarget,
+    ServerUnavailable,
+    database_servers,
+    fresh_database_name,
+)
 from tests.servers_s3 import S3Server
 
 STACKS = ["embedded", "mongo+redis", "mongo+redis+s3"]
 
 # Modules whose subject never depends on where chunk blobs live (authentication and tenancy,
-# the metrics exposition, the docs page and generated client, anchoring of the session log,
-# the OpenAPI fuzz): they run on the first two stacks only, which keeps the whole suite
-# within its time budget. Everything that stores, reads, tampers with, finalizes, verifies
-# or deletes blobs runs on S3 too.
+# hostile bytes at the HTTP edge, the metrics exposition, the docs page and generated client,
+# anchoring of the session log, the OpenAPI fuzz): they run on the first two stacks only,
+# which keeps the whole suite within its time budget. Everything that stores, reads, tampers
+# with, finalizes, verifies or deletes blobs runs on S3 too.
 BLOB_INDEPENDENT = {
     "test_security_http.py",
+    "test_hostile_http.py",
     "test_metrics_http.py",
     "test_integration.py",
     "test_anchoring_http.py",
@@ -88,14 +97,31 @@ def stack_env(stack: DatabaseServers | None) -> dict[str, str]:
     return {} if stack is None else dict(stack.env)
 
 
+@contextmanager
+def own_database(stack_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """`stack_env` with a MongoDB database of its own (dropped afterwards), so that a server
+    sees only the sessions it made: other modules' blobs live in their servers' folders."""
+    if "MONGODB_URL" not in stack_env:
+        yield dict(stack_env)
+        return
+    database = fresh_database_name()
+    parts = urlsplit(stack_env["MONGODB_URL"])
+    try:
+        yield {**stack_env, "MONGODB_URL": urlunsplit(parts._replace(path=f"/{database}"))}
+    finally:
+        MongoTarget(stack_env["MONGODB_URL"], emulated=False).drop(database)
+
+
 @pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory, stack_env: dict[str, str]
 ) -> Iterator[ServiceProcess]:
-    service = ServiceProcess(tmp_path_factory.mktemp("server"), env=stack_env)
-    service.start()
-    yield service
-    assert service.stop_gracefully(), "the server shuts down cleanly on SIGTERM"
+    """The module's server, on a database of its own."""
+    with own_database(stack_env) as env:
+        service = ServiceProcess(tmp_path_factory.mktemp("server"), env=env)
+        service.start()
+        yield service
+        assert service.stop_gracefully(), "the server shuts down cleanly on SIGTERM"
 
 
 @pytest.fixture
