@@ -26,15 +26,15 @@ def optional_instant(moment: datetime | None) -> datetime | None:
 
 
 _RFC3339 = re.compile(
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
-    r"(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})?$"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})?"
 )
 
 
 def parse_timestamp(raw: str, field: str, *, offset_required: bool = True) -> datetime:
     """`raw` as a UTC datetime; InvalidValue naming `field` for anything but RFC 3339."""
     text = raw.strip()
-    match = _RFC3339.match(text)
+    match = _RFC3339.fullmatch(text)
     if match is None or (offset_required and match.group("offset") is None):
         raise InvalidValue(field, "must be an RFC 3339 timestamp, e.g. 2026-01-31T12:00:00Z")
     fraction = match.group(1)

@@ -27,12 +27,12 @@ from lucid_sessions.domain.values import (
 
 __all__ = ["VISIBLE_STATUSES", "Deletion", "Session", "SessionStatus", "validate_id"]
 
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def validate_id(value: str, field_name: str = "session_id") -> str:
     """Ids in paths are checked before any lookup."""
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):
         raise InvalidValue(field_name, "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
     return value
 

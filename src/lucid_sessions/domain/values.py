@@ -67,13 +67,14 @@ class Limits:
 
 E = TypeVar("E", bound=StrEnum)
 
-_RESOLUTION = re.compile(r"^([0-9]{1,5})x([0-9]{1,5})$")
-_HOST_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_RESOLUTION = re.compile(r"([0-9]{1,5})x([0-9]{1,5})")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
 def _check_host(path: str, host: str) -> None:
     """An IP address (v4 or v6) or an RFC 1123 host name: dot-separated labels of letters,
-    digits and inner hyphens, each at most 63 characters, at most 253 in all."""
+    digits and inner hyphens, each at most 63 characters, at most 253 in all, the last not
+    all digits (so `999.999.999.999` is neither)."""
     if not _host_is_valid(host):
         raise InvalidValue(path, "must be an IP address or an RFC 1123 host name")
 
@@ -89,7 +90,11 @@ def _host_is_valid(host: str) -> bool:
     else:
         return True
     labels = host.split(".")
-    return len(host) <= 253 and all(_HOST_LABEL.match(label) for label in labels)
+    return (
+        len(host) <= 253
+        and all(_HOST_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
 
 
 def _check_range(path: str, value: float, low: float, high: float) -> None:
@@ -144,7 +149,7 @@ class RecordingConfig:
         _check_range(
             f"{p}.frame_rate", self.frame_rate, Limits.FRAME_RATE_MIN, Limits.FRAME_RATE_MAX
         )
-        match = _RESOLUTION.match(self.resolution)
+        match = _RESOLUTION.fullmatch(self.resolution)
         if match is None:
             raise InvalidValue(f"{p}.resolution", "must look like WIDTHxHEIGHT, e.g. 1920x1080")
         width, height = int(match.group(1)), int(match.group(2))

@@ -28,7 +28,7 @@ from lucid_sessions.domain.principal import Principal, Role
 __all__ = ["LEEWAY_SECONDS", "JwtAuthenticator", "load_public_key"]
 
 LEEWAY_SECONDS = 30
-_PRINCIPAL = re.compile(r"^[^\x00-\x1f\x7f]{1,255}$")
+_PRINCIPAL = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
 _KEY_TYPES: dict[str, type[Any]] = {"RS256": RSAPublicKey, "EdDSA": Ed25519PublicKey}
 
 
@@ -76,7 +76,7 @@ class JwtAuthenticator(Authenticator):
         except (jwt.PyJWTError, ValueError, TypeError):
             return None
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not _PRINCIPAL.match(subject):
+        if not isinstance(subject, str) or not _PRINCIPAL.fullmatch(subject):
             return None
         roles: list[Any] = [claims.get("role")]
         listed = claims.get("roles")

@@ -43,8 +43,8 @@ __all__ = [
 
 TOKENS_ENV = "LUCID_API_TOKENS"
 TOKENS_FILE_ENV = "LUCID_API_TOKENS_FILE"
-_PRINCIPAL = re.compile(r"^[A-Za-z0-9._@+-]{1,255}$")
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_PRINCIPAL = re.compile(r"[A-Za-z0-9._@+-]{1,255}")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 _MIN_TOKEN = 16
 _log = logging.getLogger("lucid_sessions.auth")
 
@@ -64,7 +64,7 @@ def token_digest(token: str) -> bytes:
 
 
 def _principal(principal_id: object, role: object, where: str) -> Principal:
-    if not isinstance(principal_id, str) or not _PRINCIPAL.match(principal_id):
+    if not isinstance(principal_id, str) or not _PRINCIPAL.fullmatch(principal_id):
         raise TokenConfigError(f"{where}: the principal must be 1-255 of A-Z a-z 0-9 . _ @ + -")
     if role not in (Role.ADMIN.value, Role.USER.value):
         raise TokenConfigError(f"{where}: the role must be admin or user")
@@ -110,7 +110,7 @@ def read_token_file(path: Path, *, production: bool) -> list[TokenEntry]:
         if not isinstance(item, dict):
             raise TokenConfigError(f"{where}: expected {{token_sha256, principal, role}}")
         digest = str(item.get("token_sha256", "")).strip().lower()
-        if not _DIGEST.match(digest):
+        if not _DIGEST.fullmatch(digest):
             raise TokenConfigError(f"{where}: token_sha256 must be 64 hex digits")
         principal = _principal(item.get("principal"), item.get("role"), where)
         entries.append(TokenEntry(bytes.fromhex(digest), principal))

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, put
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
 
 from lucid_sessions.adapters.http.auth import current_principal
 from lucid_sessions.adapters.http.chunk_schemas import (
@@ -17,6 +16,7 @@ from lucid_sessions.adapters.http.chunk_schemas import (
 )
 from lucid_sessions.adapters.http.downloads import OCTETS, send_download
 from lucid_sessions.adapters.http.errors import UnsupportedMediaTypeException
+from lucid_sessions.adapters.http.inputs import bounded_int, media_type
 from lucid_sessions.adapters.http.openapi import (
     DOWNLOAD_ERRORS,
     READ_ERRORS,
@@ -25,6 +25,7 @@ from lucid_sessions.adapters.http.openapi import (
     Offset,
     SessionId,
     UploadChunkId,
+    integer_query,
 )
 from lucid_sessions.adapters.http.timestamps import QueryTime, query_time
 from lucid_sessions.adapters.http.upload import (
@@ -36,6 +37,7 @@ from lucid_sessions.adapters.http.upload import (
     parse_chunk_id,
 )
 from lucid_sessions.adapters.telemetry.prometheus import PrometheusTelemetry
+from lucid_sessions.app.usecases.common import MAX_OFFSET
 from lucid_sessions.app.usecases.ingest_chunk import ChunkUpload, IngestChunk
 from lucid_sessions.app.usecases.read_chunks import MAX_CHUNK_PAGE, ChunkFilter, ChunkReader
 
@@ -62,8 +64,7 @@ class ChunkController(Controller):
         upload_limits: NamedDependency[UploadLimits],
     ) -> Response[ChunkResponse]:
         principal = current_principal(request)
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media != OCTETS:
+        if media_type(request.headers.get("content-type", "")) != OCTETS:
             raise UnsupportedMediaTypeException(detail=f"Content-Type must be {OCTETS}")
         sequence = parse_chunk_id(chunk_id, "sequence_number")
         upload = ChunkUpload(
@@ -88,23 +89,27 @@ class ChunkController(Controller):
         session_id: SessionId,
         request: Request[Any, Any, Any],
         chunk_reader: NamedDependency[ChunkReader],
-        limit: Annotated[int, QueryParameter(ge=1, le=MAX_CHUNK_PAGE)] = 100,
-        offset: Offset = 0,
+        limit: Annotated[str | None, integer_query(1, MAX_CHUNK_PAGE, default=100)] = None,
+        offset: Offset = None,
         start_time: QueryTime = None,
         end_time: QueryTime = None,
     ) -> ChunkListResponse:
         principal = current_principal(request)
+        first = bounded_int(offset, "offset", 0, MAX_OFFSET, 0)
         wanted = ChunkFilter(
-            limit, offset, query_time(start_time, "start_time"), query_time(end_time, "end_time")
+            bounded_int(limit, "limit", 1, MAX_CHUNK_PAGE, 100),
+            first,
+            query_time(start_time, "start_time"),
+            query_time(end_time, "end_time"),
         )
         page = await chunk_reader.list(principal, session_id, wanted)
         return ChunkListResponse(
             chunks=[chunk_response(r) for r in page.chunks],
             total=page.total,
-            limit=limit,
-            offset=offset,
-            has_next=offset + len(page.chunks) < page.total,
-            has_previous=offset > 0,
+            limit=wanted.limit,
+            offset=first,
+            has_next=first + len(page.chunks) < page.total,
+            has_previous=first > 0,
         )
 
     @get("/chunks/{chunk_id:str}", raises=READ_ERRORS, summary="Chunk details")

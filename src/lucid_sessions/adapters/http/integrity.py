@@ -13,13 +13,15 @@ from lucid_sessions.adapters.http.chunk_schemas import (
     ConsistencyResponse,
     ProofResponse,
 )
+from lucid_sessions.adapters.http.inputs import optional_int
 from lucid_sessions.adapters.http.openapi import (
     CHUNK_ID_PATTERN,
     READ_ERRORS,
     ChunkId,
     SessionId,
+    integer_query,
 )
-from lucid_sessions.adapters.http.upload import parse_chunk_id
+from lucid_sessions.adapters.http.upload import CHUNK_ID_DIGITS, parse_chunk_id
 from lucid_sessions.app.usecases.integrity import Integrity
 
 __all__ = ["IntegrityController"]
@@ -27,6 +29,7 @@ __all__ = ["IntegrityController"]
 # Documented, and validated by parse_chunk_id so that errors name "from" and "to" (Litestar
 # would name the Python parameters).
 _SIZE_DOC: dict[str, Any] = {"schema_extra": {"pattern": CHUNK_ID_PATTERN}}
+MAX_TREE_SIZE = 10**CHUNK_ID_DIGITS - 1
 
 
 class IntegrityController(Controller):
@@ -44,12 +47,11 @@ class IntegrityController(Controller):
         chunk_id: ChunkId,
         request: Request[Any, Any, Any],
         integrity: NamedDependency[Integrity],
-        tree_size: Annotated[int | None, QueryParameter(ge=1)] = None,
+        tree_size: Annotated[str | None, integer_query(1, MAX_TREE_SIZE)] = None,
     ) -> ProofResponse:
         principal = current_principal(request)
-        proof = await integrity.inclusion(
-            principal, session_id, parse_chunk_id(chunk_id), tree_size
-        )
+        size = optional_int(tree_size, "tree_size", 1, MAX_TREE_SIZE)
+        proof = await integrity.inclusion(principal, session_id, parse_chunk_id(chunk_id), size)
         return ProofResponse(
             sequence_number=proof.sequence_number,
             leaf_hash=proof.leaf_hash.hex(),

@@ -5,8 +5,9 @@ The error lists are made by `documented` from the error table in `errors`.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+from litestar.openapi.spec import OpenAPIType
 from litestar.params import PathParameter, QueryParameter
 
 from lucid_sessions.adapters.http.errors import (
@@ -45,6 +46,7 @@ __all__ = [
     "Offset",
     "SessionId",
     "UploadChunkId",
+    "integer_query",
 ]
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -63,7 +65,31 @@ UploadChunkId = Annotated[
 ]
 """The same path parameter as ChunkId, validated by the handler so that errors name the
 contract's field, `sequence_number` (all chunk routes share one path template)."""
-Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)]
+
+
+def integer_query(
+    minimum: int,
+    maximum: int,
+    *,
+    default: int | None = None,
+    name: str | None = None,
+    description: str | None = None,
+) -> QueryParameter:
+    """A whole-number query parameter, documented as an integer but handed to the handler as
+    the text the client sent (`str | None`), which the handler reads with `bounded_int`:
+    Litestar's own conversion is lax (`3e0`, `5.0`, `1_0` and `²` would pass)."""
+    extra: dict[str, Any] = {
+        "one_of": None,
+        "type": OpenAPIType.INTEGER,
+        "minimum": minimum,
+        "maximum": maximum,
+    }
+    if default is not None:
+        extra["default"] = default
+    return QueryParameter(name=name, description=description, schema_extra=extra)
+
+
+Offset = Annotated[str | None, integer_query(0, MAX_OFFSET, default=0)]
 
 READ_ERRORS = documented(Unauthenticated, InvalidValue, NotFound, StorageUnavailable)
 """Reading one session or what belongs to it."""

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
 
 from lucid_sessions.adapters.http.auth import current_principal
 from lucid_sessions.adapters.http.errors import documented
+from lucid_sessions.adapters.http.inputs import bounded_int, optional_int
+from lucid_sessions.adapters.http.openapi import integer_query
 from lucid_sessions.app.usecases.session_log import SessionLogReader
 from lucid_sessions.domain.errors import (
     Forbidden,
@@ -22,8 +23,9 @@ from lucid_sessions.domain.session_log import MAX_LOG_PAGE
 
 __all__ = ["SessionLogController"]
 
-Position = Annotated[int, QueryParameter(ge=0, le=10**12)]
-OptionalPosition = Annotated[int | None, QueryParameter(ge=0, le=10**12)]
+MAX_POSITION = 10**12
+Position = Annotated[str, integer_query(0, MAX_POSITION)]
+OptionalPosition = Annotated[str | None, integer_query(0, MAX_POSITION)]
 HEAD_ERRORS = documented(Unauthenticated, StorageUnavailable)
 ADMIN_ERRORS = documented(Unauthenticated, Forbidden, InvalidValue, StorageUnavailable)
 
@@ -77,11 +79,15 @@ class SessionLogController(Controller):
         self,
         request: Request[Any, Any, Any],
         log_reader: NamedDependency[SessionLogReader],
-        start: Position = 0,
+        start: Annotated[str | None, integer_query(0, MAX_POSITION, default=0)] = None,
         end: OptionalPosition = None,
     ) -> LogEntriesResponse:
         principal = current_principal(request)
-        entries = await log_reader.entries(principal, start, end)
+        entries = await log_reader.entries(
+            principal,
+            bounded_int(start, "start", 0, MAX_POSITION, 0),
+            optional_int(end, "end", 0, MAX_POSITION),
+        )
         return LogEntriesResponse(entries=[entry.document() for entry in entries])
 
     @get("/proof", raises=ADMIN_ERRORS, summary="RFC 9162 inclusion proof of an entry (admins)")
@@ -93,7 +99,11 @@ class SessionLogController(Controller):
         tree_size: OptionalPosition = None,
     ) -> LogProofResponse:
         principal = current_principal(request)
-        proof = await log_reader.inclusion(principal, index, tree_size)
+        proof = await log_reader.inclusion(
+            principal,
+            bounded_int(index, "index", 0, MAX_POSITION, 0),
+            optional_int(tree_size, "tree_size", 0, MAX_POSITION),
+        )
         return LogProofResponse(
             index=proof.entry.index,
             leaf_hash=proof.leaf_hash.hex(),
@@ -112,11 +122,15 @@ class SessionLogController(Controller):
         self,
         request: Request[Any, Any, Any],
         log_reader: NamedDependency[SessionLogReader],
-        first: Annotated[int, QueryParameter(name="from", ge=0, le=10**12)],
-        second: Annotated[int | None, QueryParameter(name="to", ge=0, le=10**12)] = None,
+        first: Annotated[str, integer_query(0, MAX_POSITION, name="from")],
+        second: Annotated[str | None, integer_query(0, MAX_POSITION, name="to")] = None,
     ) -> LogConsistencyResponse:
         principal = current_principal(request)
-        proof = await log_reader.consistency(principal, first, second)
+        proof = await log_reader.consistency(
+            principal,
+            bounded_int(first, "from", 0, MAX_POSITION, 0),
+            optional_int(second, "to", 0, MAX_POSITION),
+        )
         return LogConsistencyResponse(
             first=proof.first,
             second=proof.second,

@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody
 
 from lucid_sessions.adapters.http.auth import current_principal
 from lucid_sessions.adapters.http.body import strict_body
+from lucid_sessions.adapters.http.inputs import bounded_int
 from lucid_sessions.adapters.http.mapping import (
     changes_from_request,
     new_session_from_request,
@@ -23,6 +24,7 @@ from lucid_sessions.adapters.http.openapi import (
     WRITE_ERRORS,
     Offset,
     SessionId,
+    integer_query,
 )
 from lucid_sessions.adapters.http.schemas import (
     CreateSessionRequest,
@@ -38,6 +40,7 @@ from lucid_sessions.app.usecases.change_session import (
     RecordingAction,
     UpdateSession,
 )
+from lucid_sessions.app.usecases.common import MAX_OFFSET
 from lucid_sessions.app.usecases.create_session import CreateSession
 from lucid_sessions.app.usecases.delete_session import DeleteSession
 from lucid_sessions.app.usecases.read_sessions import MAX_LIMIT, GetSession, ListSessions
@@ -78,8 +81,8 @@ class SessionController(Controller):
         tag: FromQuery[str | None] = None,
         created_after: QueryTime = None,
         created_before: QueryTime = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
-        offset: Offset = 0,
+        limit: Annotated[str | None, integer_query(1, MAX_LIMIT, default=50)] = None,
+        offset: Offset = None,
     ) -> SessionListResponse:
         principal = current_principal(request)
         query = SessionQuery(
@@ -90,8 +93,8 @@ class SessionController(Controller):
             tag=tag,
             created_after=query_time(created_after, "created_after"),
             created_before=query_time(created_before, "created_before"),
-            limit=limit,
-            offset=offset,
+            limit=bounded_int(limit, "limit", 1, MAX_LIMIT, 50),
+            offset=bounded_int(offset, "offset", 0, MAX_OFFSET, 0),
         )
         result = await list_sessions(principal, query)
         return SessionListResponse(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -15,7 +14,7 @@ from lucid_sessions.adapters.http.errors import (
     PayloadTooLargeException,
     RequestTimeoutException,
 )
-from lucid_sessions.adapters.http.openapi import CHUNK_ID_PATTERN
+from lucid_sessions.adapters.http.inputs import decimal, decimal_fraction, header
 from lucid_sessions.adapters.http.timestamps import parse_timestamp
 from lucid_sessions.domain.errors import InvalidValue
 
@@ -29,39 +28,35 @@ __all__ = [
     "read_capped",
 ]
 
-_DECIMAL = re.compile(CHUNK_ID_PATTERN)
+CHUNK_ID_DIGITS = 12
+"""A sequence number has at most this many digits (the OpenAPI pattern says the same)."""
+
+MAX_SECONDS = 1e9
+"""The largest `X-Chunk-Duration-Seconds`."""
 
 
 def parse_chunk_id(raw: str, field: str = "chunk_id") -> int:
-    if not _DECIMAL.match(raw):
-        raise InvalidValue(field, "must be a decimal sequence number (ASCII digits)")
-    return int(raw)
+    """A chunk's sequence number in a path or query: 1 to 12 ASCII digits, nothing else."""
+    return decimal(raw, field, max_digits=CHUNK_ID_DIGITS)
 
 
 def header_float(request: Request[Any, Any, Any], name: str) -> float | None:
-    raw = request.headers.get(name)
+    raw = header(request, name)
     if raw is None:
         return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidValue(name, "must be a number") from None
-    if not 0 <= value < 1e9:
-        raise InvalidValue(name, "must be between 0 and 1e9")
+    value = decimal_fraction(raw, name)
+    if value >= MAX_SECONDS:
+        raise InvalidValue(name, f"must be less than {MAX_SECONDS:g}")
     return value
 
 
 def header_int(request: Request[Any, Any, Any], name: str) -> int | None:
-    raw = request.headers.get(name)
-    if raw is None:
-        return None
-    if not raw.strip().isdigit() or len(raw.strip()) > 12:
-        raise InvalidValue(name, "must be a whole number of 0 or more")
-    return int(raw)
+    raw = header(request, name)
+    return None if raw is None else decimal(raw, name, max_digits=12)
 
 
 def header_time(request: Request[Any, Any, Any], name: str) -> datetime | None:
-    raw = request.headers.get(name)
+    raw = header(request, name)
     return None if raw is None else parse_timestamp(raw, name)
 
 
@@ -86,8 +81,8 @@ class RequestBody:
 
     def __init__(self, request: Request[Any, Any, Any], limits: UploadLimits) -> None:
         self._receive, self._limits = request.receive, limits
-        announced = (request.headers.get("content-length") or "").strip()
-        self._size = int(announced) if announced.isdigit() else None
+        announced = header(request, "content-length")
+        self._size = None if announced is None else decimal(announced, "Content-Length")
         if self._size is not None and self._size > limits.max_bytes:
             raise PayloadTooLargeException(detail=f"chunk larger than {limits.max_bytes} bytes")
         self._received = 0
