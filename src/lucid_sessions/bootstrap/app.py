@@ -178,7 +178,11 @@ def create_app(container: Container | None = None) -> Litestar:
                 metrics_public=settings.metrics_public,
                 schema_path=SCHEMA_PATH,
             ),
-            DefineMiddleware(JsonBodyMiddleware, max_bytes=settings.max_json_bytes),
+            DefineMiddleware(
+                JsonBodyMiddleware,
+                max_bytes=settings.max_json_bytes,
+                timeout_seconds=settings.body_timeout_seconds,
+            ),
         ],
         openapi_config=OpenAPIConfig(
             title="lucid-sessions",

@@ -112,6 +112,7 @@ def _server_class(on_stop: Callable[[], None]) -> type[Any]:
 def _serve(container: Container, host: str | None, port: int | None) -> int:
     import uvicorn
 
+    from lucid_sessions.adapters.http.protocol import HeaderLimits, bounded_protocol
     from lucid_sessions.bootstrap.app import create_app
 
     settings: Settings = container.settings()
@@ -133,6 +134,9 @@ def _serve(container: Container, host: str | None, port: int | None) -> int:
             proxy_headers=False,
             timeout_graceful_shutdown=settings.shutdown_grace_seconds,
             lifespan="on",
+            http=bounded_protocol(
+                HeaderLimits(settings.max_header_bytes, settings.header_timeout_seconds)
+            ),
         )
         server = _server_class(container.draining().begin)(config)
         await server.serve()

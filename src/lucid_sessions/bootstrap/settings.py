@@ -51,6 +51,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     max_chunk_bytes: Annotated[int, msgspec.Meta(ge=1, le=1024 * MIB)] = 16 * MIB
     max_json_bytes: Annotated[int, msgspec.Meta(ge=1024, le=16 * MIB)] = 256 * 1024
     upload_idle_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
+    max_header_bytes: Annotated[int, msgspec.Meta(ge=1024, le=MIB)] = 32 * 1024
+    header_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
+    body_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
     chunk_store_min_free_mb: Annotated[int, msgspec.Meta(ge=0)] = 64
     cipher: CipherChoice = "auto"
     retention_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
@@ -138,6 +141,9 @@ SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
         "LUCID_UPLOAD_IDLE_TIMEOUT_SECONDS",
         ("chunks", "upload_idle_timeout_seconds"),
     ),
+    "max_header_bytes": ("LUCID_MAX_HEADER_BYTES", ("http", "max_header_bytes")),
+    "header_timeout_seconds": ("LUCID_HEADER_TIMEOUT_SECONDS", ("http", "header_timeout_seconds")),
+    "body_timeout_seconds": ("LUCID_BODY_TIMEOUT_SECONDS", ("http", "body_timeout_seconds")),
     "chunk_store_min_free_mb": ("LUCID_CHUNK_STORE_MIN_FREE_MB", ("chunks", "min_free_mb")),
     "cipher": ("LUCID_CIPHER", ("crypto", "cipher")),
     "retention_interval_seconds": (
@@ -178,12 +184,15 @@ _INT_SETTINGS = {
     "port",
     "max_chunk_bytes",
     "max_json_bytes",
+    "max_header_bytes",
     "chunk_store_min_free_mb",
     "shutdown_grace_seconds",
 }
 _FLOAT_SETTINGS = {
     "lease_seconds",
     "upload_idle_timeout_seconds",
+    "header_timeout_seconds",
+    "body_timeout_seconds",
     "retention_interval_seconds",
     "anchor_interval_seconds",
 }
@@ -346,7 +355,7 @@ def _check_s3(settings: Settings) -> None:
     if not settings.s3_bucket:
         raise SettingsError(f"{_describe('s3_bucket')}: required when LUCID_BLOB_STORE=s3")
     endpoint = settings.s3_endpoint
-    if endpoint and not re.match(r"^https?://[^/\s]+/?$", endpoint):
+    if endpoint and not re.fullmatch(r"https?://[^/\s]+/?", endpoint):
         raise SettingsError(
             f"{_describe('s3_endpoint')}: must be an http(s) URL with no path "
             "(empty: AWS), for example http://rgw.example:7480"

@@ -1,14 +1,16 @@
-"""JSON request bodies: bounded before they cost memory, then decoded strictly.
+"""JSON request bodies: bounded before they cost memory, decoded once, then checked strictly.
 
 `JsonBodyMiddleware` stands in front of every route that takes a JSON body (a handler with a
 `data` parameter): when the route first reads the body (after authentication), the body must
 be `application/json` (else 415), at most `max_bytes` (else 413, refused from
-`Content-Length` before a byte is read, or as soon as the stream passes it), well-formed JSON
-nested at most `MAX_DEPTH` levels (else 400). Only then does the route see it.
+`Content-Length` before a byte is read, or as soon as the stream passes it), arrive within
+`timeout_seconds` (else 408), and be well-formed UTF-8 JSON nested at most `MAX_DEPTH` levels
+(else 400). It is decoded once, from bytes, and what it decoded to is kept with the request;
+only then does the route see it.
 
 Litestar converts bodies in lax mode (a JSON string "22" becomes the integer 22). The contract
-treats a wrong JSON type as bad input, so handlers decode the body again, strictly, with
-`strict_body`, from the bytes Litestar has already read for the request.
+treats a wrong JSON type as bad input, so handlers take the body with `strict_body`, which
+converts what the middleware decoded, strictly, into the request's model.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any, TypeVar
 
+import anyio
 import msgspec
 from litestar import Request
 from litestar.enums import ScopeType
@@ -24,17 +27,21 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from lucid_sessions.adapters.http.errors import (
     PayloadTooLargeException,
+    RequestTimeoutException,
     UnsupportedMediaTypeException,
 )
+from lucid_sessions.adapters.http.inputs import decimal, media_type
 
-__all__ = ["MAX_DEPTH", "JsonBodyMiddleware", "json_depth", "strict_body"]
+__all__ = ["MAX_DEPTH", "JsonBodyMiddleware", "decode_json", "json_depth", "strict_body"]
 
 T = TypeVar("T")
 
 MAX_DEPTH = 32
 JSON_TYPES = ("application/json",)
 
-_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
+_PATH = re.compile(r" - at `\$\.?([^`]*)`\Z")
+_DECODED = "lucid.json_body"
+"""Scope key of the body the middleware decoded."""
 
 
 def json_depth(value: Any) -> int:
@@ -53,19 +60,16 @@ def json_depth(value: Any) -> int:
     return depth
 
 
-def _media_type(scope: Scope) -> str:
+def _header(scope: Scope, wanted: bytes) -> str | None:
     for name, value in scope["headers"]:
-        if name == b"content-type":
-            return value.decode("latin-1").split(";")[0].strip().lower()
-    return ""
+        if name == wanted:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def _content_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            text = value.decode("latin-1").strip()
-            return int(text) if text.isdigit() else None
-    return None
+    raw = _header(scope, b"content-length")
+    return None if raw is None else decimal(raw.strip(" \t"), "Content-Length")
 
 
 def _takes_json(scope: Scope) -> bool:
@@ -74,8 +78,8 @@ def _takes_json(scope: Scope) -> bool:
 
 
 class JsonBodyMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self._app, self._max = app, max_bytes
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_seconds: float) -> None:
+        self._app, self._max, self._timeout = app, max_bytes, timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or not _takes_json(scope):
@@ -94,17 +98,26 @@ class JsonBodyMiddleware:
         await self._app(scope, checked_receive, send)
 
     async def _checked_body(self, scope: Scope, receive: Receive) -> bytes:
-        media = _media_type(scope)
+        media = media_type(_header(scope, b"content-type") or "")
         if media not in JSON_TYPES:
             raise UnsupportedMediaTypeException(
                 detail=f"the body must be application/json (Content-Type: {media or 'none'})"
             )
-        too_large = PayloadTooLargeException(
-            detail=f"a JSON body may have at most {self._max} bytes"
-        )
         announced = _content_length(scope)
         if announced is not None and announced > self._max:
-            raise too_large
+            raise self._too_large()
+        with anyio.move_on_after(self._timeout):
+            body = await self._read(receive)
+            scope[_DECODED] = decode_json(body)  # type: ignore[literal-required]
+            return body
+        raise RequestTimeoutException(
+            detail=f"the JSON body did not arrive within {self._timeout:g} s of its headers"
+        )
+
+    def _too_large(self) -> PayloadTooLargeException:
+        return PayloadTooLargeException(detail=f"a JSON body may have at most {self._max} bytes")
+
+    async def _read(self, receive: Receive) -> bytes:
         pieces: list[bytes] = []
         size = 0
         while True:
@@ -114,26 +127,35 @@ class JsonBodyMiddleware:
             piece = message.get("body", b"")
             size += len(piece)
             if size > self._max:
-                raise too_large
+                raise self._too_large()
             pieces.append(piece)
             if not message.get("more_body", False):
-                break
-        body = b"".join(pieces)
-        try:
-            depth = json_depth(msgspec.json.decode(body))
-        except RecursionError:
-            depth = MAX_DEPTH + 1
-        except msgspec.DecodeError as exc:
-            raise ClientException(detail=f"malformed JSON: {exc}") from None
-        if depth > MAX_DEPTH:
-            raise ClientException(detail=f"JSON may nest at most {MAX_DEPTH} levels")
-        return body
+                return b"".join(pieces)
+
+
+def decode_json(body: bytes) -> Any:
+    """`body` decoded: well-formed UTF-8 JSON nested at most `MAX_DEPTH` levels, else a 400."""
+    try:
+        decoded = msgspec.json.decode(body)
+        depth = json_depth(decoded)
+    except RecursionError:
+        depth = MAX_DEPTH + 1
+    except UnicodeDecodeError:
+        raise ClientException(detail="malformed JSON: the body is not valid UTF-8") from None
+    except msgspec.DecodeError as exc:
+        raise ClientException(detail=f"malformed JSON: {exc}") from None
+    if depth > MAX_DEPTH:
+        raise ClientException(detail=f"JSON may nest at most {MAX_DEPTH} levels")
+    return decoded
 
 
 async def strict_body(request: Request[Any, Any, Any], kind: type[T]) -> T:
-    raw = await request.body()
+    """The body the middleware decoded, converted strictly into `kind` (a 400 naming the
+    field otherwise)."""
+    await request.body()  # the middleware decodes it as it is read
+    decoded = request.scope[_DECODED]  # type: ignore[literal-required]
     try:
-        return msgspec.json.decode(raw, type=kind, strict=True)
+        return msgspec.convert(decoded, type=kind, strict=True)
     except msgspec.ValidationError as exc:
         text = str(exc)
         match = _PATH.search(text)
@@ -142,9 +164,4 @@ async def strict_body(request: Request[Any, Any, Any], kind: type[T]) -> T:
         raise ValidationException(
             detail=f"Validation failed for {request.method} {request.url.path}",
             extra=[{"message": message, "key": key, "source": "body"}],
-        ) from None
-    except msgspec.DecodeError as exc:
-        raise ValidationException(
-            detail=f"Validation failed for {request.method} {request.url.path}",
-            extra=[{"message": f"malformed JSON: {exc}", "key": "", "source": "body"}],
         ) from None

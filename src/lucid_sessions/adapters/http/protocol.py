@@ -1,0 +1,158 @@
+"""Limits before the app: uvicorn's httptools protocol, bounded.
+
+uvicorn's httptools protocol parses a request line and headers of any size (httptools joins a
+header's pieces in memory until it ends) and waits for them for as long as the client likes;
+a request whose body the app never reads (a 401 before a JSON body, say) keeps its connection
+while the client trickles the rest. `bounded_protocol` returns a subclass that:
+
+- refuses a request line and headers larger than `max_header_bytes` together with 431 (JSON
+  body, `Connection: close`) as soon as the bytes received pass the cap: nothing larger is
+  ever buffered;
+- refuses a request line and headers that have not all arrived `header_timeout_seconds` after
+  the connection opened, the first byte of the request arrived, or the previous answer went
+  out, with 408;
+- closes the connection once an answer has gone out while the request's body is still
+  arriving, instead of reading and dropping the rest for as long as the client sends it;
+- answers malformed HTTP with the same JSON error body as every other error (uvicorn's is
+  plain text).
+
+Bodies the app reads have their own limits (`JsonBodyMiddleware`, the chunk upload). Each
+refusal is one `request_refused` log line. The parser itself (llhttp) and everything after the
+headers are uvicorn's, unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+__all__ = ["HeaderLimits", "bounded_protocol"]
+
+_log = structlog.get_logger("lucid_sessions.http")
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderLimits:
+    max_header_bytes: int
+    header_timeout_seconds: float
+
+
+def _refusal(status: int, detail: str) -> bytes:
+    body = json.dumps({"status_code": status, "detail": detail}).encode()
+    head = (
+        b"content-type: application/json\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\n"
+        b"connection: close\r\n"
+        b"x-request-id: " + uuid.uuid4().hex.encode() + b"\r\n\r\n"
+    )
+    return STATUS_LINE[status] + head + body
+
+
+class _BoundedProtocol(HttpToolsProtocol):
+    limits: HeaderLimits
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_bytes = 0
+        self._in_head = True  # the next bytes belong to a request line or headers
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    # -- the header phase ------------------------------------------------------------------
+
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(
+                self.limits.header_timeout_seconds, self._head_timed_out
+            )
+
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        seconds = self.limits.header_timeout_seconds
+        self._refuse(408, f"the request line and headers did not arrive within {seconds:g} s")
+
+    def _refuse(self, status: int, detail: str) -> None:
+        """Answer `status` and close, or, while an earlier answer is still going out (a
+        pipelined request), close once it has: nothing is written into it."""
+        self._disarm_head_timer()
+        if self.transport.is_closing():
+            return
+        _log.warning("request_refused", status=status, detail=detail)
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False
+            self.transport.pause_reading()
+            return
+        self.transport.write(_refusal(status, detail))
+        self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        """Malformed HTTP (httptools refused it): the JSON error body of every other answer."""
+        self._refuse(400, msg)
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._in_head:
+            super().data_received(data)
+            return
+        room = self.limits.max_header_bytes - self._head_bytes
+        if len(data) <= room:
+            self._head_bytes += len(data)
+            super().data_received(data)
+            return
+        self._head_bytes += room
+        super().data_received(data[:room])
+        if self._in_head:
+            cap = self.limits.max_header_bytes
+            self._refuse(431, f"the request line and headers may have at most {cap} bytes")
+            return
+        if not self.transport.is_closing():
+            super().data_received(data[room:])
+
+    # -- parser callbacks ------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm_head_timer()
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._disarm_head_timer()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head, self._head_bytes = True, 0
+
+    def on_response_complete(self) -> None:
+        cycle = self.cycle  # the newest request: a pipelined one may be waiting its turn
+        if cycle is not None and cycle.response_complete and cycle.more_body and not self._in_head:
+            # The answer went out before the body arrived (a refusal, a route that reads no
+            # body): close rather than read and drop what the client goes on sending.
+            self.transport.close()
+        super().on_response_complete()
+        if self._in_head and not self.transport.is_closing():
+            self._arm_head_timer()
+
+
+def bounded_protocol(limits: HeaderLimits) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with `limits` (pass it as `uvicorn.Config(http=...)`)."""
+    return type("BoundedHttpToolsProtocol", (_BoundedProtocol,), {"limits": limits})
