@@ -45,6 +45,7 @@ __all__ = [
     "UnsupportedMediaTypeException",
     "documented",
     "exception_handlers",
+    "log_unhandled",
     "status_for",
 ]
 
@@ -187,8 +188,19 @@ def _other_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
             status_code=exc.status_code,
             headers=exc.headers or {},
         )
-    _log.exception("unhandled_error", extra={"error": type(exc).__name__})
+    log_unhandled(exc, request.scope)
     return Response(_body(500, "Internal Server Error"), status_code=500)
+
+
+def log_unhandled(exc: BaseException, scope: Any) -> None:
+    """The last resort's one line: the error's type and the route template (the request id
+    comes with the log context), never a traceback, a message or a path, which could carry
+    install paths or what the client sent."""
+    route = scope.get("path_template")
+    _log.error(
+        "unhandled_error",
+        extra={"error": type(exc).__name__, "route": route if isinstance(route, str) else None},
+    )
 
 
 def exception_handlers() -> dict[type[Exception] | int, Any]:

@@ -28,6 +28,7 @@ import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from lucid_sessions.adapters.http.errors import log_unhandled
 from lucid_sessions.adapters.telemetry.prometheus import PrometheusTelemetry
 
 __all__ = ["HEAD_KEY", "AllowTable", "HttpSemantics", "is_head"]
@@ -35,7 +36,7 @@ __all__ = ["HEAD_KEY", "AllowTable", "HttpSemantics", "is_head"]
 HEAD_KEY = "lucid.head"
 """Scope key that marks a `HEAD` request running as a `GET`."""
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _PARAMETER = re.compile(r"\{[^}/]+\}")
 _log = structlog.get_logger("lucid_sessions.http")
 
@@ -74,7 +75,7 @@ class AllowTable:
     def allowed(self, path: str) -> frozenset[str] | None:
         """The methods `path` answers, or None when no route serves it."""
         for template in self._templates:
-            if template.pattern.match(path):
+            if template.pattern.fullmatch(path):
                 return template.methods
         return None
 
@@ -82,7 +83,7 @@ class AllowTable:
 def _pattern(template: str) -> re.Pattern[str]:
     """`/a/{b}/c` as a pattern that matches `/a/<one segment>/c`."""
     literal = _PARAMETER.split(template)
-    return re.compile("^" + "[^/]+".join(re.escape(part) for part in literal) + "$")
+    return re.compile("[^/]+".join(re.escape(part) for part in literal))
 
 
 def _with_head_and_options(methods: set[str]) -> set[str]:
@@ -108,7 +109,7 @@ class HttpSemantics:
             await self._app(scope, receive, send)
             return
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         method = str(scope["method"])
         started = time.perf_counter()
         status = 500
@@ -147,7 +148,15 @@ class HttpSemantics:
                 await self._app(scope, receive, send_with_semantics)
         except Exception as exc:
             if not started_response:
-                raise
+                # Escaped every handler (a layer outside the router): the last resort.
+                log_unhandled(exc, scope)
+                status = 500
+                await _send_json(
+                    send_with_semantics,
+                    500,
+                    b'{"status_code":500,"detail":"Internal Server Error"}',
+                )
+                return
             cause: BaseException = exc
             while isinstance(cause, BaseExceptionGroup) and cause.exceptions:
                 cause = cause.exceptions[0]  # raised inside the streaming task group
@@ -172,16 +181,19 @@ class HttpSemantics:
     @staticmethod
     async def _options(allow: frozenset[str] | None, send: Send) -> int:
         if allow is None:
-            body = b'{"status_code":404,"detail":"Not Found"}'
-            headers = [(b"content-type", b"application/json")]
-            status = 404
-        else:
-            body = b""
-            headers = [(b"allow", ", ".join(sorted(allow)).encode())]
-            status = 204
-        headers.append((b"content-length", str(len(body)).encode()))
-        start: Any = {"type": "http.response.start", "status": status, "headers": headers}
+            await _send_json(send, 404, b'{"status_code":404,"detail":"Not Found"}')
+            return 404
+        headers = [(b"allow", ", ".join(sorted(allow)).encode()), (b"content-length", b"0")]
+        start: Any = {"type": "http.response.start", "status": 204, "headers": headers}
         await send(start)
-        end: Any = {"type": "http.response.body", "body": body, "more_body": False}
+        end: Any = {"type": "http.response.body", "body": b"", "more_body": False}
         await send(end)
-        return status
+        return 204
+
+
+async def _send_json(send: Send, status: int, body: bytes) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    start: Any = {"type": "http.response.start", "status": status, "headers": headers}
+    await send(start)
+    end: Any = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(end)
