@@ -31,6 +31,7 @@ from lucid_sessions.app.usecases.create_session import CreateSession, NewSession
 from lucid_sessions.app.usecases.delete_session import DeleteSession, SessionDeleter
 from lucid_sessions.app.usecases.read_sessions import GetSession, ListSessions
 from lucid_sessions.domain.errors import (
+    Forbidden,
     InvalidTransition,
     InvalidValue,
     PolicyViolation,
@@ -186,8 +187,13 @@ async def test_users_see_only_their_own_sessions(app: App) -> None:
     assert [v.session.session_id for v in listed.items] == [mine.session_id]
     assert (await app.list(ALICE, SessionQuery(owner="bob"))).total == 0
     assert (await app.list(ADMIN, SessionQuery())).total == 2
-    with pytest.raises(InvalidValue, match="owner"):
-        await app.update(ALICE, mine.session_id, SessionChanges(metadata={"owner": None}))
+    for owner in (None, "bob"):
+        with pytest.raises(Forbidden, match="owner"):
+            await app.update(ALICE, mine.session_id, SessionChanges(metadata={"owner": owner}))
+    with pytest.raises(SessionNotFound):  # another owner's session: still not found
+        await app.update(ALICE, theirs.session_id, SessionChanges(metadata={"owner": "alice"}))
+    assert (await app.get(ALICE, mine.session_id)).session.metadata.owner == "alice"
+    assert (await app.get(BOB, theirs.session_id)).session.metadata.owner == "bob"
 
 
 async def test_delete_rules(app: App) -> None:

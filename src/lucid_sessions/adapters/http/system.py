@@ -73,7 +73,8 @@ class SystemStatisticsResponse(msgspec.Struct, kw_only=True):
     size_bytes_total: int
     stored_bytes_total: int
     compression_ratio: float | None
-    storage: StorageFigures
+    storage: StorageFigures | None
+    """The host's disk (admins only; null for a user)."""
 
 
 class SystemController(Controller):
@@ -163,7 +164,9 @@ class SystemController(Controller):
             size_bytes_total=report.summary.size_bytes_total,
             stored_bytes_total=report.summary.stored_bytes_total,
             compression_ratio=report.compression_ratio,
-            storage=StorageFigures(
+            storage=None
+            if report.storage is None
+            else StorageFigures(
                 free_bytes=report.storage.free_bytes, used_bytes=report.storage.used_bytes
             ),
         )

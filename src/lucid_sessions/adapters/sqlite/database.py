@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
 import sqlite3
 import threading
@@ -254,6 +255,21 @@ READERS = 4
 """Read-only connections for worker threads; more readers than cores gains nothing."""
 
 
+PRIVATE_MODE = 0o600
+"""The database holds every session's metadata: readable by the service's user alone, like
+the key files. SQLite gives its -wal and -shm files the database file's mode."""
+
+
+def _private(path: Path) -> None:
+    """Create the database file with `PRIVATE_MODE`, or bring an existing one (and its WAL
+    and shared-memory files, as an older version left them) down to it."""
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_MODE))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if file.stat().st_mode & 0o777 != PRIVATE_MODE:
+                file.chmod(PRIVATE_MODE)
+
+
 class SqliteDatabase(HealthProbe):
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -278,6 +294,7 @@ class SqliteDatabase(HealthProbe):
             )
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
+            _private(self._path)
             conn = sqlite3.connect(
                 self._path, check_same_thread=False, isolation_level=None, timeout=30
             )

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from lucid_sessions.app.usecases.common import SessionView, mutate
-from lucid_sessions.domain.errors import InvalidValue
 from lucid_sessions.domain.ports.clock import Clock
 from lucid_sessions.domain.ports.session_repository import SessionRepository
 from lucid_sessions.domain.principal import Principal
@@ -38,11 +37,13 @@ class UpdateSession:
         self, principal: Principal, session_id: str, changes: SessionChanges
     ) -> SessionView:
         owner_change = (changes.metadata or {}).get("owner", principal.id)
-        if not principal.is_admin and owner_change != principal.id:
-            # A user may not give its session away (it would vanish from its own view).
-            raise InvalidValue("metadata.owner", "only an admin may change the owner")
 
         def apply(session: Session) -> None:
+            if owner_change != principal.id:
+                # A user may not give its session away (it would vanish from its own view);
+                # checked once the session is known to be the caller's, so another owner's
+                # session still answers 404.
+                principal.require_admin("change a session's owner")
             metadata = storage = None
             if changes.metadata is not None:
                 metadata = merged(session.metadata, changes.metadata, "metadata")

@@ -8,7 +8,7 @@ from lucid_sessions.domain.ports.session_log import SessionLog
 from lucid_sessions.domain.ports.session_repository import SessionRepository, SessionSummary
 from lucid_sessions.domain.ports.telemetry import ServiceFigures, Telemetry
 from lucid_sessions.domain.ports.usage_probe import StorageUsage, UsageProbe
-from lucid_sessions.domain.principal import SYSTEM, Principal
+from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import VISIBLE_STATUSES
 
 __all__ = ["RefreshFigures", "SystemStatistics", "SystemStatisticsReport"]
@@ -17,7 +17,8 @@ __all__ = ["RefreshFigures", "SystemStatistics", "SystemStatisticsReport"]
 @dataclass(frozen=True, slots=True)
 class SystemStatisticsReport:
     summary: SessionSummary
-    storage: StorageUsage
+    storage: StorageUsage | None
+    """The host's disk: admins only (None for a user, whose figures cover its own sessions)."""
 
     @property
     def sessions_by_status(self) -> dict[str, int]:
@@ -36,8 +37,12 @@ class SystemStatistics:
         self._repo, self._usage = repo, usage
 
     async def __call__(self, principal: Principal) -> SystemStatisticsReport:
-        summary = await self._repo.summarize(principal.owner_scope())
-        return SystemStatisticsReport(summary, await self._usage.usage())
+        if principal.is_admin:
+            return await self.whole_service()
+        return SystemStatisticsReport(await self._repo.summarize(principal.owner_scope()), None)
+
+    async def whole_service(self) -> SystemStatisticsReport:
+        return SystemStatisticsReport(await self._repo.summarize(None), await self._usage.usage())
 
 
 class RefreshFigures:
@@ -49,11 +54,11 @@ class RefreshFigures:
         self._statistics, self._log, self._telemetry = statistics, log, telemetry
 
     async def __call__(self) -> ServiceFigures:
-        report = await self._statistics(SYSTEM)
+        report = await self._statistics.whole_service()
         figures = ServiceFigures(
             sessions_by_status=report.sessions_by_status,
             stored_bytes=report.summary.stored_bytes_total,
-            storage_free_bytes=report.storage.free_bytes,
+            storage_free_bytes=report.storage.free_bytes if report.storage else 0,
             log_size=await self._log.size(),
             log_anchored_size=await self._log.anchored_size(),
         )
