@@ -9,6 +9,10 @@ The server runs pinned to one core and ``wrk`` (Debian package ``wrk``) to the o
   same pinning: ``api.minimal_app``, a minimal Litestar app (``bench/minimal_app.py``)
   returning the same session document from memory under the same uvicorn settings. Targets:
   >= 0.60 of its requests per second, and a p99 at most 3x its p99.
+- ``api.get_session_bounded_protocol``: the same GET, its ratio to
+  ``api.get_session_unbounded_protocol``, the service served by uvicorn's own httptools
+  protocol (``bench/unbounded_serve.py``) in the same run: what the limits before the app
+  (header size and time) cost. Target: within noise (>= 0.95).
 - ``api.list_*``: ``GET /api/v1/sessions?...&limit=50`` over ``SESSIONS`` sessions with two
   filters (``project`` + ``environment``, ``status`` + ``environment``) and none, one client
   (p50, p99) and four clients (p99 < 20 ms on the embedded store).
@@ -38,7 +42,7 @@ import anyio
 import httpx
 from tests.servers import ADMIN_TOKEN, ServiceProcess, bearer, free_port
 
-from common import helper_server
+from common import UNBOUNDED, helper_server
 from figures import Figure, at_least, at_most, below, summarize
 from lucid_sessions.adapters.memory.telemetry import RecordingTelemetry
 from lucid_sessions.bootstrap.settings import load_settings
@@ -54,6 +58,7 @@ CONNECTIONS = 32
 TARGET_GET_RATIO = 0.60
 TARGET_P99_RATIO = 3.0
 TARGET_LIST_P99_MS = 20.0
+TARGET_LIMITS_RATIO = 0.95
 MINIMAL_APP = Path(__file__).resolve().parent / "minimal_app.py"
 PROJECTS = [f"project-{n:02d}" for n in range(20)]
 ENVIRONMENTS = ["production", "staging", "development", "test"]
@@ -255,6 +260,7 @@ def run(server_env: Mapping[str, str] | None = None, tiny: bool = False) -> list
             listed[name] = (one, four)
     finally:
         server.stop()
+    unbounded = _get_unbounded(prepared, env, seconds, headers)
 
     figures = [
         Figure("api.minimal_app", floor.requests_per_second, "req/s", note="the baseline"),
@@ -275,6 +281,22 @@ def run(server_env: Mapping[str, str] | None = None, tiny: bool = False) -> list
             at_most(TARGET_P99_RATIO),
         ),
     ]
+    figures += [
+        Figure(
+            "api.get_session_unbounded_protocol",
+            unbounded.requests_per_second,
+            "req/s",
+            note="the same GET, uvicorn's own httptools protocol (no limits before the app)",
+        ),
+        Figure(
+            "api.get_session_bounded_protocol",
+            got.requests_per_second,
+            "req/s",
+            "api.get_session_unbounded_protocol",
+            at_least(TARGET_LIMITS_RATIO),
+            "what the header size and time limits cost",
+        ),
+    ]
     for name, (one, four) in listed.items():
         figures += [
             Figure(f"api.list_{name}_p50", one.p50_ms, "ms", note=f"{prepared.count:,} sessions"),
@@ -291,6 +313,24 @@ def run(server_env: Mapping[str, str] | None = None, tiny: bool = False) -> list
                 Figure(f"api.list_{name}_4_clients", four.requests_per_second, "req/s"),
             ]
     return figures
+
+
+def _get_unbounded(
+    prepared: _Prepared, env: Mapping[str, str], seconds: int, headers: Mapping[str, str]
+) -> WrkResult:
+    """`GET /api/v1/sessions/{id}` of the same store, served without the limits."""
+    server = ServiceProcess(
+        prepared.folder,
+        env={"LOG_LEVEL": "INFO", **env},
+        launcher=[*pinned(SERVER_CORE), *UNBOUNDED],
+    )
+    server.start()
+    try:
+        url = server.url + f"/api/v1/sessions/{prepared.session_id}"
+        wrk(url, CONNECTIONS, 1, headers)  # warm-up
+        return _checked(wrk(url, CONNECTIONS, seconds, headers), "GET session, unbounded")
+    finally:
+        server.stop()
 
 
 class _Folders:

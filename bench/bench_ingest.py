@@ -20,6 +20,9 @@ Figures (issue 3, "Speed and memory"), all measured in this one run on the same 
 - ``ingest.cpu_ms_per_chunk``: CPU time of the server process and of this client per chunk,
   which bounds what two uploaders can reach on two cores (informational).
 - ``ingest.server_stage_ms_per_chunk``: the server's own per-stage timings (``/pipeline``).
+- ``ingest.http_bounded_protocol``: one uploader, its ratio to
+  ``ingest.http_unbounded_protocol``, the same uploads to the service served by uvicorn's own
+  httptools protocol (``bench/unbounded_serve.py``): what the limits before the app cost.
 
 Every throughput is the best of ``ROUNDS`` rounds, and the rounds of all figures are
 interleaved, so that drift (page cache, disk, other load on the machine) affects all alike.
@@ -50,6 +53,7 @@ from tests.servers import ADMIN_TOKEN, bearer, free_port
 from common import (
     CHUNK_BYTES,
     MIB,
+    UNBOUNDED,
     codec_and_keyring,
     cpu_seconds,
     create_recording_session,
@@ -70,6 +74,7 @@ ROUNDS = 2  # interleaved rounds per run, best of; bench/run.py takes the median
 TARGET_HTTP_RATIO = 0.85  # of pipeline + durable store
 TARGET_PARALLEL_RATIO = 1.5
 TARGET_FLOOR_RATIO = 2.0  # receiving is never the bottleneck
+TARGET_LIMITS_RATIO = 0.95  # the limits before the app cost no more than noise
 BASELINE_SESSION = "sess-benchbaseline"
 SINK = Path(__file__).resolve().parent / "sink_server.py"
 
@@ -224,16 +229,23 @@ def run(server_env: Mapping[str, str] | None = None, tiny: bool = False) -> list
     stored = sum(len(seal(n, data)) for n, data in enumerate(chunks))
 
     pipeline = pipeline_store = float("inf")
-    one, two, floor = _Uploads(), _Uploads(), _Uploads()
-    with running_server(env=server_env) as server, _sink_server(server_env) as (sink, sink_pid):
+    one, two, floor, plain = _Uploads(), _Uploads(), _Uploads(), _Uploads()
+    with (
+        running_server(env=server_env) as server,
+        running_server(env=server_env, launcher=UNBOUNDED) as unbounded,
+        _sink_server(server_env) as (sink, sink_pid),
+    ):
         pid = server.process.pid  # type: ignore[union-attr]
+        plain_pid = unbounded.process.pid  # type: ignore[union-attr]
         _http_round(server.url, pid, 1, chunks[:2], "warmup", _Uploads())
+        _http_round(unbounded.url, plain_pid, 1, chunks[:2], "warmup", _Uploads())
         _http_round(sink, sink_pid, 1, chunks[:2], None, _Uploads())
         # Interleaved rounds, best of each: a burst of load from elsewhere hits one round of
         # one figure rather than a whole figure.
         for round_no in range(1, rounds + 1):
             pipeline = min(pipeline, _pipeline_seconds(chunks))
             _http_round(server.url, pid, 1, chunks, f"one-{round_no}", one)
+            _http_round(unbounded.url, plain_pid, 1, chunks, f"plain-{round_no}", plain)
             _http_round(server.url, pid, 2, chunks, f"two-{round_no}", two)
             pipeline_store = min(pipeline_store, _pipeline_store_seconds(chunks))
             _http_round(sink, sink_pid, 1, chunks, None, floor)
@@ -280,6 +292,20 @@ def run(server_env: Mapping[str, str] | None = None, tiny: bool = False) -> list
             "ingest.inprocess_pipeline",
             at_least(TARGET_FLOOR_RATIO),
             "PUT to bench/sink_server.py: the same HTTP stack, the body read and dropped",
+        ),
+        Figure(
+            "ingest.http_unbounded_protocol",
+            _rate(total, plain.seconds),
+            "MiB/s",
+            note="one uploader, uvicorn's own httptools protocol (no limits before the app)",
+        ),
+        Figure(
+            "ingest.http_bounded_protocol",
+            _rate(total, one.seconds),
+            "MiB/s",
+            "ingest.http_unbounded_protocol",
+            at_least(TARGET_LIMITS_RATIO),
+            "what the header size and time limits cost",
         ),
         Figure("ingest.inprocess_cpu_ms_per_chunk", pipeline / count * 1000, "ms"),
         Figure(

@@ -35,6 +35,7 @@ from lucid_sessions.domain.ports.cipher import CipherName
 __all__ = [
     "CHUNK_BYTES",
     "MIB",
+    "UNBOUNDED",
     "RssSampler",
     "codec_and_keyring",
     "cpu_seconds",
@@ -47,6 +48,10 @@ __all__ = [
     "screen_chunks",
     "upload",
 ]
+
+UNBOUNDED = [sys.executable, str(Path(__file__).resolve().parent / "unbounded_serve.py")]
+"""A launcher that serves the service with uvicorn's own httptools protocol: the baseline of
+the limits before the app."""
 
 MIB = 1 << 20
 CHUNK_BYTES = 8 * MIB
@@ -168,12 +173,17 @@ def codec_and_keyring() -> tuple[BlobCodec, StaticKeyRing, CipherName]:
 
 @contextmanager
 def running_server(
-    data_dir: Path | None = None, env: Mapping[str, str] | None = None
+    data_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    launcher: list[str] | None = None,
 ) -> Iterator[ServiceProcess]:
-    """`lucid-sessions serve` on a free 127.0.0.1 port with LOG_LEVEL=WARNING."""
+    """`lucid-sessions serve` on a free 127.0.0.1 port with LOG_LEVEL=WARNING (`launcher`:
+    put before the command, e.g. `UNBOUNDED`)."""
     with tempfile.TemporaryDirectory(prefix="lucid-bench-") as scratch:
         folder = data_dir or Path(scratch)
-        server = ServiceProcess(folder, env={"LOG_LEVEL": "WARNING", **(env or {})})
+        server = ServiceProcess(
+            folder, env={"LOG_LEVEL": "WARNING", **(env or {})}, launcher=launcher or []
+        )
         server.start()
         try:
             yield server

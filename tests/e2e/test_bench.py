@@ -17,11 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 GOALS = [
     "api.get_session",
     "api.get_session_p99",
+    "api.get_session_bounded_protocol",
     "api.list_project_environment_4_clients_p99",
     "api.list_status_environment_4_clients_p99",
     "ingest.http_one_uploader",
     "ingest.http_two_uploaders",
     "ingest.http_body_floor",
+    "ingest.http_bounded_protocol",
     "download.recording_2MiB",
     "download.single_chunks_2x1MiB",
     "download.recording_rss_growth",
