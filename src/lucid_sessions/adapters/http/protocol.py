@@ -61,30 +61,36 @@ class _BoundedProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._head_bytes = 0
         self._in_head = True  # the next bytes belong to a request line or headers
+        self._head_since: float | None = None  # when the current header phase began
         self._head_timer: asyncio.TimerHandle | None = None
 
     # -- the header phase ------------------------------------------------------------------
+    # One timer per connection, not one per request: a header phase that starts while the
+    # timer runs is checked when it fires, and the timer is set again for what is left.
 
-    def _arm_head_timer(self) -> None:
+    def _head_begins(self) -> None:
+        if self._head_since is None:
+            self._head_since = self.loop.time()
         if self._head_timer is None:
             self._head_timer = self.loop.call_later(
-                self.limits.header_timeout_seconds, self._head_timed_out
+                self.limits.header_timeout_seconds, self._check_head
             )
 
-    def _disarm_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_timed_out(self) -> None:
+    def _check_head(self) -> None:
         self._head_timer = None
+        if self._head_since is None:
+            return  # no header phase under way; the next one sets the timer again
+        left = self._head_since + self.limits.header_timeout_seconds - self.loop.time()
+        if left > 0:
+            self._head_timer = self.loop.call_later(left, self._check_head)
+            return
         seconds = self.limits.header_timeout_seconds
         self._refuse(408, f"the request line and headers did not arrive within {seconds:g} s")
 
     def _refuse(self, status: int, detail: str) -> None:
         """Answer `status` and close, or, while an earlier answer is still going out (a
         pipelined request), close once it has: nothing is written into it."""
-        self._disarm_head_timer()
+        self._head_since = None
         if self.transport.is_closing():
             return
         _log.warning("request_refused", status=status, detail=detail)
@@ -103,43 +109,44 @@ class _BoundedProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm_head_timer()
+        self._head_begins()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_head_timer()
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if not self._in_head:
-            super().data_received(data)
+            _feed(self, data)
             return
         room = self.limits.max_header_bytes - self._head_bytes
         if len(data) <= room:
             self._head_bytes += len(data)
-            super().data_received(data)
+            _feed(self, data)
             return
         self._head_bytes += room
-        super().data_received(data[:room])
+        _feed(self, data[:room])
         if self._in_head:
             cap = self.limits.max_header_bytes
             self._refuse(431, f"the request line and headers may have at most {cap} bytes")
             return
         if not self.transport.is_closing():
-            super().data_received(data[room:])
+            _feed(self, data[room:])
 
     # -- parser callbacks ------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._arm_head_timer()
+        _message_begins(self)
+        self._head_begins()
 
     def on_headers_complete(self) -> None:
-        self._in_head = False
-        self._disarm_head_timer()
-        super().on_headers_complete()
+        self._in_head, self._head_since = False, None
+        _headers_complete(self)
 
     def on_message_complete(self) -> None:
-        super().on_message_complete()
+        _message_complete(self)
         self._in_head, self._head_bytes = True, 0
 
     def on_response_complete(self) -> None:
@@ -148,9 +155,17 @@ class _BoundedProtocol(HttpToolsProtocol):
             # The answer went out before the body arrived (a refusal, a route that reads no
             # body): close rather than read and drop what the client goes on sending.
             self.transport.close()
-        super().on_response_complete()
+        _response_complete(self)
         if self._in_head and not self.transport.is_closing():
-            self._arm_head_timer()
+            self._head_begins()
+
+
+# uvicorn's own methods, called directly (no `super()` lookup on every request).
+_feed = HttpToolsProtocol.data_received
+_message_begins = HttpToolsProtocol.on_message_begin
+_headers_complete = HttpToolsProtocol.on_headers_complete
+_message_complete = HttpToolsProtocol.on_message_complete
+_response_complete = HttpToolsProtocol.on_response_complete
 
 
 def bounded_protocol(limits: HeaderLimits) -> type[HttpToolsProtocol]:
