@@ -9,17 +9,16 @@
 # the host (uploads, downloads, a completed and signed manifest, a restart), and a check that
 # LUCID_CIPHER=auto chose the cipher that is faster there (ChaCha20-Poly1305 under qemu; on a
 # Pi 4, which has no AES instructions, too).
-# Needs root and apt-get install podman runc debootstrap qemu-user-static binfmt-support.
+# Needs root; installs what it needs when missing (podman, runc, buildah, debootstrap,
+# qemu-user-static, binfmt-support; deploy/smoke.sh the rest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=deploy/require.sh
+. deploy/require.sh
+[ "$(id -u)" = "0" ] || { echo "arm64-smoke: run as root (binfmt_misc, podman): sudo $0" >&2; exit 1; }
 if [ "$(dpkg --print-architecture)" != "arm64" ]; then
-  for tool in qemu-aarch64-static update-binfmts debootstrap podman; do
-    command -v "$tool" >/dev/null || {
-      echo "arm64-smoke: $tool is missing (apt-get install podman runc debootstrap" \
-        "qemu-user-static binfmt-support)" >&2
-      exit 1
-    }
-  done
+  require_tools podman:podman runc:runc buildah:buildah debootstrap:debootstrap \
+    qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support
   if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then
     mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
   fi

@@ -16,6 +16,9 @@
 # (chunks are encrypted, so compressing gains nothing), mode 0600: it holds keys.
 # Restore with deploy/restore.sh.
 set -euo pipefail
+# shellcheck source=deploy/require.sh
+. "$(dirname "$0")/require.sh"
+require_tools python3:python3 tar:tar
 [ $# -ge 2 ] || { echo "usage: deploy/backup.sh DATA_DIR ARCHIVE.tar [SECRETS_DIR]" >&2; exit 2; }
 DATA="$1"
 ARCHIVE="$2"

@@ -9,9 +9,12 @@
 #                                             users root and nonroot (65532): the runtime, at
 #                                             about the size of the real one
 #   deploy/local-base.sh [amd64|arm64]     (default: the host's architecture)
-# Kept between runs: existing images are reused. Needs root, debootstrap and podman
-# (apt-get install debootstrap podman runc; qemu-user-static and binfmt-support for arm64).
+# Kept between runs: existing images are reused. Needs root; installs debootstrap, podman and
+# runc when they are missing (deploy/arm64-smoke.sh adds qemu-user-static and binfmt-support).
 set -euo pipefail
+# shellcheck source=deploy/require.sh
+. "$(dirname "$0")/require.sh"
+require_tools podman:podman runc:runc debootstrap:debootstrap
 cd "$(dirname "$0")/.."
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/deploy/containers.conf}"
 ARCH="${1:-$(dpkg --print-architecture)}"

@@ -8,6 +8,9 @@
 # SECRETS_DIR; a MongoDB dump is loaded into MONGO_CONTAINER with mongorestore --drop.
 # Then start the service and check a session with `lucid-sessions verify SESSION_ID`.
 set -euo pipefail
+# shellcheck source=deploy/require.sh
+. "$(dirname "$0")/require.sh"
+require_tools tar:tar
 [ $# -ge 2 ] || { echo "usage: deploy/restore.sh ARCHIVE.tar DATA_DIR [SECRETS_DIR]" >&2; exit 2; }
 ARCHIVE="$1"
 DATA="$2"

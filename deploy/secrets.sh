@@ -8,6 +8,9 @@
 # owned by the user that reads it (65532 for lucid-sessions, 999 for Redis; MongoDB reads its
 # secrets as root). Needs openssl and python3.
 set -euo pipefail
+# shellcheck source=deploy/require.sh
+. "$(dirname "$0")/require.sh"
+require_tools openssl:openssl python3:python3
 DIR="${1:-$(dirname "$0")/secrets}"
 mkdir -p "$DIR"
 chmod 0700 "$DIR"

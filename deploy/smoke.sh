@@ -17,10 +17,16 @@
 # 5. checks that LUCID_CIPHER=auto chose the cipher that is faster on this CPU, as measured
 #    again in the container (under qemu, AES-GCM runs ten times slower than ChaCha20);
 # 6. stops it with SIGTERM: exit code 0, every log line JSON, no secret in the logs.
-# Needs root, podman, runc and debootstrap (apt-get install podman runc debootstrap) and the
-# project's .venv (for wheels and the journey's HTTP client). Exit status 0: everything held.
+# Needs root (for podman and debootstrap); installs what it needs when missing (podman, runc,
+# buildah, debootstrap, and the project's .venv for the wheels and the journey's HTTP client).
+# Exit status 0: everything held.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=deploy/require.sh
+. deploy/require.sh
+[ "$(id -u)" = "0" ] || { echo "smoke: run as root (podman and debootstrap need it): sudo $0 $*" >&2; exit 1; }
+require_tools podman:podman runc:runc buildah:buildah debootstrap:debootstrap
+require_venv
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/deploy/containers.conf}"
 PYTHON="${PYTHON:-.venv/bin/python}"
 ARCH="${1:-$(dpkg --print-architecture)}"

@@ -9,6 +9,9 @@
 #   WHEELS_OUT=DIR deploy/wheels.sh arm64     (into DIR instead of deploy/wheels/ARCH)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=deploy/require.sh
+. deploy/require.sh
+[ -n "${PIP:-}" ] || require_venv
 ARCH="${1:-$(dpkg --print-architecture)}"
 case "$ARCH" in
   amd64) PLATFORM=x86_64 ;;
