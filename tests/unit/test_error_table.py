@@ -48,3 +48,59 @@ def test_every_documented_error_status_comes_from_the_table(tmp_path: Path) -> N
                     seen.add(code)
                     assert code in table | HTTP_ONLY, status
     assert {404, 409, 503} <= seen
+
+
+SESSION = "/api/v1/sessions/{session_id}"
+CHUNK = f"{SESSION}/chunks/{{chunk_id}}"
+# Every success an operation can answer, written out (not read from the code that makes the
+# document): a safe retry of an upload is 200, a ranged download 206, a matching ETag 304.
+SUCCESSES: dict[tuple[str, str], set[int]] = {
+    ("get", "/"): {200},
+    ("get", "/health"): {200},
+    ("get", "/metrics"): {200},
+    ("get", "/api/v1/sessions/health"): {200},
+    ("get", "/api/v1/sessions/metrics"): {200},
+    ("get", "/api/v1/sessions/statistics"): {200},
+    ("get", "/api/v1/sessions"): {200},
+    ("post", "/api/v1/sessions"): {201},
+    ("get", SESSION): {200},
+    ("put", SESSION): {200},
+    ("delete", SESSION): {200},
+    ("post", f"{SESSION}/start"): {200},
+    ("post", f"{SESSION}/pause"): {200},
+    ("post", f"{SESSION}/resume"): {200},
+    ("post", f"{SESSION}/stop"): {200},
+    ("put", CHUNK): {200, 201},
+    ("get", CHUNK): {200},
+    ("get", f"{CHUNK}/download"): {200, 206, 304},
+    ("get", f"{CHUNK}/proof"): {200},
+    ("get", f"{SESSION}/chunks"): {200},
+    ("get", f"{SESSION}/recording"): {200, 206, 304},
+    ("get", f"{SESSION}/consistency"): {200},
+    ("get", f"{SESSION}/manifest"): {200},
+    ("get", f"{SESSION}/pipeline"): {200},
+    ("post", f"{SESSION}/pipeline/pause"): {200},
+    ("post", f"{SESSION}/pipeline/resume"): {200},
+    ("get", f"{SESSION}/statistics"): {200},
+    ("get", "/api/v1/sessions/log"): {200},
+    ("get", "/api/v1/sessions/log/entries"): {200},
+    ("get", "/api/v1/sessions/log/proof"): {200},
+    ("get", "/api/v1/sessions/log/consistency"): {200},
+}
+
+
+def test_every_success_status_is_documented(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "LUCID_STORAGE_PATH": str(tmp_path / "s"),
+            "LUCID_CHUNK_STORE_PATH": str(tmp_path / "c"),
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    schema = create_app(build_container(settings)).openapi_schema.to_schema()
+    documented_successes = {
+        (method, path): {int(status) for status in operation["responses"] if int(status) < 400}
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    }
+    assert documented_successes == SUCCESSES

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, put
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 
 from lucid_sessions.adapters.http.auth import current_principal
 from lucid_sessions.adapters.http.chunk_schemas import (
@@ -44,6 +45,28 @@ from lucid_sessions.app.usecases.read_chunks import MAX_CHUNK_PAGE, ChunkFilter,
 __all__ = ["ChunkController", "parse_chunk_id"]
 
 
+STORED_BEFORE = {
+    200: ResponseSpec(
+        data_container=ChunkResponse,
+        generate_examples=False,
+        description="the chunk was stored before with these very bytes (a safe retry): "
+        "the stored chunk, nothing written",
+    )
+}
+PARTIAL_OR_NOT_MODIFIED = {
+    206: ResponseSpec(
+        data_container=bytes,
+        media_type=OCTETS,
+        generate_examples=False,
+        description="the bytes of the `Range` asked for, with `Content-Range`",
+    ),
+    304: ResponseSpec(
+        data_container=None,
+        description="`If-None-Match` names the current `ETag`: nothing sent",
+    ),
+}
+
+
 class ChunkController(Controller):
     path = "/api/v1/sessions/{session_id:str}"
     tags = ["chunks"]
@@ -53,6 +76,7 @@ class ChunkController(Controller):
         status_code=201,
         request_max_body_size=None,  # the configured cap is enforced while streaming
         raises=UPLOAD_ERRORS,
+        responses=STORED_BEFORE,
         summary="Upload one chunk (raw bytes); retries with identical bytes are safe",
     )
     async def upload_chunk(
@@ -127,6 +151,7 @@ class ChunkController(Controller):
     @get(
         "/chunks/{chunk_id:str}/download",
         raises=DOWNLOAD_ERRORS,
+        responses=PARTIAL_OR_NOT_MODIFIED,
         summary="The chunk's original bytes (authenticated, streamed, with Range)",
         media_type=OCTETS,
     )
@@ -148,6 +173,7 @@ class ChunkController(Controller):
     @get(
         "/recording",
         raises=DOWNLOAD_ERRORS,
+        responses=PARTIAL_OR_NOT_MODIFIED,
         summary="Every chunk's original bytes in order, streamed, with Range",
         media_type=OCTETS,
     )
