@@ -19,18 +19,14 @@ from lucid_sessions.adapters.http.chunk_schemas import (
     TimeRange,
 )
 from lucid_sessions.adapters.http.openapi import READ_ERRORS, WRITE_ERRORS, SessionId
-from lucid_sessions.app.usecases.pipeline import (
-    STAGES,
-    PipelineControl,
-    PipelineView,
-)
+from lucid_sessions.app.usecases.pipeline import PipelineControl, PipelineView
 
 __all__ = ["PipelineController"]
 
 
 def _pipeline_response(view: PipelineView) -> PipelineResponse:
     stages = []
-    for name in STAGES:
+    for name in view.stages:
         f = view.figure(name)
         stages.append(
             StageResponse(

@@ -17,6 +17,9 @@ __all__ = ["INGEST_STAGES", "STAGES", "PipelineControl", "PipelineView"]
 
 INGEST_STAGES = ("compression", "encryption", "merkle_building", "storage")
 STAGES = (*INGEST_STAGES, "finalization")
+_FINALIZING_OR_DONE = frozenset(
+    {SessionStatus.STOPPED, SessionStatus.PROCESSING, SessionStatus.COMPLETED, SessionStatus.FAILED}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,12 @@ class PipelineView:
 
     def figure(self, stage: str) -> StageFigures:
         return self.figures.get(stage, StageFigures())
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """The stages this session has: the ingest stages, and `finalization` once it has
+        stopped (the contract lists it after stop)."""
+        return STAGES if self.session.status in _FINALIZING_OR_DONE else INGEST_STAGES
 
     @property
     def ingest_seconds(self) -> float:
