@@ -11,8 +11,9 @@ while the client trickles the rest. `bounded_protocol` returns a subclass that:
 - refuses a request line and headers that have not all arrived `header_timeout_seconds` after
   the connection opened, the first byte of the request arrived, or the previous answer went
   out, with 408;
-- closes the connection once an answer has gone out while the request's body is still
-  arriving, instead of reading and dropping the rest for as long as the client sends it;
+- answers with `Connection: close`, and closes the connection after it, when the answer
+  starts before the request's body has all arrived, instead of reading and dropping the rest
+  for as long as the client sends it;
 - answers malformed HTTP with the same JSON error body as every other error (uvicorn's is
   plain text).
 
@@ -143,18 +144,28 @@ class _BoundedProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head, self._head_since = False, None
+        before = self.cycle
         _headers_complete(self)
+        cycle = self.cycle
+        if cycle is None or cycle is before:
+            return  # an upgrade: no request cycle of ours
+        answer = cycle.send
+
+        async def send(message: Any) -> None:
+            if message["type"] == "http.response.start" and cycle.more_body:
+                # The answer goes out before the body has arrived (a refusal, a route that
+                # reads no body): say `Connection: close` and close after it, rather than
+                # read and drop what the client goes on sending.
+                cycle.keep_alive = False
+            await answer(message)
+
+        cycle.send = send  # type: ignore[method-assign]  # the ASGI task has not run yet
 
     def on_message_complete(self) -> None:
         _message_complete(self)
         self._in_head, self._head_bytes = True, 0
 
     def on_response_complete(self) -> None:
-        cycle = self.cycle  # the newest request: a pipelined one may be waiting its turn
-        if cycle is not None and cycle.response_complete and cycle.more_body and not self._in_head:
-            # The answer went out before the body arrived (a refusal, a route that reads no
-            # body): close rather than read and drop what the client goes on sending.
-            self.transport.close()
         _response_complete(self)
         if self._in_head and not self.transport.is_closing():
             self._head_begins()
