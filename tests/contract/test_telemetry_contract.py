@@ -71,6 +71,10 @@ def _prometheus() -> Harness:
         }
 
     def total(event: str, label: str) -> float:
+        if event == "request_served":  # the fake's label is "METHOD ROUTE STATUS"
+            method, route, status = label.split(" ")
+            labels = (("method", method), ("route", route), ("status", status))
+            return samples().get(("lucid_http_requests_total", labels), 0.0)
         name, label_name = SAMPLES[event]
         labels = ((label_name, label),) if label_name else ()
         return samples().get((name, labels), 0.0)
@@ -136,6 +140,18 @@ def test_chunks_stages_and_cache_lookups(harness: Harness) -> None:
     assert harness.total("stage_seconds", "compression") == pytest.approx(0.75)
     assert harness.total("cache_lookup", "hit") == 2
     assert harness.total("cache_lookup", "miss") == 1
+
+
+def test_requests_count_by_method_route_and_status(harness: Harness) -> None:
+    t = harness.telemetry
+    t.request_served("GET", "/api/v1/sessions/{session_id}", 200, 0.004)
+    t.request_served("GET", "/api/v1/sessions/{session_id}", 200, 0.002)
+    t.request_served("GET", "/api/v1/sessions/{session_id}", 404, 0.001)
+    t.request_served("PUT", "unmatched", 405, -0.1)  # a clock step backwards never raises
+    assert harness.total("request_served", "GET /api/v1/sessions/{session_id} 200") == 2
+    assert harness.total("request_served", "GET /api/v1/sessions/{session_id} 404") == 1
+    assert harness.total("request_served", "PUT unmatched 405") == 1
+    assert harness.total("request_served", "POST unmatched 405") == 0
 
 
 def test_odd_values_never_raise_and_never_count_backwards(harness: Harness) -> None:

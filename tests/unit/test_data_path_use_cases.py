@@ -189,7 +189,7 @@ async def test_replays_gaps_and_conflicts(world: World) -> None:
 async def test_declared_hash_must_match(world: World) -> None:
     sid = await recording(world)
     data = chunk(0)
-    with pytest.raises(InvalidValue, match="X-Content-BLAKE3"):
+    with pytest.raises(InvalidValue, match="declared_blake3"):
         await world.ingest(SYSTEM, ChunkUpload(sid, 0, data, declared_blake3="00" * 32))
     assert (await world.repo.get(sid)).chunks_count == 0
     ok = ChunkUpload(sid, 0, data, declared_blake3=blake3_256(data).hex().upper())
@@ -529,7 +529,7 @@ async def test_a_body_that_breaks_off_stores_nothing(world: World) -> None:
         await world.ingest(SYSTEM, ChunkUpload(sid, 0, broken))
     assert (await world.repo.get(sid)).chunks_count == 0
     short = Arriving(chunk(0, 100_000), announce=100_001)
-    with pytest.raises(InvalidValue, match="Content-Length"):
+    with pytest.raises(InvalidValue, match="size"):
         await world.ingest(SYSTEM, ChunkUpload(sid, 0, short))
     assert (await world.repo.get(sid)).chunks_count == 0
     assert await put(world, sid, 0), "the recorder's retry is stored"

@@ -37,10 +37,11 @@ from lucid_sessions.adapters.http.upload import (
     header_time,
     parse_chunk_id,
 )
-from lucid_sessions.adapters.telemetry.prometheus import PrometheusTelemetry
 from lucid_sessions.app.usecases.common import MAX_OFFSET
 from lucid_sessions.app.usecases.ingest_chunk import ChunkUpload, IngestChunk
 from lucid_sessions.app.usecases.read_chunks import MAX_CHUNK_PAGE, ChunkFilter, ChunkReader
+from lucid_sessions.domain.errors import InvalidValue
+from lucid_sessions.domain.ports.telemetry import Telemetry
 
 __all__ = ["ChunkController", "parse_chunk_id"]
 
@@ -65,6 +66,14 @@ PARTIAL_OR_NOT_MODIFIED = {
         description="`If-None-Match` names the current `ETag`: nothing sent",
     ),
 }
+
+
+UPLOAD_HEADERS = {
+    "declared_blake3": "X-Content-BLAKE3",
+    "timestamp": "X-Chunk-Timestamp",
+    "size": "Content-Length",
+}
+"""The header that carried each field of a `ChunkUpload`: errors name what the client sent."""
 
 
 class ChunkController(Controller):
@@ -100,7 +109,13 @@ class ChunkController(Controller):
             duration_seconds=header_float(request, "x-chunk-duration-seconds"),
             frame_count=header_int(request, "x-chunk-frame-count"),
         )
-        result = await ingest_chunk(principal, upload)
+        try:
+            result = await ingest_chunk(principal, upload)
+        except InvalidValue as exc:
+            header = UPLOAD_HEADERS.get(exc.field)
+            if header is None:
+                raise
+            raise InvalidValue(header, exc.message) from None
         body = chunk_response(result.record)
         if not result.created:
             return Response(body, status_code=200)
@@ -161,7 +176,7 @@ class ChunkController(Controller):
         session_id: SessionId,
         chunk_id: ChunkId,
         chunk_reader: NamedDependency[ChunkReader],
-        telemetry: NamedDependency[PrometheusTelemetry],
+        telemetry: NamedDependency[Telemetry],
     ) -> Response[Any]:
         principal = current_principal(request)
         started = time.perf_counter()

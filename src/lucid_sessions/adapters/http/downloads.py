@@ -14,7 +14,7 @@ from lucid_sessions.adapters.http.ranges import ByteRange, Unsatisfiable, etag_m
 from lucid_sessions.adapters.http.semantics import is_head
 from lucid_sessions.app.usecases.read_chunks import Content
 
-__all__ = ["OCTETS", "send_download"]
+__all__ = ["OCTETS", "etag", "filename", "send_download"]
 
 OCTETS = "application/octet-stream"
 
@@ -35,12 +35,24 @@ def _range_or_416(request: Request[Any, Any, Any], total: int, etag: str) -> Byt
         ) from None
 
 
-def _download_headers(content: Content, length: int) -> dict[str, str]:
+def etag(content: Content) -> str:
+    """The content's strong ETag: its version, quoted (RFC 9110 8.8.3)."""
+    return f'"{content.version}"'
+
+
+def filename(content: Content) -> str:
+    """What a browser saves the download as."""
+    if content.sequence_number is None:
+        return f"{content.session_id}.recording.bin"
+    return f"{content.session_id}-{content.sequence_number:06d}.bin"
+
+
+def _download_headers(content: Content, tag: str, length: int) -> dict[str, str]:
     return {
-        "ETag": content.etag,
+        "ETag": tag,
         "Accept-Ranges": "bytes",
         "Content-Length": str(length),
-        "Content-Disposition": f'attachment; filename="{content.filename}"',
+        "Content-Disposition": f'attachment; filename="{filename(content)}"',
         "Cache-Control": "private, no-transform",
     }
 
@@ -54,15 +66,16 @@ async def send_download(request: Request[Any, Any, Any], content: Content) -> Re
     """304 on a matching If-None-Match, 416 on an unsatisfiable Range, else 200 or 206
     streaming the content (authenticated before the headers are sent). A HEAD gets the same
     status and headers; only the first piece is read, to authenticate it."""
-    if etag_matches(request.headers.get("if-none-match"), content.etag):
-        return Response(b"", status_code=304, headers={"ETag": content.etag})
-    wanted = _range_or_416(request, content.size, content.etag)
+    tag = etag(content)
+    if etag_matches(request.headers.get("if-none-match"), tag):
+        return Response(b"", status_code=304, headers={"ETag": tag})
+    wanted = _range_or_416(request, content.size, tag)
     start, end = (0, content.size) if wanted is None else (wanted.start, wanted.end + 1)
     stream = await content.read(start, end)
     if is_head(request.scope):
         await stream.aclose()  # type: ignore[attr-defined]
         stream = _nothing()
-    headers = _download_headers(content, end - start)
+    headers = _download_headers(content, tag, end - start)
     if wanted is None:
         return Stream(stream, media_type=OCTETS, headers=headers)
     headers["Content-Range"] = wanted.content_range(content.size)

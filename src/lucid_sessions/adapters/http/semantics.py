@@ -29,7 +29,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from lucid_sessions.adapters.http.errors import log_unhandled
-from lucid_sessions.adapters.telemetry.prometheus import PrometheusTelemetry
+from lucid_sessions.domain.ports.telemetry import Telemetry
 
 __all__ = ["HEAD_KEY", "AllowTable", "HttpSemantics", "is_head"]
 
@@ -101,8 +101,8 @@ def _header(scope: Scope, name: bytes) -> str:
 
 
 class HttpSemantics:
-    def __init__(self, app: ASGIApp, allow: AllowTable, metrics: PrometheusTelemetry) -> None:
-        self._app, self._allow, self._metrics = app, allow, metrics
+    def __init__(self, app: ASGIApp, allow: AllowTable, telemetry: Telemetry) -> None:
+        self._app, self._allow, self._telemetry = app, allow, telemetry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -166,8 +166,7 @@ class HttpSemantics:
             elapsed = time.perf_counter() - started
             route = scope.get("path_template")
             label = route if isinstance(route, str) else "unmatched"
-            self._metrics.http_requests.labels(method=method, route=label, status=str(status)).inc()
-            self._metrics.http_duration.labels(method=method, route=label).observe(elapsed)
+            self._telemetry.request_served(method, label, status, elapsed)
             _log.info(
                 "request",
                 method=method,

@@ -56,5 +56,8 @@ class RecordingTelemetry(Telemetry):
     def cache_lookup(self, hit: bool) -> None:
         self._count("cache_lookup", "hit" if hit else "miss")
 
+    def request_served(self, method: str, route: str, status: int, seconds: float) -> None:
+        self._count("request_served", f"{method} {route} {status}", seconds)
+
     def figures(self, figures: ServiceFigures) -> None:
         self.latest = figures

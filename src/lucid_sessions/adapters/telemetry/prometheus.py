@@ -43,13 +43,13 @@ class PrometheusTelemetry(Telemetry):
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self._statuses = session_statuses
-        self.http_requests = Counter(
+        self._http_requests = Counter(
             "lucid_http_requests",
             "HTTP requests by route template ('unmatched': no route) and status",
             ["method", "route", "status"],
             registry=r,
         )
-        self.http_duration = Histogram(
+        self._http_duration = Histogram(
             "lucid_http_request_duration_seconds",
             "HTTP request duration, to the end of the response",
             ["method", "route"],
@@ -178,6 +178,10 @@ class PrometheusTelemetry(Telemetry):
         self._lookups += 1
         self._hits += hit
         self._hit_ratio.set(self._hits / self._lookups)
+
+    def request_served(self, method: str, route: str, status: int, seconds: float) -> None:
+        self._http_requests.labels(method=method, route=route, status=str(status)).inc()
+        self._http_duration.labels(method=method, route=route).observe(max(0.0, seconds))
 
     def figures(self, figures: ServiceFigures) -> None:
         for status in {*self._statuses, *figures.sessions_by_status}:

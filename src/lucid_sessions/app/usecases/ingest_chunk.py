@@ -128,7 +128,7 @@ def _check_declared(upload: ChunkUpload, digest: bytes) -> None:
         return
     if upload.declared_blake3.strip().lower() != digest.hex():
         raise InvalidValue(
-            "X-Content-BLAKE3", f"does not match the body (body BLAKE3 is {digest.hex()})"
+            "declared_blake3", f"does not match the body (body BLAKE3 is {digest.hex()})"
         )
 
 
@@ -165,7 +165,7 @@ class IngestChunk:
         started = time.perf_counter()
         validate_sequence_number(upload.sequence_number)
         if upload.timestamp is not None:
-            check_timestamp(upload.timestamp, "X-Chunk-Timestamp")
+            check_timestamp(upload.timestamp, "timestamp")
         validate_id(upload.session_id)
         early = await load_visible(self._repo, principal, upload.session_id)
         size = len(upload.data) if isinstance(upload.data, bytes) else upload.data.size
@@ -265,7 +265,7 @@ class IngestChunk:
                 to_seal.put(None)
         data = b"".join(received)
         if size is not None and len(data) != size:
-            raise InvalidValue("Content-Length", f"announced {size} bytes, {len(data)} came")
+            raise InvalidValue("size", f"announced {size} bytes, {len(data)} came")
         return _Received(data, hasher.digest(), hash_seconds, sealer, plan)
 
     async def _replay(self, session: Session, sequence: int, received: _Received) -> ChunkRecord:

@@ -110,13 +110,18 @@ Pieces = Callable[[int, int], Awaitable[AsyncIterator[bytes]]]
 
 
 class Content:
-    """Bytes a principal was allowed to read: a strong validator (`etag`), the length, a file
-    name, and the plaintext of any byte range."""
+    """Bytes a principal was allowed to read: what they are (a session's chunk, or its whole
+    recording when `sequence_number` is None), a `version` that changes whenever the bytes
+    could (the chunk's BLAKE3, or the recording's root and size), the length, and the
+    plaintext of any byte range."""
 
-    __slots__ = ("_pieces", "etag", "filename", "size")
+    __slots__ = ("_pieces", "sequence_number", "session_id", "size", "version")
 
-    def __init__(self, etag: str, size: int, filename: str, pieces: Pieces) -> None:
-        self.etag, self.size, self.filename, self._pieces = etag, size, filename, pieces
+    def __init__(
+        self, session_id: str, sequence_number: int | None, version: str, size: int, pieces: Pieces
+    ) -> None:
+        self.session_id, self.sequence_number = session_id, sequence_number
+        self.version, self.size, self._pieces = version, size, pieces
 
     async def read(self, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         """The plaintext of bytes [start, end) in pieces of at most PIECE bytes.
@@ -197,8 +202,13 @@ class ChunkReader:
         async def pieces(start: int, end: int) -> AsyncIterator[bytes]:
             return _slices(await self._opener.plaintext(record), start, end)
 
-        filename = f"{record.session_id}-{record.sequence_number:06d}.bin"
-        return Content(f'"{record.blake3.hex()}"', record.size_bytes, filename, pieces)
+        return Content(
+            record.session_id,
+            record.sequence_number,
+            record.blake3.hex(),
+            record.size_bytes,
+            pieces,
+        )
 
     async def recording(self, principal: Principal, session_id: str) -> Content:
         """Every committed chunk's original bytes, concatenated in order."""
@@ -220,5 +230,5 @@ class ChunkReader:
             return stream(first)
 
         root = session.merkle_root.hex() if session.merkle_root else "empty"
-        etag = f'"{root}-{session.chunks_count}"'
-        return Content(etag, session.size_bytes, f"{session.session_id}.recording.bin", pieces)
+        version = f"{root}-{session.chunks_count}"
+        return Content(session.session_id, None, version, session.size_bytes, pieces)

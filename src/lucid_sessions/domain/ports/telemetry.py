@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 __all__ = [
     "AnchoringOutcome",
@@ -52,7 +52,11 @@ class ServiceFigures:
     log_anchored_size: int = 0
 
 
+@runtime_checkable
 class Telemetry(Protocol):
+    """Runtime-checkable: the HTTP adapter receives it as a Litestar dependency, which is
+    checked with `isinstance` before a handler runs."""
+
     @abc.abstractmethod
     def chunk_ingested(self, size_bytes: int, seconds: float) -> None:
         """A new chunk was stored and committed (`size_bytes` original bytes)."""
@@ -93,6 +97,11 @@ class Telemetry(Protocol):
     @abc.abstractmethod
     def cache_lookup(self, hit: bool) -> None:
         """A session read found the session in the cache (hit) or went to the store."""
+
+    @abc.abstractmethod
+    def request_served(self, method: str, route: str, status: int, seconds: float) -> None:
+        """An HTTP request was answered; `route` is its route template (or "unmatched", so
+        the labels stay bounded)."""
 
     @abc.abstractmethod
     def figures(self, figures: ServiceFigures) -> None:
