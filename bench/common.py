@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.servers
@@ -69,9 +70,9 @@ def _pixel(rng: random.Random) -> bytes:
 
 def _glyphs(rng: random.Random, fg: bytes, bg: bytes, count: int = 96) -> list[list[bytes]]:
     """`count` text-like 8x16 glyphs in fg on bg; each glyph is its 16 pixel rows."""
-    glyphs = []
+    glyphs: list[list[bytes]] = []
     for _ in range(count):
-        rows = []
+        rows: list[bytes] = []
         for y in range(GLYPH_H):
             if y < 3 or y > 13:  # line spacing
                 rows.append(bg * GLYPH_W)
@@ -81,6 +82,17 @@ def _glyphs(rng: random.Random, fg: bytes, bg: bytes, count: int = 96) -> list[l
         glyphs.append(rows)
     glyphs[0] = [bg * GLYPH_W] * GLYPH_H  # the space
     return glyphs
+
+
+@dataclass
+class _Window:
+    x: int
+    y: int
+    w: int
+    h: int
+    bg: bytes
+    glyphs: list[list[bytes]]
+    title: bytes
 
 
 class _Desktop:
@@ -96,13 +108,13 @@ class _Desktop:
             )
             for y in range(HEIGHT)
         ]
-        self.windows = []
+        self.windows: list[_Window] = []
         for _ in range(4):
             w, h = rng.randrange(500, 1100), rng.randrange(300, 700)
             x, y = rng.randrange(0, WIDTH - w), rng.randrange(30, HEIGHT - h)
             bg = _pixel(rng)
             fg = _pixel(rng)
-            self.windows.append([x, y, w, h, bg, _glyphs(rng, fg, bg), _pixel(rng)])
+            self.windows.append(_Window(x, y, w, h, bg, _glyphs(rng, fg, bg), _pixel(rng)))
         self.photo = (rng.randrange(0, WIDTH - 640), rng.randrange(0, HEIGHT - 400), 640, 400)
 
     def frame(self) -> bytes:
@@ -111,9 +123,10 @@ class _Desktop:
         stride = WIDTH * BPP
         for window in self.windows:
             # windows drift a little and their text scrolls between frames
-            window[0] = min(max(window[0] + rng.randrange(-8, 9), 0), WIDTH - window[2])
-            window[1] = min(max(window[1] + rng.randrange(-4, 5), 30), HEIGHT - window[3])
-            x, y, w, h, bg, glyphs, title = window
+            window.x = min(max(window.x + rng.randrange(-8, 9), 0), WIDTH - window.w)
+            window.y = min(max(window.y + rng.randrange(-4, 5), 30), HEIGHT - window.h)
+            x, y, w, h = window.x, window.y, window.w, window.h
+            bg, glyphs, title = window.bg, window.glyphs, window.title
             columns = w // GLYPH_W
             for row in range(y, y + 24):  # title bar
                 canvas[row * stride + x * BPP : row * stride + (x + w) * BPP] = title * w
@@ -145,7 +158,7 @@ def screen_chunks(count: int, seed: int = SEED, size: int = CHUNK_BYTES) -> list
     """`count` chunks of `size` bytes cut from a stream of deterministic desktop frames."""
     desktop = _Desktop(seed)
     stream = bytearray()
-    chunks = []
+    chunks: list[bytes] = []
     while len(chunks) < count:
         while len(stream) < size:
             stream += desktop.frame()

@@ -25,5 +25,5 @@ def _unbounded(_limits: protocol.HeaderLimits) -> type[HttpToolsProtocol]:
 
 
 if __name__ == "__main__":
-    protocol.bounded_protocol = _unbounded
+    protocol.bounded_protocol = _unbounded  # type: ignore[assignment]
     raise SystemExit(main(sys.argv[2:]))

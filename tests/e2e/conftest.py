@@ -45,7 +45,8 @@ BLOB_INDEPENDENT = {
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    kept, dropped = [], []
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
     for item in items:
         on_s3 = "[mongo+redis+s3" in item.nodeid
         (dropped if on_s3 and item.path.name in BLOB_INDEPENDENT else kept).append(item)
