@@ -44,6 +44,11 @@ class HeaderLimits:
     header_timeout_seconds: float
 
 
+LINGER_SECONDS = 2.0
+"""How long a connection closed after an early answer keeps reading (and dropping) what the
+client still sends, so that the answer reaches it before the connection goes."""
+
+
 def _refusal(status: int, detail: str) -> bytes:
     body = json.dumps({"status_code": status, "detail": detail}).encode()
     head = (
@@ -64,6 +69,7 @@ class _BoundedProtocol(HttpToolsProtocol):
         self._in_head = True  # the next bytes belong to a request line or headers
         self._head_since: float | None = None  # when the current header phase began
         self._head_timer: asyncio.TimerHandle | None = None
+        self._lingering = False
 
     # -- the header phase ------------------------------------------------------------------
     # One timer per connection, not one per request: a header phase that starts while the
@@ -118,7 +124,21 @@ class _BoundedProtocol(HttpToolsProtocol):
             self._head_timer = None
         super().connection_lost(exc)
 
+    def linger(self) -> None:
+        """Close without losing the answer: stop writing (the client reads the answer and
+        then the end), drop what the client still sends, close after `LINGER_SECONDS` or
+        when the client closes. Closing at once, with the client's bytes unread, would send
+        a reset that may reach the client before the answer."""
+        if self._lingering or self.transport.is_closing():
+            return
+        self._lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # the rest of a body nobody reads
         if not self._in_head:
             _feed(self, data)
             return
@@ -154,9 +174,11 @@ class _BoundedProtocol(HttpToolsProtocol):
         async def send(message: Any) -> None:
             if message["type"] == "http.response.start" and cycle.more_body:
                 # The answer goes out before the body has arrived (a refusal, a route that
-                # reads no body): say `Connection: close` and close after it, rather than
-                # read and drop what the client goes on sending.
+                # reads no body): say `Connection: close` and close after it, lingering a
+                # moment so the answer is not lost to a reset, rather than read and drop
+                # what the client goes on sending for as long as it likes.
                 cycle.keep_alive = False
+                cycle.transport = _LingeringClose(self)  # type: ignore[assignment]
             await answer(message)
 
         cycle.send = send  # type: ignore[method-assign]  # the ASGI task has not run yet
@@ -169,6 +191,20 @@ class _BoundedProtocol(HttpToolsProtocol):
         _response_complete(self)
         if self._in_head and not self.transport.is_closing():
             self._head_begins()
+
+
+class _LingeringClose:
+    """The connection as a request cycle sees it once its answer must close it: `close()`
+    lingers (`_BoundedProtocol.linger`); everything else is the transport's."""
+
+    def __init__(self, protocol: _BoundedProtocol) -> None:
+        self._protocol, self._transport = protocol, protocol.transport
+
+    def close(self) -> None:
+        self._protocol.linger()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 # uvicorn's own methods, called directly (no `super()` lookup on every request).
