@@ -13,6 +13,7 @@ from litestar import Request
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from lucid_sessions.adapters.http.inputs import scope_header
 from lucid_sessions.app.usecases.authenticate import Authenticate
 from lucid_sessions.domain.principal import Principal
 
@@ -75,11 +76,7 @@ class AuthenticationMiddleware:
         path = scope["path"]
         if path == self._schema_path or path.startswith(self._schema_prefix):
             return
-        authorization = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value.decode("latin-1")
-                break
+        authorization = scope_header(scope, b"authorization")
         principal = self._authenticate(bearer_credential(authorization))  # 401
         if opt.get("metrics"):
             principal.require_admin("read the service's metrics")  # Forbidden: 403

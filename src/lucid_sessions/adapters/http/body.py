@@ -30,7 +30,7 @@ from lucid_sessions.adapters.http.errors import (
     RequestTimeoutException,
     UnsupportedMediaTypeException,
 )
-from lucid_sessions.adapters.http.inputs import decimal, media_type
+from lucid_sessions.adapters.http.inputs import decimal, media_type, scope_header
 
 __all__ = ["MAX_DEPTH", "JsonBodyMiddleware", "decode_json", "json_depth", "strict_body"]
 
@@ -60,15 +60,8 @@ def json_depth(value: Any) -> int:
     return depth
 
 
-def _header(scope: Scope, wanted: bytes) -> str | None:
-    for name, value in scope["headers"]:
-        if name == wanted:
-            return str(value.decode("latin-1"))
-    return None
-
-
 def _content_length(scope: Scope) -> int | None:
-    raw = _header(scope, b"content-length")
+    raw = scope_header(scope, b"content-length")
     return None if raw is None else decimal(raw.strip(" \t"), "Content-Length")
 
 
@@ -98,7 +91,7 @@ class JsonBodyMiddleware:
         await self._app(scope, checked_receive, send)
 
     async def _checked_body(self, scope: Scope, receive: Receive) -> bytes:
-        media = media_type(_header(scope, b"content-type") or "")
+        media = media_type(scope_header(scope, b"content-type") or "")
         if media not in JSON_TYPES:
             raise UnsupportedMediaTypeException(
                 detail=f"the body must be application/json (Content-Type: {media or 'none'})"

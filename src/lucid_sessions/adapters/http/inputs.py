@@ -32,6 +32,7 @@ __all__ = [
     "header",
     "media_type",
     "optional_int",
+    "scope_header",
 ]
 
 MAX_DIGITS = 18
@@ -74,6 +75,15 @@ def header(request: Request[Any, Any, Any], name: str) -> str | None:
     """The value of header `name` without its surrounding white space, or None."""
     raw = request.headers.get(name)
     return None if raw is None else raw.strip(_OWS)
+
+
+def scope_header(scope: Any, name: bytes) -> str | None:
+    """The first value of header `name` (lower-case) in an ASGI scope, or None: for the ASGI
+    layers, which run before Litestar builds a request."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def media_type(content_type: str) -> str:

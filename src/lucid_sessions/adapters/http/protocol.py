@@ -11,9 +11,10 @@ while the client trickles the rest. `bounded_protocol` returns a subclass that:
 - refuses a request line and headers that have not all arrived `header_timeout_seconds` after
   the connection opened, the first byte of the request arrived, or the previous answer went
   out, with 408;
-- answers with `Connection: close`, and closes the connection after it, when the answer
-  starts before the request's body has all arrived, instead of reading and dropping the rest
-  for as long as the client sends it;
+- answers with `Connection: close` when the answer starts before the request's body has all
+  arrived, then closes with a lingering close (a FIN, then at most `LINGER_SECONDS` of
+  dropping what the client still sends), instead of reading and dropping the rest for as
+  long as the client sends it, or resetting the connection under the answer;
 - answers malformed HTTP with the same JSON error body as every other error (uvicorn's is
   plain text).
 

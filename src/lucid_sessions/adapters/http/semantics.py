@@ -29,6 +29,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from lucid_sessions.adapters.http.errors import log_unhandled
+from lucid_sessions.adapters.http.inputs import scope_header
 from lucid_sessions.domain.ports.telemetry import Telemetry
 
 __all__ = ["HEAD_KEY", "AllowTable", "HttpSemantics", "is_head"]
@@ -93,13 +94,6 @@ def _with_head_and_options(methods: set[str]) -> set[str]:
     return found
 
 
-def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return ""
-
-
 class HttpSemantics:
     def __init__(self, app: ASGIApp, allow: AllowTable, telemetry: Telemetry) -> None:
         self._app, self._allow, self._telemetry = app, allow, telemetry
@@ -108,7 +102,7 @@ class HttpSemantics:
         if scope["type"] != ScopeType.HTTP:
             await self._app(scope, receive, send)
             return
-        incoming = _header(scope, b"x-request-id")
+        incoming = scope_header(scope, b"x-request-id") or ""
         request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         method = str(scope["method"])
         started = time.perf_counter()
@@ -142,7 +136,7 @@ class HttpSemantics:
 
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
-            if method == "OPTIONS" and not _header(scope, b"access-control-request-method"):
+            if method == "OPTIONS" and not scope_header(scope, b"access-control-request-method"):
                 status = await self._options(allow, send_with_semantics)
             else:
                 await self._app(scope, receive, send_with_semantics)
