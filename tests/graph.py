@@ -36,7 +36,6 @@ def fake_container(tmp_path: Path, **environ: str) -> Container:
         }
     )
     container = build_container(settings)
-    container.environ.override(providers.Object({}))
     container.clock.override(providers.Object(FrozenClock()))
     container.ids.override(providers.Object(SequentialIdGenerator()))
     stores = Stores(

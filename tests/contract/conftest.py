@@ -8,7 +8,7 @@ real server named by MONGODB_TEST_URL), each test on a fresh database; without m
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -97,7 +97,7 @@ def mongo_url(mongo_target: MongoTarget) -> Iterator[str]:
     mongo_target.drop(database)
 
 
-open_mongo_stores = asynccontextmanager(open_mongo)
+open_mongo_stores = open_mongo
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import yaml
 
 from lucid_sessions.adapters.crypto.keyring import (
     KeyConfigError,
+    KeySources,
     StaticKeyRing,
     load_master_keys,
     master_key_file_path,
@@ -49,7 +50,7 @@ class FileRingSource:
         self.path.chmod(0o600)
 
     def load(self) -> KeyRing:
-        env = {"LUCID_MASTER_KEY_FILE": str(self.path)}
+        env = KeySources(master_key_file=str(self.path))
         return load_master_keys(env, self.path.parent / "unused", production=True)
 
     def rotate(self) -> str:
@@ -64,7 +65,7 @@ class ReloadingRingSource(FileRingSource):
 
     def load(self) -> KeyRing:
         if self.ring is None:
-            env = {"LUCID_MASTER_KEY_FILE": str(self.path)}
+            env = KeySources(master_key_file=str(self.path))
             self.ring = ReloadingKeyRing(env, self.path.parent / "unused", production=True)
         return self.ring
 
@@ -159,7 +160,7 @@ def test_wrapped_key_is_bound_to_its_key_id() -> None:
 
 def test_inline_master_key_is_k1() -> None:
     key = os.urandom(32)
-    ring = load_master_keys({"LUCID_MASTER_KEY": base64.b64encode(key).decode()}, Path("/x"), True)
+    ring = load_master_keys(KeySources(master_key=base64.b64encode(key).decode()), Path("/x"), True)
     assert ring.current_key_id == "k1"
     _, wrapped = ring.new_data_key()
     assert StaticKeyRing({"k1": key}, "k1").unwrap(wrapped) == ring.unwrap(wrapped)
@@ -168,42 +169,42 @@ def test_inline_master_key_is_k1() -> None:
 @pytest.mark.parametrize("value", ["not base64!!", base64.b64encode(bytes(16)).decode(), "AAA="])
 def test_bad_inline_master_key_names_the_variable(value: str, tmp_path: Path) -> None:
     with pytest.raises(KeyConfigError, match="LUCID_MASTER_KEY"):
-        load_master_keys({"LUCID_MASTER_KEY": value}, tmp_path, production=False)
+        load_master_keys(KeySources(master_key=value), tmp_path, production=False)
     assert not (tmp_path / "keys").exists()
 
 
 def test_development_generates_the_key_file_once(tmp_path: Path) -> None:
-    first = load_master_keys({}, tmp_path, production=False)
+    first = load_master_keys(KeySources(), tmp_path, production=False)
     path = tmp_path / "keys" / "master-keys.yaml"
     assert mode_of(path) == 0o600
     assert mode_of(path.parent) == 0o700
     content = path.read_bytes()
     key, wrapped = first.new_data_key()
-    second = load_master_keys({}, tmp_path, production=False)
+    second = load_master_keys(KeySources(), tmp_path, production=False)
     assert path.read_bytes() == content
     assert second.unwrap(wrapped) == key
     assert [p.name for p in path.parent.iterdir()] == ["master-keys.yaml"]  # no temp files left
-    assert master_key_file_path({}, tmp_path) == path
+    assert master_key_file_path(KeySources(), tmp_path) == path
 
 
 def test_concurrent_first_starts_agree_on_one_key(tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
-        rings = list(pool.map(lambda _: load_master_keys({}, tmp_path, False), range(16)))
+        rings = list(pool.map(lambda _: load_master_keys(KeySources(), tmp_path, False), range(16)))
     key, wrapped = rings[0].new_data_key()
     assert all(ring.unwrap(wrapped) == key for ring in rings)
 
 
 def test_production_without_keys_stops(tmp_path: Path) -> None:
     with pytest.raises(KeyConfigError, match="LUCID_MASTER_KEY_FILE") as caught:
-        load_master_keys({}, tmp_path, production=True)
+        load_master_keys(KeySources(), tmp_path, production=True)
     assert "LUCID_MASTER_KEY " in str(caught.value)
     assert not (tmp_path / "keys").exists()
 
 
-def _write(path: Path, document: object) -> dict[str, str]:
+def _write(path: Path, document: object) -> KeySources:
     path.write_text(yaml.safe_dump(document))
     path.chmod(0o600)
-    return {"LUCID_MASTER_KEY_FILE": str(path)}
+    return KeySources(master_key_file=str(path))
 
 
 GOOD = base64.b64encode(bytes(32)).decode()
@@ -229,17 +230,17 @@ def test_bad_key_file_names_the_setting(tmp_path: Path, document: object, reason
 
 
 def test_missing_or_unparsable_key_file(tmp_path: Path) -> None:
-    missing = {"LUCID_MASTER_KEY_FILE": str(tmp_path / "nope.yaml")}
+    missing = KeySources(master_key_file=str(tmp_path / "nope.yaml"))
     with pytest.raises(KeyConfigError, match="does not exist"):
         load_master_keys(missing, tmp_path, production=False)
     broken = tmp_path / "broken.yaml"
     broken.write_text("current: [k1\n")
     with pytest.raises(KeyConfigError, match="not valid YAML"):
-        load_master_keys({"LUCID_MASTER_KEY_FILE": str(broken)}, tmp_path, production=False)
+        load_master_keys(KeySources(master_key_file=str(broken)), tmp_path, production=False)
 
 
 def test_rotation_writes_the_file_atomically_with_mode_0600(tmp_path: Path) -> None:
-    load_master_keys({}, tmp_path, production=False)
+    load_master_keys(KeySources(), tmp_path, production=False)
     path = tmp_path / "keys" / "master-keys.yaml"
     assert [rotate_master_key(path) for _ in range(3)] == ["k2", "k3", "k4"]
     assert mode_of(path) == 0o600
@@ -250,7 +251,7 @@ def test_rotation_writes_the_file_atomically_with_mode_0600(tmp_path: Path) -> N
 
 
 def test_rotation_refuses_an_inline_key(tmp_path: Path) -> None:
-    env = {"LUCID_MASTER_KEY": GOOD, "LUCID_MASTER_KEY_FILE": str(tmp_path / "ignored.yaml")}
+    env = KeySources(master_key=GOOD, master_key_file=str(tmp_path / "ignored.yaml"))
     path = master_key_file_path(env, tmp_path)
     assert path is None
     with pytest.raises(KeyConfigError, match="LUCID_MASTER_KEY"):
@@ -260,7 +261,7 @@ def test_rotation_refuses_an_inline_key(tmp_path: Path) -> None:
 
 
 def test_master_key_file_path_prefers_the_configured_file(tmp_path: Path) -> None:
-    env = {"LUCID_MASTER_KEY_FILE": str(tmp_path / "mine.yaml")}
+    env = KeySources(master_key_file=str(tmp_path / "mine.yaml"))
     assert master_key_file_path(env, tmp_path) == tmp_path / "mine.yaml"
 
 
@@ -276,7 +277,7 @@ def test_static_key_ring_validates_its_keys(keys: dict[str, bytes], current: str
 def test_key_errors_never_show_key_material(tmp_path: Path) -> None:
     secret = base64.b64encode(os.urandom(31)).decode()
     checks: list[Callable[[], object]] = [
-        lambda: load_master_keys({"LUCID_MASTER_KEY": secret}, tmp_path, production=True),
+        lambda: load_master_keys(KeySources(master_key=secret), tmp_path, production=True),
         lambda: load_master_keys(
             _write(tmp_path / "k.yaml", {"current": "k1", "keys": {"k1": secret}}), tmp_path, True
         ),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -31,7 +30,7 @@ from tests.servers_db import (
 
 pytestmark = pytest.mark.anyio
 
-open_stores = asynccontextmanager(open_mongo)
+open_stores = open_mongo
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from tests.servers_db import RedisServer, running_or_skip
 
 pytestmark = pytest.mark.anyio
 
-open_cache = asynccontextmanager(open_redis_cache)
+open_cache = open_redis_cache
 
 
 @dataclass

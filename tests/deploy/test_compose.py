@@ -16,7 +16,8 @@ import yaml
 from lucid_sessions.adapters.auth.tokens import FileTokenAuthenticator
 from lucid_sessions.adapters.crypto.keyring import load_master_keys
 from lucid_sessions.adapters.crypto.signer import load_signer
-from lucid_sessions.bootstrap.settings import FROM_FILE, SOURCES
+from lucid_sessions.bootstrap.factories import key_sources
+from lucid_sessions.bootstrap.settings import FROM_FILE, SOURCES, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -156,9 +157,10 @@ def test_the_service_starts_with_the_template_and_made_secrets(tmp_path: Path) -
     assert password not in shown.stdout + shown.stderr
 
     # The keys and the token file are read as production reads them (private files only).
-    keys = load_master_keys(env, tmp_path, production=True, generate=False)
+    sources = key_sources(load_settings(env))
+    keys = load_master_keys(sources, tmp_path, production=True, generate=False)
     assert keys.current_key_id == "k1"
-    assert load_signer(env, tmp_path, production=True, generate=False).key_id
+    assert load_signer(sources, tmp_path, production=True, generate=False).key_id
     tokens = FileTokenAuthenticator(Path(env["LUCID_API_TOKENS_FILE"]), production=True)
     principal = tokens.authenticate(token.group(1))
     assert principal is not None

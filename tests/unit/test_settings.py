@@ -103,12 +103,24 @@ def test_secret_settings_can_come_from_files(tmp_path: Path) -> None:
     url.write_text("mongodb://lucid:hunter2@db:27017/lucid\n")
     jwt = tmp_path / "jwt"
     jwt.write_text(SECRET)
+    url.chmod(0o600)
+    jwt.chmod(0o600)
     settings = load_settings(
         {"LUCID_ENV": "production", "MONGODB_URL_FILE": str(url), "JWT_SECRET_KEY_FILE": str(jwt)}
     )
     assert settings.mongodb_url == "mongodb://lucid:hunter2@db:27017/lucid"
     assert settings.jwt_secret_key == SECRET
     assert "hunter2" not in repr(settings.masked())
+
+
+def test_a_secret_file_others_may_read_is_refused_in_production(tmp_path: Path) -> None:
+    """The `*_FILE` secrets are read like the key files: private, or no production start."""
+    url = tmp_path / "mongodb_url"
+    url.write_text("mongodb://lucid:hunter2@db:27017/lucid\n")
+    url.chmod(0o640)
+    with pytest.raises(SettingsError, match="MONGODB_URL_FILE: the file has mode 0640"):
+        load_settings({**PRODUCTION, "MONGODB_URL": "", "MONGODB_URL_FILE": str(url)})
+    assert load_settings({"MONGODB_URL_FILE": str(url)}).mongodb_url.endswith("/lucid")
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from lucid_sessions.adapters.crypto.keyring import KeyConfigError
+from lucid_sessions.adapters.crypto.keyring import KeyConfigError, KeySources
 from lucid_sessions.adapters.crypto.signer import Ed25519Signer, load_signer, verify_signature
 
 MESSAGE = b'{"session_id":"s1","merkle_root":"ab12"}'
@@ -42,11 +42,11 @@ def test_tampered_message_or_signature_fails() -> None:
 
 
 def test_development_key_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
-    first = load_signer({}, tmp_path, production=False)
+    first = load_signer(KeySources(), tmp_path, production=False)
     path = tmp_path / "keys" / "signing-key.pem"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
-    second = load_signer({}, tmp_path, production=False)
+    second = load_signer(KeySources(), tmp_path, production=False)
     assert second.public_key() == first.public_key()
     assert verify_signature(first.public_key(), MESSAGE, second.sign(MESSAGE))
 
@@ -56,25 +56,25 @@ def test_configured_key_file_is_used(tmp_path: Path) -> None:
     path = tmp_path / "service.pem"
     path.write_bytes(signer.to_pem())
     path.chmod(0o600)
-    env = {"LUCID_SIGNING_KEY_FILE": str(path)}
+    env = KeySources(signing_key_file=str(path))
     assert load_signer(env, tmp_path, production=True).key_id == signer.key_id
     assert not (tmp_path / "keys").exists()
 
 
 def test_production_without_a_key_stops(tmp_path: Path) -> None:
     with pytest.raises(KeyConfigError, match="LUCID_SIGNING_KEY_FILE"):
-        load_signer({}, tmp_path, production=True)
+        load_signer(KeySources(), tmp_path, production=True)
     assert not (tmp_path / "keys").exists()
 
 
 def test_missing_or_wrong_key_files_name_the_setting(tmp_path: Path) -> None:
-    env = {"LUCID_SIGNING_KEY_FILE": str(tmp_path / "missing.pem")}
+    env = KeySources(signing_key_file=str(tmp_path / "missing.pem"))
     with pytest.raises(KeyConfigError, match=r"LUCID_SIGNING_KEY_FILE.*does not exist"):
         load_signer(env, tmp_path, production=False)
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("not a key")
     with pytest.raises(KeyConfigError, match="LUCID_SIGNING_KEY_FILE"):
-        load_signer({"LUCID_SIGNING_KEY_FILE": str(garbage)}, tmp_path, production=False)
+        load_signer(KeySources(signing_key_file=str(garbage)), tmp_path, production=False)
 
 
 def test_non_ed25519_or_encrypted_keys_are_refused(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import inspect
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -60,6 +60,7 @@ from lucid_sessions.app.usecases.rotate_keys import RewrapDataKeys
 from lucid_sessions.app.usecases.session_log import SessionLogReader
 from lucid_sessions.app.usecases.statistics import RefreshFigures, SystemStatistics
 from lucid_sessions.app.usecases.verify import VerifySession
+from lucid_sessions.bootstrap.factories import key_sources
 from lucid_sessions.bootstrap.settings import MIB, SOURCES, Settings, SettingsError
 from lucid_sessions.bootstrap.stores import Stores, open_stores
 from lucid_sessions.domain.ports.anchor import Anchor
@@ -97,29 +98,29 @@ def _prepare_folders(settings: Settings, create: bool) -> Iterator[tuple[Path, .
     yield folders
 
 
-def _add_master_key(environ: Mapping[str, str], settings: Settings) -> str:
+def _add_master_key(settings: Settings) -> str:
     """Add a new current master key to the key file in use; SettingsError when impossible."""
     try:
-        return rotate_master_key(master_key_file_path(environ, Path(settings.storage_path)))
+        return rotate_master_key(
+            master_key_file_path(key_sources(settings), Path(settings.storage_path))
+        )
     except KeyConfigError as exc:
         raise SettingsError(str(exc)) from exc
 
 
-def _keyring(
-    env: Mapping[str, str], settings: Settings, create: bool, _folders: object
-) -> ReloadingKeyRing:
+def _keyring(settings: Settings, create: bool, _folders: object) -> ReloadingKeyRing:
     try:
         # An operator's command uses the keys that exist and never makes new ones.
         folder = Path(settings.storage_path)
-        return ReloadingKeyRing(env, folder, settings.production, generate=create)
+        return ReloadingKeyRing(key_sources(settings), folder, settings.production, generate=create)
     except KeyConfigError as exc:
         raise SettingsError(str(exc)) from exc
 
 
-def _signer(env: Mapping[str, str], settings: Settings, create: bool, _folders: object) -> Signer:
+def _signer(settings: Settings, create: bool, _folders: object) -> Signer:
     try:
         folder = Path(settings.storage_path)
-        return load_signer(env, folder, settings.production, generate=create)
+        return load_signer(key_sources(settings), folder, settings.production, generate=create)
     except KeyConfigError as exc:
         raise SettingsError(str(exc)) from exc
 
@@ -247,7 +248,6 @@ def _codec(keyring: ReloadingKeyRing) -> BlobCodec:
 
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
-    environ: providers.Provider[Mapping[str, str]] = providers.Object(os.environ)
 
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UlidIdGenerator)
@@ -293,8 +293,8 @@ class Container(containers.DeclarativeContainer):
     free_space = providers.Callable(_free_space_floor, settings, storage_probe)
 
     # -- crypto ----------------------------------------------------------------------------
-    keyring = providers.Singleton(_keyring, environ, settings, create_missing, folders)
-    signer = providers.Singleton(_signer, environ, settings, create_missing, folders)
+    keyring = providers.Singleton(_keyring, settings, create_missing, folders)
+    signer = providers.Singleton(_signer, settings, create_missing, folders)
     cipher_name = providers.Singleton(_cipher_name, settings)
     codec = providers.Singleton(_codec, keyring)
     check_signature = providers.Object(verify_signature)
@@ -424,7 +424,7 @@ class Container(containers.DeclarativeContainer):
     )
     rewrap_data_keys = providers.Factory(RewrapDataKeys, keys=data_keys, keyring=keyring)
     add_master_key = providers.Callable(
-        lambda environ, settings: lambda: _add_master_key(environ, settings), environ, settings
+        lambda settings: lambda: _add_master_key(settings), settings
     )
     pipeline_control = providers.Factory(
         PipelineControl,

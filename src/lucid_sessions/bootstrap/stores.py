@@ -48,7 +48,7 @@ class Stores:
 async def _mongo(url: str) -> AsyncIterator[Stores]:
     from lucid_sessions.adapters.mongo import open_mongo
 
-    async with asynccontextmanager(open_mongo)(url) as mongo:
+    async with open_mongo(url) as mongo:
         yield Stores(
             "mongodb",
             mongo.sessions,
@@ -95,7 +95,7 @@ async def _sqlite(folder: Path, create: bool) -> AsyncIterator[Stores]:
 async def _with_cache(stores: Stores, url: str, telemetry: Telemetry) -> AsyncIterator[Stores]:
     from lucid_sessions.adapters.redis import open_redis_cache
 
-    async with asynccontextmanager(open_redis_cache)(url) as cache:
+    async with open_redis_cache(url) as cache:
         yield Stores(
             f"{stores.kind}+redis",
             CachedSessionRepository(stores.sessions, cache, telemetry),

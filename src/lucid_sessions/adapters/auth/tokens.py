@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from lucid_sessions.adapters.configuration import ConfigurationError
 from lucid_sessions.adapters.crypto.secret_files import LooseSecretFile, read_secret_file
 from lucid_sessions.domain.ports.authenticator import Authenticator
 from lucid_sessions.domain.principal import Principal, Role
@@ -49,7 +50,7 @@ _MIN_TOKEN = 16
 _log = logging.getLogger("lucid_sessions.auth")
 
 
-class TokenConfigError(Exception):
+class TokenConfigError(ConfigurationError):
     """The configured tokens are malformed; the message names the setting, never a token."""
 
 

@@ -12,9 +12,10 @@ Master key file (YAML, mode 0600)::
       k1: <base64 of 32 bytes>
       k2: <base64 of 32 bytes>
 
-Sources, first match wins: `LUCID_MASTER_KEY` (base64 of 32 bytes, key id `k1`), then
-`LUCID_MASTER_KEY_FILE`, then (development only) `<data dir>/keys/master-keys.yaml`, generated
-once. Production without either variable stops with `KeyConfigError`.
+Sources (`KeySources`, filled from the settings), first match wins: `LUCID_MASTER_KEY` (base64
+of 32 bytes, key id `k1`), then `LUCID_MASTER_KEY_FILE`, then (development only)
+`<data dir>/keys/master-keys.yaml`, generated once. Production without either setting stops
+with `KeyConfigError`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import binascii
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -31,6 +33,7 @@ import yaml
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from lucid_sessions.adapters.configuration import ConfigurationError
 from lucid_sessions.adapters.crypto.secret_files import (
     LooseSecretFile,
     exclusive_lock,
@@ -48,6 +51,7 @@ __all__ = [
     "MASTER_KEY_SIZE",
     "WRAPPED_KEY_SIZE",
     "KeyConfigError",
+    "KeySources",
     "StaticKeyRing",
     "load_master_keys",
     "master_key_file_path",
@@ -69,8 +73,18 @@ _FILE_COMMENT: Final = (
 )
 
 
-class KeyConfigError(Exception):
+class KeyConfigError(ConfigurationError):
     """Master or signing keys are missing or malformed; start-up stops with this message."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeySources:
+    """Where the keys come from: the settings `LUCID_MASTER_KEY`, `LUCID_MASTER_KEY_FILE` and
+    `LUCID_SIGNING_KEY_FILE` (empty: not set)."""
+
+    master_key: str = ""
+    master_key_file: str = ""
+    signing_key_file: str = ""
 
 
 class StaticKeyRing(KeyRing):
@@ -123,24 +137,24 @@ def _check_keys(keys: Mapping[str, bytes], current_key_id: str) -> None:
         raise KeyConfigError(f"current master key id {current_key_id!r} unknown ({known})")
 
 
-def master_key_file_path(env: Mapping[str, str], data_dir: Path) -> Path | None:
+def master_key_file_path(sources: KeySources, data_dir: Path) -> Path | None:
     """The master key file in use, or None when the key comes from `LUCID_MASTER_KEY`."""
-    if env.get(MASTER_KEY_ENV, "").strip():
+    if sources.master_key.strip():
         return None
-    return _configured_file(env) or _development_file(data_dir)
+    return _configured_file(sources) or _development_file(data_dir)
 
 
 def load_master_keys(
-    env: Mapping[str, str], data_dir: Path, production: bool, *, generate: bool = True
+    sources: KeySources, data_dir: Path, production: bool, *, generate: bool = True
 ) -> StaticKeyRing:
     """The key ring from `LUCID_MASTER_KEY`, `LUCID_MASTER_KEY_FILE` or the development file.
 
     Raises `KeyConfigError` naming the setting at fault.
     """
-    inline = env.get(MASTER_KEY_ENV, "").strip()
+    inline = sources.master_key.strip()
     if inline:
         return StaticKeyRing({ENV_KEY_ID: _decode_key(inline, MASTER_KEY_ENV)}, ENV_KEY_ID)
-    configured = _configured_file(env)
+    configured = _configured_file(sources)
     if configured is not None:
         where = f"{MASTER_KEY_FILE_ENV} ({configured})"
         return StaticKeyRing(*_read_key_file(configured, where, production=production))
@@ -178,8 +192,8 @@ def rotate_master_key(path: Path | None) -> str:
     return new_id
 
 
-def _configured_file(env: Mapping[str, str]) -> Path | None:
-    configured = env.get(MASTER_KEY_FILE_ENV, "").strip()
+def _configured_file(sources: KeySources) -> Path | None:
+    configured = sources.master_key_file.strip()
     return Path(configured) if configured else None
 
 

@@ -4,10 +4,11 @@ reaches a running server without a restart."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 from lucid_sessions.adapters.crypto.keyring import (
+    KeySources,
     StaticKeyRing,
     load_master_keys,
     master_key_file_path,
@@ -33,13 +34,13 @@ class ReloadingKeyRing(KeyRing):
     """Delegates to a StaticKeyRing that is reloaded when the key file changes."""
 
     def __init__(
-        self, env: Mapping[str, str], data_dir: Path, production: bool, *, generate: bool = True
+        self, sources: KeySources, data_dir: Path, production: bool, *, generate: bool = True
     ) -> None:
         self._load: Callable[[], StaticKeyRing] = lambda: load_master_keys(
-            env, data_dir, production, generate=generate
+            sources, data_dir, production, generate=generate
         )
         self._ring = self._load()
-        self._path = master_key_file_path(env, data_dir)
+        self._path = master_key_file_path(sources, data_dir)
         self._seen = _stamp(self._path)
         self._lock = threading.Lock()
 

@@ -1,14 +1,13 @@
 """`Signer` on Ed25519, its key loading, and signature verification for auditors.
 
-The key is an unencrypted PKCS8 PEM file: `LUCID_SIGNING_KEY_FILE`, else (development only)
-`<data dir>/keys/signing-key.pem`, generated once with mode 0600. Production without the
-variable stops with `KeyConfigError`. `key_id` is the first 16 hex characters of
-BLAKE3(raw 32-byte public key).
+The key is an unencrypted PKCS8 PEM file: the setting `LUCID_SIGNING_KEY_FILE`, else
+(development only) `<data dir>/keys/signing-key.pem`, generated once with mode 0600.
+Production without the setting stops with `KeyConfigError`. `key_id` is the first 16 hex
+characters of BLAKE3(raw 32-byte public key).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
@@ -17,7 +16,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from lucid_sessions.adapters.crypto.keyring import KeyConfigError
+from lucid_sessions.adapters.crypto.keyring import KeyConfigError, KeySources
 from lucid_sessions.adapters.crypto.secret_files import (
     LooseSecretFile,
     read_secret_file,
@@ -80,10 +79,10 @@ class Ed25519Signer(Signer):
 
 
 def load_signer(
-    env: Mapping[str, str], data_dir: Path, production: bool, *, generate: bool = True
+    sources: KeySources, data_dir: Path, production: bool, *, generate: bool = True
 ) -> Ed25519Signer:
     """The signer from `LUCID_SIGNING_KEY_FILE`, or the development key file (made once)."""
-    configured = env.get(SIGNING_KEY_FILE_ENV, "").strip()
+    configured = sources.signing_key_file.strip()
     if configured:
         where = f"{SIGNING_KEY_FILE_ENV} ({configured})"
         return _read_signer(Path(configured), where, production=production)

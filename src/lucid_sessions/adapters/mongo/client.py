@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -62,6 +63,7 @@ def _client_options(url: str, server_selection_ms: int, socket_ms: int) -> dict[
     return {"tz_aware": True, "appname": "lucid-sessions", **options}
 
 
+@asynccontextmanager
 async def open_mongo(
     url: str,
     *,

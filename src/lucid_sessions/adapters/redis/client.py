@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -13,6 +14,7 @@ from lucid_sessions.adapters.redis.session_cache import DEFAULT_NAMESPACE, Redis
 __all__ = ["open_redis_cache"]
 
 
+@asynccontextmanager
 async def open_redis_cache(
     url: str,
     ttl_seconds: float = 300.0,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from lucid_sessions.adapters.configuration import ConfigurationError
 from lucid_sessions.adapters.crypto.secret_files import LooseSecretFile, read_secret_file
 
 __all__ = ["CREDENTIALS_FILE_ENV", "S3ConfigError", "load_s3_credentials"]
@@ -14,7 +15,7 @@ __all__ = ["CREDENTIALS_FILE_ENV", "S3ConfigError", "load_s3_credentials"]
 CREDENTIALS_FILE_ENV = "LUCID_S3_CREDENTIALS_FILE"
 
 
-class S3ConfigError(Exception):
+class S3ConfigError(ConfigurationError):
     """S3 credentials that cannot serve; the message names the setting, never the secret."""
 
 
