@@ -3,8 +3,15 @@ and the environment (`loading.py`), checked together (`checks.py`), and rendered
 settings table and the deployment template (`rendering.py`)."""
 
 from lucid_sessions.bootstrap.settings.checks import SettingsError
-from lucid_sessions.bootstrap.settings.declared import DECLARED, MIB, Declared, Setting, Settings
-from lucid_sessions.bootstrap.settings.loading import BY_NAME, load_settings
+from lucid_sessions.bootstrap.settings.declared import (
+    BY_NAME,
+    DECLARED,
+    MIB,
+    Declared,
+    Setting,
+    Settings,
+)
+from lucid_sessions.bootstrap.settings.loading import load_settings
 
 __all__ = [
     "BY_NAME",

@@ -6,11 +6,9 @@ from __future__ import annotations
 import re
 
 from lucid_sessions.adapters.configuration import ConfigurationError
-from lucid_sessions.bootstrap.settings.declared import DECLARED, SYMMETRIC_JWT, Settings
+from lucid_sessions.bootstrap.settings.declared import BY_NAME, SYMMETRIC_JWT, Settings
 
 __all__ = ["SettingsError", "check_consistency"]
-
-_DESCRIBED = {declared.name: declared.describe() for declared in DECLARED}
 
 
 class SettingsError(ConfigurationError):
@@ -18,7 +16,7 @@ class SettingsError(ConfigurationError):
 
 
 def _describe(name: str) -> str:
-    return _DESCRIBED[name]
+    return BY_NAME[name].describe()
 
 
 def check_consistency(settings: Settings) -> None:

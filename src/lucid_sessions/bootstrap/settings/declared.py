@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 __all__ = [
+    "BY_NAME",
     "DECLARED",
     "MIB",
     "SYMMETRIC_JWT",
@@ -491,3 +492,6 @@ def _declare() -> tuple[Declared, ...]:
 
 DECLARED: tuple[Declared, ...] = _declare()
 """Every setting, in declaration order."""
+
+BY_NAME: dict[str, Declared] = {declared.name: declared for declared in DECLARED}
+"""Every setting by its field's name."""

@@ -18,11 +18,10 @@ import yaml
 
 from lucid_sessions.adapters.crypto.secret_files import LooseSecretFile, read_secret_file
 from lucid_sessions.bootstrap.settings.checks import SettingsError, check_consistency
-from lucid_sessions.bootstrap.settings.declared import DECLARED, Declared, Settings
+from lucid_sessions.bootstrap.settings.declared import BY_NAME, DECLARED, Declared, Settings
 
-__all__ = ["BY_NAME", "load_settings"]
+__all__ = ["load_settings"]
 
-BY_NAME: dict[str, Declared] = {declared.name: declared for declared in DECLARED}
 _CONFIG_FILE = BY_NAME["config_file"].source.env
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 _PATH_IN_ERROR = re.compile(r"at `\$\.(\w+)")
