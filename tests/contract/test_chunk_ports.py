@@ -5,37 +5,16 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from lucid_sessions.domain.chunk import ChunkRecord
 from lucid_sessions.domain.errors import ChunkNotFound
-from lucid_sessions.domain.merkle import blake3_256, leaf_hash
 from lucid_sessions.domain.ports.blob_store import BlobStore
 from lucid_sessions.domain.ports.chunk_index import ChunkIndex, ChunkQuery
 from lucid_sessions.domain.ports.data_key_store import DataKeyStore
 from lucid_sessions.domain.ports.keyring import WrappedKey
 from lucid_sessions.domain.ports.pipeline_stats import PipelineStats, StageFigures
 from tests.factories import at
+from tests.factories import make_chunk_record as record
 
 pytestmark = pytest.mark.anyio
-
-
-def record(sid: str, n: int, *, data: bytes | None = None, t: float | None = None) -> ChunkRecord:
-    content = data if data is not None else f"{sid}:{n}".encode()
-    digest = blake3_256(content)
-    return ChunkRecord(
-        session_id=sid,
-        sequence_number=n,
-        blake3=digest,
-        leaf_hash=leaf_hash(digest),
-        size_bytes=len(content),
-        stored_size_bytes=len(content) + 40,
-        timestamp=at(n if t is None else t),
-        compression="zstd",
-        compression_ratio=1.5,
-        encrypted=True,
-        cipher="aes-256-gcm",
-        duration_seconds=2.0 if n % 2 else None,
-        frame_count=60 if n % 2 else None,
-    )
 
 
 # -- ChunkIndex ------------------------------------------------------------------------------

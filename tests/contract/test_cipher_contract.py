@@ -9,13 +9,13 @@ import pytest
 from lucid_sessions.adapters.crypto.cipher import (
     AesGcmCipher,
     ChaCha20Poly1305Cipher,
-    cipher_by_name,
     default_cipher_name,
     fastest,
     measure_ciphers,
 )
 from lucid_sessions.domain.errors import IntegrityError, InvalidValue
 from lucid_sessions.domain.ports.cipher import Cipher
+from tests.ciphers import cipher_by_name
 
 KEY = bytes(range(32))
 AAD = b"session s1, chunk 7"

@@ -11,13 +11,12 @@ import anyio
 import pytest
 
 from lucid_sessions.adapters.sqlite import SqliteChunkIndex, SqliteDatabase, SqliteSessionRepository
-from lucid_sessions.adapters.sqlite.database import MIGRATIONS, epoch_micros
-from lucid_sessions.domain.chunk import ChunkRecord
+from lucid_sessions.adapters.sqlite.schema import MIGRATIONS, epoch_micros
 from lucid_sessions.domain.errors import StorageUnavailable
 from lucid_sessions.domain.merkle import blake3_256, leaf_hash
 from lucid_sessions.domain.ports.chunk_index import ChunkQuery
 from lucid_sessions.domain.ports.session_repository import SessionQuery
-from tests.factories import at
+from tests.factories import at, make_chunk_record
 
 pytestmark = pytest.mark.anyio
 
@@ -121,18 +120,14 @@ async def test_a_version_2_database_is_upgraded_in_place(tmp_path: Path) -> None
         assert session.created_at == at(0) + timedelta(milliseconds=250)
         assert session.metadata.tags == ("a",)
         index = SqliteChunkIndex(database)
-        expected = ChunkRecord(
-            session_id="sess-old",
-            sequence_number=0,
-            blake3=digest,
-            leaf_hash=leaf_hash(digest),
-            size_bytes=5,
+        expected = make_chunk_record(
+            "sess-old",
+            0,
+            data=b"hello",
+            t=2.123,
             stored_size_bytes=40,
-            timestamp=at(2) + timedelta(milliseconds=123),
             compression="none",
             compression_ratio=1.0,
-            encrypted=True,
-            cipher="aes-256-gcm",
             duration_seconds=2.5,
             frame_count=60,
         )

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lucid_sessions.adapters.crypto.cipher import cipher_by_name
 from lucid_sessions.adapters.crypto.keyring import StaticKeyRing
 from lucid_sessions.adapters.zstd_lz4.compressor import ZstdLz4Compressor
 from lucid_sessions.app.blob_codec import BlobCodec
@@ -26,6 +25,7 @@ from lucid_sessions.domain.errors import CorruptChunk, IntegrityError, InvalidVa
 from lucid_sessions.domain.ports.cipher import CipherName
 from lucid_sessions.domain.ports.compressor import Algorithm
 from lucid_sessions.domain.ports.keyring import WrappedKey
+from tests.ciphers import cipher_by_name
 
 ALGORITHMS: tuple[Algorithm, ...] = get_args(Algorithm)
 CIPHERS: tuple[CipherName | None, ...] = (*get_args(CipherName), None)

@@ -83,10 +83,6 @@ class LogEntry:
     def at_index(self, index: int) -> LogEntry:
         return replace(self, index=index)
 
-    def same_event(self, other: LogEntry) -> bool:
-        """Whether `other` records the same event (everything but the index equal)."""
-        return replace(self, index=other.index) == other
-
 
 def _root_hex(session: Session) -> str | None:
     return None if session.merkle_root is None else session.merkle_root.hex()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from lucid_sessions.adapters.crypto.cipher import (
     AesGcmCipher,
     ChaCha20Poly1305Cipher,
-    cipher_by_name,
     default_cipher_name,
     fastest,
     measure_ciphers,
@@ -25,7 +24,6 @@ __all__ = [
     "Ed25519Signer",
     "KeyConfigError",
     "StaticKeyRing",
-    "cipher_by_name",
     "default_cipher_name",
     "fastest",
     "load_master_keys",

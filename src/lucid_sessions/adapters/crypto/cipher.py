@@ -25,7 +25,6 @@ __all__ = [
     "TAG_SIZE",
     "AesGcmCipher",
     "ChaCha20Poly1305Cipher",
-    "cipher_by_name",
     "default_cipher_name",
     "fastest",
     "measure_ciphers",
@@ -83,15 +82,6 @@ _CIPHERS: Final[dict[str, type[_AeadCipher]]] = {
     "aes-256-gcm": AesGcmCipher,
     "chacha20-poly1305": ChaCha20Poly1305Cipher,
 }
-
-
-def cipher_by_name(name: str) -> Cipher:
-    """The cipher called `name`; `InvalidValue("cipher", ...)` for any other name."""
-    try:
-        return _CIPHERS[name]()
-    except KeyError:
-        expected = ", ".join(_CIPHERS)
-        raise InvalidValue("cipher", f"unknown cipher {name!r} (expected {expected})") from None
 
 
 SAMPLE_BYTES: Final = 256 * 1024

@@ -113,18 +113,16 @@ _DOCUMENTED_AS: dict[int, type[HTTPException]] = {
 }
 
 
-def status_for(exc: DomainError) -> int:
-    for kind, status in DOMAIN_ERRORS:
-        if isinstance(exc, kind):
-            return status
-    return 500
-
-
 def _status_of(kind: type[DomainError]) -> int:
+    """The status of the table's first row that `kind` is (or inherits from); 500 if none."""
     for row, status in DOMAIN_ERRORS:
         if issubclass(kind, row):
             return status
     return 500
+
+
+def status_for(exc: DomainError) -> int:
+    return _status_of(type(exc))
 
 
 def documented(*errors: type[DomainError] | type[HTTPException]) -> list[type[HTTPException]]:

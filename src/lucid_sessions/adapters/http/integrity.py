@@ -1,4 +1,6 @@
-"""Merkle proofs, the session manifest, the pipeline and per-session statistics."""
+"""A session's integrity routes: a chunk's RFC 9162 inclusion proof, the consistency proof
+between two tree sizes, and the session manifest. (The pipeline and per-session statistics are
+in `adapters.http.pipeline`.)"""
 
 from __future__ import annotations
 

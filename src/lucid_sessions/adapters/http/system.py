@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get
 from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import ResponseSpec
 
 from lucid_sessions import __version__
@@ -40,25 +42,18 @@ UNHEALTHY = {
 }
 
 
-async def _metrics(
-    telemetry: PrometheusTelemetry, refresh_figures: RefreshFigures
-) -> Response[bytes]:
-    await refresh_figures()
-    # Litestar would append a second charset to a text/ media type: set the header itself.
-    return Response(telemetry.render(), headers={"content-type": CONTENT_TYPE_LATEST})
-
-
-async def _health(check_health: CheckHealth) -> Response[HealthResponse]:
-    report = await check_health()
-    body = HealthResponse(
-        status=report.status,
-        service=SERVICE,
-        version=__version__,
-        timestamp=report.timestamp.isoformat().replace("+00:00", "Z"),
-        checks=dict(report.checks),
-        warnings=list(report.warnings),
-    )
-    return Response(body, status_code=503 if report.status == "unhealthy" else 200)
+def _metrics_route(
+    handler: Callable[..., Awaitable[Response[bytes]]], path: str, operation_id: str, summary: str
+) -> HTTPRouteHandler:
+    """A route to the metrics `handler` at `path`: every such route has the same access."""
+    return get(
+        path,
+        operation_id=operation_id,
+        summary=summary,
+        media_type=CONTENT_TYPE_LATEST,
+        opt=METRICS,
+        raises=METRICS_ERRORS,
+    )(handler)
 
 
 class StorageFigures(msgspec.Struct, kw_only=True):
@@ -95,55 +90,59 @@ class SystemController(Controller):
             },
         }
 
-    @get(
+    # One handler each for health and for metrics, served at two paths: each route declares
+    # its own path, access, summary and operation id (for other routes, the method's name).
+
+    async def _health(self, check_health: NamedDependency[CheckHealth]) -> Response[HealthResponse]:
+        """The health report; 503 when unhealthy."""
+        report = await check_health()
+        body = HealthResponse(
+            status=report.status,
+            service=SERVICE,
+            version=__version__,
+            timestamp=report.timestamp.isoformat().replace("+00:00", "Z"),
+            checks=dict(report.checks),
+            warnings=list(report.warnings),
+        )
+        return Response(body, status_code=503 if report.status == "unhealthy" else 200)
+
+    get_health = get(
         "/health",
+        operation_id="get_health",
         summary="Health of the service and its dependencies (no token)",
         opt=PUBLIC,
         responses=UNHEALTHY,
-    )
-    async def get_health(
-        self, check_health: NamedDependency[CheckHealth]
-    ) -> Response[HealthResponse]:
-        return await _health(check_health)
-
-    @get(
+    )(_health)
+    get_sessions_health = get(
         "/api/v1/sessions/health",
+        operation_id="get_sessions_health",
         summary="Health of the service and its dependencies",
         raises=documented(Unauthenticated),
         responses=UNHEALTHY,
-    )
-    async def get_sessions_health(
-        self, check_health: NamedDependency[CheckHealth]
-    ) -> Response[HealthResponse]:
-        return await _health(check_health)
+    )(_health)
 
-    @get(
+    async def _metrics(
+        self,
+        telemetry: NamedDependency[PrometheusTelemetry],
+        refresh_figures: NamedDependency[RefreshFigures],
+    ) -> Response[bytes]:
+        """The Prometheus exposition, its figures refreshed first."""
+        await refresh_figures()
+        # Litestar would append a second charset to a text/ media type: set the header itself.
+        return Response(telemetry.render(), headers={"content-type": CONTENT_TYPE_LATEST})
+
+    get_metrics = _metrics_route(
+        _metrics,
         "/metrics",
-        summary="Prometheus metrics of the whole service (admins, or anyone when configured)",
-        media_type=CONTENT_TYPE_LATEST,
-        opt=METRICS,
-        raises=METRICS_ERRORS,
+        "get_metrics",
+        "Prometheus metrics of the whole service (admins, or anyone when configured)",
     )
-    async def get_metrics(
-        self,
-        telemetry: NamedDependency[PrometheusTelemetry],
-        refresh_figures: NamedDependency[RefreshFigures],
-    ) -> Response[bytes]:
-        return await _metrics(telemetry, refresh_figures)
-
-    @get(
+    get_sessions_metrics = _metrics_route(
+        _metrics,
         "/api/v1/sessions/metrics",
-        summary="The same metrics, under the sessions path the gateway forwards",
-        media_type=CONTENT_TYPE_LATEST,
-        opt=METRICS,
-        raises=METRICS_ERRORS,
+        "get_sessions_metrics",
+        "The same metrics, under the sessions path the gateway forwards",
     )
-    async def get_sessions_metrics(
-        self,
-        telemetry: NamedDependency[PrometheusTelemetry],
-        refresh_figures: NamedDependency[RefreshFigures],
-    ) -> Response[bytes]:
-        return await _metrics(telemetry, refresh_figures)
 
     @get(
         "/api/v1/sessions/statistics",

@@ -1,4 +1,8 @@
-"""In-memory fakes of every port: they behave (and fail) exactly like the real adapters."""
+"""In-memory fakes for the tests and benchmarks: the session repository and cache, the chunk
+index, the blob store, data keys, pipeline figures, the session log, a health probe that is up
+or down as told, a frozen clock, sequential ids and recording telemetry. Each runs the contract
+suite of its port (tests/contract) beside the real adapters. The other ports (ciphers, the
+compressor, the key ring, the signer, leases) have no fake here."""
 
 from lucid_sessions.adapters.memory.blob_store import InMemoryBlobStore
 from lucid_sessions.adapters.memory.chunk_index import InMemoryChunkIndex

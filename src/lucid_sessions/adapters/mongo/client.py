@@ -18,10 +18,12 @@ from lucid_sessions.adapters.mongo.documents import (
     DOCUMENT_MODELS,
     ChunkDocument,
     DataKeyDocument,
+    LeaseDocument,
     LogEntryDocument,
     LogStateDocument,
     SessionDocument,
     StageDocument,
+    collection_of,
 )
 from lucid_sessions.adapters.mongo.errors import UNAVAILABLE, redact_url
 from lucid_sessions.adapters.mongo.health_probe import MongoHealthProbe
@@ -34,7 +36,6 @@ from lucid_sessions.domain.errors import InvalidValue, StorageUnavailable
 __all__ = ["DEFAULT_DATABASE", "MongoStores", "open_mongo"]
 
 DEFAULT_DATABASE = "lucid"
-LEASES = "leases"  # MongoLeases: {_id: name, owner, until}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +76,11 @@ async def open_mongo(
     Entry point for MONGODB_URL (opened by `bootstrap.stores` when it is set): `sessions`,
     `chunks`, `data_keys` and `pipeline_stats` replace the SQLite adapters, and `health` is the
     `database` check of /health. The database is the URL's path (`mongodb://h/lucid_prod`), or
-    `lucid`. `init_beanie` runs once here: it binds the document classes to this database and
-    creates the indexes; the adapters then work on this database's collections, so several
-    `open_mongo` may be open in one process (tests reopen a database this way).
+    `lucid`. `init_beanie` runs once here, on every document of `documents.DOCUMENT_MODELS`
+    (leases included): it creates their declared indexes, and binds the document classes to
+    this database process-wide. The adapters therefore take this database's collections
+    (`documents.collection_of`), not the classes' bound ones, so several `open_mongo` may be
+    open in one process, each on its own database (tests reopen a database this way).
 
     Raises StorageUnavailable (naming the URL without credentials) when MongoDB cannot be
     reached within `server_selection_timeout_ms` or refuses the start-up (authentication,
@@ -95,11 +98,8 @@ async def open_mongo(
         raise InvalidValue("MONGODB_URL", f"not a usable MongoDB URL ({exc})") from exc
     try:
         database = client.get_default_database(default=DEFAULT_DATABASE)
-        collection = database.get_collection
-        leases = MongoLeases(collection(LEASES))
         try:
             await init_beanie(database=database, document_models=DOCUMENT_MODELS)
-            await leases.create_indexes()
         except UNAVAILABLE as exc:
             raise StorageUnavailable(
                 f"MongoDB at {where} cannot be reached: {type(exc).__name__}: {exc}"
@@ -109,16 +109,15 @@ async def open_mongo(
                 f"MongoDB at {where} refused the start-up: {type(exc).__name__}: {exc}"
             ) from exc
         yield MongoStores(
-            sessions=MongoSessionRepository(collection(SessionDocument.Settings.name)),
-            chunks=MongoChunkIndex(collection(ChunkDocument.Settings.name)),
-            data_keys=MongoDataKeyStore(collection(DataKeyDocument.Settings.name)),
-            pipeline_stats=MongoPipelineStats(collection(StageDocument.Settings.name)),
+            sessions=MongoSessionRepository(collection_of(database, SessionDocument)),
+            chunks=MongoChunkIndex(collection_of(database, ChunkDocument)),
+            data_keys=MongoDataKeyStore(collection_of(database, DataKeyDocument)),
+            pipeline_stats=MongoPipelineStats(collection_of(database, StageDocument)),
             health=MongoHealthProbe(client),
             session_log=MongoSessionLog(
-                collection(LogEntryDocument.Settings.name),
-                collection(LogStateDocument.Settings.name),
+                collection_of(database, LogEntryDocument), collection_of(database, LogStateDocument)
             ),
-            leases=leases,
+            leases=MongoLeases(collection_of(database, LeaseDocument)),
             database_name=database.name,
         )
     finally:

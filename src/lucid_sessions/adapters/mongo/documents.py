@@ -1,44 +1,67 @@
-"""The MongoDB collections and their indexes, declared as private Beanie documents.
+"""Every MongoDB collection the adapters use, declared once as a private Beanie document.
 
-Beanie creates the collections' indexes at start-up (`open_mongo`). The documents stored in
-them are the shared shapes of `adapters.documents` (the domain dataclasses, with BSON dates
-and binaries), plus a string `_id`; the adapters read and write them through the collections
-(`Document.get_pymongo_collection()`), so no field list is declared twice.
+`DOCUMENT_MODELS` lists them all; `open_mongo` hands it to `init_beanie`, which creates each
+document's `Settings.indexes` at start-up (nothing else creates an index). The adapters work
+on the raw PyMongo collections (`collection_of`), so the hot paths stay single driver calls;
+the documents stored in most of them are the shared shapes of `adapters.documents` (the domain
+dataclasses, with BSON dates and binaries) plus a string or integer `_id`, so those documents
+declare only their `_id` and no field list is written twice. The two collections whose shape
+exists nowhere else (`leases`, `log_state`) declare their fields here.
 
 - `sessions`: a Session; `_id` = session_id. Lists filter on status and metadata fields and
-  sort newest first on (created_at, _id).
+  sort newest first on (created_at, _id); `expiry` serves the retention sweep.
 - `chunks`: a ChunkRecord; `_id` = f"{session_id}:{sequence_number:013d}".
 - `data_keys`: a WrappedKey; `_id` = session_id.
 - `pipeline_stats`: StageFigures of one stage; `_id` = f"{session_id}:{stage}".
 - `session_log`: a LogEntry; `_id` = its index; unique (session_id, type).
 - `log_state`: `{_id: "anchored_size", value}`.
+- `leases`: `{_id: name, owner, until}`; a TTL index on `until` removes a lease an hour after
+  it expired (`until_1`, the name the index has had since leases were first stored).
+
+Index names are part of the stored schema: MongoDB refuses an index whose keys match an
+existing one under another name, so a name here changes only together with a migration.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from beanie import Document
-from pydantic import Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 
 __all__ = [
     "DOCUMENT_MODELS",
+    "LEASE_LINGER_SECONDS",
     "ChunkDocument",
     "DataKeyDocument",
+    "LeaseDocument",
     "LogEntryDocument",
     "LogStateDocument",
     "SessionDocument",
     "StageDocument",
+    "collection_of",
 ]
 
 NEWEST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+
+LEASE_LINGER_SECONDS = 3600
+"""Lease documents are removed an hour after they expired (a replica that died leaves its
+leases behind). Not sooner: the TTL monitor uses the server's clock, and a lease must never
+vanish while a replica whose clock lags still holds it."""
 
 
 def _newest_by(field: str) -> IndexModel:
     return IndexModel([(field, ASCENDING), *NEWEST], name=f"{field}_created_newest")
 
 
+# `id` is stored as `_id` (Beanie's alias); its type is narrowed from Beanie's ObjectId.
+
+
 class SessionDocument(Document):
-    id: str = Field(alias="_id")  # type: ignore[assignment]
+    id: str  # type: ignore[assignment]
 
     class Settings:
         name = "sessions"
@@ -58,7 +81,7 @@ class SessionDocument(Document):
 
 
 class ChunkDocument(Document):
-    id: str = Field(alias="_id")  # type: ignore[assignment]
+    id: str  # type: ignore[assignment]
 
     class Settings:
         name = "chunks"
@@ -73,14 +96,22 @@ class ChunkDocument(Document):
 
 
 class DataKeyDocument(Document):
-    id: str = Field(alias="_id")  # type: ignore[assignment]
+    id: str  # type: ignore[assignment]
 
     class Settings:
         name = "data_keys"
 
 
+class StageDocument(Document):
+    id: str  # type: ignore[assignment]
+
+    class Settings:
+        name = "pipeline_stats"
+        indexes = [IndexModel([("session_id", ASCENDING)], name="session")]
+
+
 class LogEntryDocument(Document):
-    id: int = Field(alias="_id")  # type: ignore[assignment]
+    id: int  # type: ignore[assignment]
 
     class Settings:
         name = "session_log"
@@ -90,18 +121,25 @@ class LogEntryDocument(Document):
 
 
 class LogStateDocument(Document):
-    id: str = Field(alias="_id")  # type: ignore[assignment]
+    id: str  # type: ignore[assignment]
+    value: int
 
     class Settings:
         name = "log_state"
 
 
-class StageDocument(Document):
-    id: str = Field(alias="_id")  # type: ignore[assignment]
+class LeaseDocument(Document):
+    id: str  # type: ignore[assignment]
+    owner: str
+    until: datetime
 
     class Settings:
-        name = "pipeline_stats"
-        indexes = [IndexModel([("session_id", ASCENDING)], name="session")]
+        name = "leases"
+        indexes = [
+            IndexModel(
+                [("until", ASCENDING)], name="until_1", expireAfterSeconds=LEASE_LINGER_SECONDS
+            )
+        ]
 
 
 DOCUMENT_MODELS: list[type[Document]] = [
@@ -111,4 +149,17 @@ DOCUMENT_MODELS: list[type[Document]] = [
     StageDocument,
     LogEntryDocument,
     LogStateDocument,
+    LeaseDocument,
 ]
+
+
+def collection_of(
+    database: AsyncDatabase[dict[str, Any]], document: type[Document]
+) -> AsyncCollection[dict[str, Any]]:
+    """`document`'s collection on `database`.
+
+    Not `document.get_pymongo_collection()`: `init_beanie` binds each document class to one
+    database for the whole process (the last one initialised), and several `open_mongo` may be
+    open at once, each on its own client and database.
+    """
+    return database.get_collection(document.Settings.name)

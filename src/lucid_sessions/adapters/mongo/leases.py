@@ -1,4 +1,8 @@
-"""MongoLeases: leases as documents `{_id: name, owner, until}` in one collection.
+"""MongoLeases: leases as documents `{_id: name, owner, until}` in the `leases` collection.
+
+The collection and its TTL index are declared by `documents.LeaseDocument` (created by
+`init_beanie` in `open_mongo`): a lease document is removed `LEASE_LINGER_SECONDS` after it
+expired.
 
 `acquire` is one conditional upsert: it matches the lease only when it is expired or already
 ours; when another owner holds it the filter matches nothing, the upsert inserts a second
@@ -14,23 +18,18 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from lucid_sessions.adapters.mongo.documents import LEASE_LINGER_SECONDS
 from lucid_sessions.adapters.mongo.errors import storage_errors
 from lucid_sessions.domain.ports.leases import Leases
 
 __all__ = ["LEASE_LINGER_SECONDS", "MongoLeases"]
 
-LEASE_LINGER_SECONDS = 3600
-
 
 class MongoLeases(Leases):
+    """Leases in the `leases` collection (see `documents`)."""
+
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self._leases = collection
-
-    async def create_indexes(self) -> None:
-        """Lease documents are removed an hour after they expired (a replica that died
-        leaves its leases behind). Not sooner: the TTL monitor uses the server's clock, and
-        a lease must never vanish while a replica whose clock lags still holds it."""
-        await self._leases.create_index("until", expireAfterSeconds=LEASE_LINGER_SECONDS)
 
     async def acquire(self, name: str, owner: str, now: datetime, until: datetime) -> bool:
         with storage_errors("take a lease"):

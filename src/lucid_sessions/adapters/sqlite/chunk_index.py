@@ -7,7 +7,8 @@ import sqlite3
 from typing import Any
 
 from lucid_sessions.adapters.documents import from_json, to_json
-from lucid_sessions.adapters.sqlite.database import SqliteDatabase, epoch_micros
+from lucid_sessions.adapters.sqlite.database import SqliteDatabase
+from lucid_sessions.adapters.sqlite.schema import epoch_micros
 from lucid_sessions.domain.chunk import ChunkRecord
 from lucid_sessions.domain.errors import ChunkNotFound
 from lucid_sessions.domain.ports.chunk_index import ChunkIndex, ChunkPage, ChunkQuery

@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 import anyio.to_thread
 
@@ -67,6 +67,15 @@ class ChunkUpload:
     frame_count: int | None = None
 
 
+class _SealSettings(TypedDict):
+    """The keywords `BlobCodec.seal` and `BlobCodec.sealer` take beside the chunk's own."""
+
+    compression: Algorithm
+    level: int | None
+    cipher: CipherName | None
+    data_key: WrappedKey | None
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """How a new chunk of this session is sealed (what the session's settings say)."""
@@ -76,22 +85,9 @@ class _Plan:
     cipher: CipherName | None
     data_key: WrappedKey | None
 
-    def seal(self, codec: BlobCodec, session_id: str, sequence: int, data: bytes) -> SealedBlob:
-        return codec.seal(
-            session_id=session_id,
-            sequence_number=sequence,
-            data=data,
-            compression=self.compression,
-            level=self.level,
-            cipher=self.cipher,
-            data_key=self.data_key,
-        )
-
-    def sealer(self, codec: BlobCodec, session_id: str, sequence: int, size: int) -> Sealer:
-        return codec.sealer(
-            session_id=session_id,
-            sequence_number=sequence,
-            size=size,
+    def settings(self) -> _SealSettings:
+        """The plan as the codec takes it, for `seal` and `sealer` alike."""
+        return _SealSettings(
             compression=self.compression,
             level=self.level,
             cipher=self.cipher,
@@ -229,7 +225,12 @@ class IngestChunk:
         size = body.size
         sealer = None
         if plan is not None and size is not None:
-            sealer = plan.sealer(self._codec, session.session_id, upload.sequence_number, size)
+            sealer = self._codec.sealer(
+                session_id=session.session_id,
+                sequence_number=upload.sequence_number,
+                size=size,
+                **plan.settings(),
+            )
         hasher = blake3_stream()
         to_hash: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         to_seal: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
@@ -312,7 +313,12 @@ class IngestChunk:
             sealed = await anyio.to_thread.run_sync(lambda: sealer.finish(data))
         else:
             sealed = await anyio.to_thread.run_sync(
-                plan.seal, self._codec, session.session_id, upload.sequence_number, data
+                lambda: self._codec.seal(
+                    session_id=session.session_id,
+                    sequence_number=upload.sequence_number,
+                    data=data,
+                    **plan.settings(),
+                )
             )
         timings = {"merkle_building": received.hash_seconds, "storage": 0.0}
         record = ChunkRecord(
