@@ -45,7 +45,6 @@ from tests.servers import ADMIN_TOKEN, ServiceProcess, bearer, free_port
 
 from common import UNBOUNDED, helper_server
 from figures import Figure, at_least, at_most, below, summarize
-from lucid_sessions.adapters.memory.telemetry import RecordingTelemetry
 from lucid_sessions.bootstrap.settings import load_settings
 from lucid_sessions.bootstrap.stores import open_stores
 from lucid_sessions.domain.session import Session, SessionStatus
@@ -176,7 +175,7 @@ def _populate(environ: Mapping[str, str], count: int) -> None:
 
     async def fill() -> None:
         settings = load_settings(environ)
-        async with open_stores(settings, RecordingTelemetry()) as stores:
+        async with open_stores(settings) as stores:
             for session in _sessions(count):
                 await stores.sessions.add(session)
 

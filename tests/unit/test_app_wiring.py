@@ -7,27 +7,25 @@ from pathlib import Path
 
 import anyio
 import pytest
+from dependency_injector import errors
 from litestar.testing import TestClient
 
-from lucid_sessions.adapters.memory import (
-    InMemorySessionRepository,
-)
+from lucid_sessions.adapters.memory import InMemoryBlobStore, InMemorySessionRepository
 from lucid_sessions.bootstrap.app import HTTP_DEPENDENCIES, create_app
-from lucid_sessions.bootstrap.container import running
-from tests.graph import fake_container
+from lucid_sessions.bootstrap.container import Container
+from lucid_sessions.bootstrap.factories import DataFolders
+from lucid_sessions.bootstrap.settings import load_settings
+from tests.graph import fake_container, fake_stores
 
 BASE = "/api/v1/sessions"
 
 
 def test_every_provider_resolves(tmp_path: Path) -> None:
-    async def resolve() -> None:
-        async with running(fake_container(tmp_path)) as container:
-            for name in HTTP_DEPENDENCIES:
-                assert getattr(container, name)() is not None, name
-            for name in ("finalization_runner", "verify_session", "rewrap_data_keys"):
-                assert getattr(container, name)() is not None, name
-
-    anyio.run(resolve)
+    container = fake_container(tmp_path)
+    for name, provider in container.providers.items():
+        assert provider() is not None or name == "cache", name
+    for name in HTTP_DEPENDENCIES:
+        assert name in container.providers, name
 
 
 def test_the_app_on_fakes_records_and_finalizes(tmp_path: Path) -> None:
@@ -64,12 +62,21 @@ def test_the_app_on_fakes_records_and_finalizes(tmp_path: Path) -> None:
     assert isinstance(stores.sessions, InMemorySessionRepository), "the fakes stayed in place"
 
 
-@pytest.mark.parametrize("missing", ["stores"])
-def test_an_unopened_graph_fails_loudly(tmp_path: Path, missing: str) -> None:
-    container = fake_container(tmp_path)
-    getattr(container, missing).reset_override()
-    with pytest.raises(Exception):  # noqa: B017, PT011 - dependency-injector's own error
-        container.create_session()
+@pytest.mark.parametrize("missing", ["settings", "folders", "stores"])
+def test_a_graph_without_what_it_must_be_given_fails_naming_it(missing: str) -> None:
+    given = {"settings": load_settings({}), "folders": DataFolders(Path("s"), Path("c"))}
+    given["stores"] = fake_stores()
+    container = Container(**{name: value for name, value in given.items() if name != missing})
+    with pytest.raises(errors.Error, match=f'Dependency "Container.{missing}" is not defined'):
+        container.ingest_chunk()
+
+
+def test_what_a_caller_passes_replaces_the_provider(tmp_path: Path) -> None:
+    blobs = InMemoryBlobStore()
+    container = fake_container(tmp_path, blob_store=blobs, owner="replica-a")
+    assert container.blob_store() is blobs
+    assert container.claims().owner == "replica-a"
+    assert fake_container(tmp_path).claims().owner != "replica-a"
 
 
 def test_while_draining_new_requests_are_503_and_health_still_answers(tmp_path: Path) -> None:

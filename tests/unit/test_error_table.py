@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from lucid_sessions.adapters.http.errors import DOMAIN_ERRORS, documented, status_for
-from lucid_sessions.bootstrap.app import build_container, create_app
-from lucid_sessions.bootstrap.settings import load_settings
+from lucid_sessions.bootstrap.app import create_app
 from lucid_sessions.domain import errors
+from tests.graph import fake_container
 
 HTTP_ONLY = {408, 413, 415, 416}
 
@@ -32,14 +32,7 @@ def test_documented_status_is_the_status_answered(kind: type[errors.DomainError]
 
 def served_document(tmp_path: Path) -> dict[str, Any]:
     """The OpenAPI document of the app built by the service's own root."""
-    settings = load_settings(
-        {
-            "LUCID_STORAGE_PATH": str(tmp_path / "s"),
-            "LUCID_CHUNK_STORE_PATH": str(tmp_path / "c"),
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    return create_app(build_container(settings)).openapi_schema.to_schema()
+    return create_app(fake_container(tmp_path)).openapi_schema.to_schema()
 
 
 def test_every_documented_error_status_comes_from_the_table(tmp_path: Path) -> None:

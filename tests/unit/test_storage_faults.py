@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dependency_injector import providers
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -49,8 +48,7 @@ class FaultyBlobStore(InMemoryBlobStore):
 )
 def test_a_failing_store_loses_nothing(tmp_path: Path, fault: Exception, status: int) -> None:
     blobs = FaultyBlobStore()
-    container = fake_container(tmp_path)
-    container.blob_store.override(providers.Object(blobs))
+    container = fake_container(tmp_path, blob_store=blobs)
     chunks = [os.urandom(10_000) for _ in range(4)]
     with TestClient(create_app(container)) as client:
         sid = client.post(BASE, json={"name": "n", "rdp_config": {"host": "h"}}).json()
@@ -112,7 +110,7 @@ def test_the_quota_and_the_free_space_floor_refuse_new_chunks_only(tmp_path: Pat
 
 
 def test_below_the_free_space_floor_reads_and_stop_still_work(tmp_path: Path) -> None:
-    container = fake_container(tmp_path, LUCID_CHUNK_STORE_MIN_FREE_MB=str(1 << 40))
+    container = fake_container(tmp_path, {"LUCID_CHUNK_STORE_MIN_FREE_MB": str(1 << 40)})
     with TestClient(create_app(container)) as client:
         sid = client.post(BASE, json={"name": "n", "rdp_config": {"host": "h"}}).json()
         sid = sid["session_id"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -18,6 +18,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
 from lucid_sessions import __version__
+from lucid_sessions.adapters.configuration import ConfigurationError
 from lucid_sessions.adapters.http.auth import AuthenticationMiddleware
 from lucid_sessions.adapters.http.body import JsonBodyMiddleware
 from lucid_sessions.adapters.http.chunks import ChunkController
@@ -34,11 +35,12 @@ from lucid_sessions.adapters.http.sessions import SessionController
 from lucid_sessions.adapters.http.system import SystemController
 from lucid_sessions.adapters.logging import configure_logging
 from lucid_sessions.app.finalization_runner import FinalizationRunner
-from lucid_sessions.bootstrap.container import OPEN_WARNING, Container, running
-from lucid_sessions.bootstrap.settings import Settings, SettingsError, load_settings
+from lucid_sessions.bootstrap.container import Container
+from lucid_sessions.bootstrap.factories import OPEN_WARNING
+from lucid_sessions.bootstrap.settings import Settings
 from lucid_sessions.domain.errors import DomainError
 
-__all__ = ["HTTP_DEPENDENCIES", "build_container", "create_app"]
+__all__ = ["HTTP_DEPENDENCIES", "create_app"]
 
 _log = logging.getLogger("lucid_sessions.app")
 
@@ -97,12 +99,6 @@ def _cors(settings: Settings) -> CORSConfig | None:
     )
 
 
-def build_container(settings: Settings | None = None) -> Container:
-    container = Container()
-    container.settings.override(settings or load_settings())
-    return container
-
-
 def _bridge(provider: providers.Provider[Any]) -> Provide:
     def resolve() -> Any:
         return provider()
@@ -111,50 +107,51 @@ def _bridge(provider: providers.Provider[Any]) -> Provide:
 
 
 def _lifespan(container: Container) -> Callable[[Litestar], Any]:
+    """Start-up checks the wiring and starts the background jobs; the container's stores are
+    open already (whoever built it opened them) and stay open after the app stops."""
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         settings: Settings = container.settings()
-        async with AsyncExitStack() as stack:
+        try:
+            for name in HTTP_DEPENDENCIES:  # a wiring mistake fails here, at start-up
+                getattr(container, name)()
+        except (DomainError, ConfigurationError) as exc:
+            detail = exc.detail if isinstance(exc, DomainError) else str(exc)
+            _log.error("startup_failed", extra={"detail": detail})
+            raise SystemExit(f"lucid-sessions: cannot start: {detail}") from None
+        if container.authenticate().open:
+            _log.warning("authentication_off", extra={"detail": OPEN_WARNING})
+        runner: FinalizationRunner = container.finalization_runner()
+        async with anyio.create_task_group() as background:
+            await background.start(runner.run)
+            await background.start(container.retention_job().run)
+            await background.start(container.anchoring_job().run)
+            _log.info(
+                "started",
+                extra={
+                    "env": settings.env,
+                    "store": container.stores().kind,
+                    "cipher": container.cipher_name(),
+                    "version": __version__,
+                    "authentication": settings.authentication(),
+                },
+            )
+            # What start-up built lives as long as the process: out of the collector's
+            # sight, so that its full collections (the tail of the request latency) do
+            # not walk it again and again.
+            gc.freeze()
             try:
-                await stack.enter_async_context(running(container))
-                for name in HTTP_DEPENDENCIES:  # a wiring mistake fails here, at start-up
-                    getattr(container, name)()
-            except (DomainError, SettingsError) as exc:
-                detail = exc.detail if isinstance(exc, DomainError) else str(exc)
-                _log.error("startup_failed", extra={"detail": detail})
-                raise SystemExit(f"lucid-sessions: cannot start: {detail}") from None
-            if container.authenticate().open:
-                _log.warning("authentication_off", extra={"detail": OPEN_WARNING})
-            runner: FinalizationRunner = container.finalization_runner()
-            async with anyio.create_task_group() as background:
-                await background.start(runner.run)
-                await background.start(container.retention_job().run)
-                await background.start(container.anchoring_job().run)
-                _log.info(
-                    "started",
-                    extra={
-                        "env": settings.env,
-                        "store": container.stores().kind,
-                        "cipher": container.cipher_name(),
-                        "version": __version__,
-                        "authentication": settings.authentication(),
-                    },
-                )
-                # What start-up built lives as long as the process: out of the collector's
-                # sight, so that its full collections (the tail of the request latency) do
-                # not walk it again and again.
-                gc.freeze()
-                try:
-                    yield
-                finally:
-                    background.cancel_scope.cancel()
+                yield
+            finally:
+                background.cancel_scope.cancel()
         _log.info("stopped")
 
     return lifespan
 
 
-def create_app(container: Container | None = None) -> Litestar:
-    container = container or build_container()
+def create_app(container: Container) -> Litestar:
+    """The HTTP service on `container` (open: see `open_container`)."""
     settings: Settings = container.settings()
     configure_logging(settings.log_level)
     dependencies = {name: _bridge(getattr(container, name)) for name in HTTP_DEPENDENCIES}

@@ -1,37 +1,30 @@
 """The composition root: the one place where ports meet their adapters.
 
-`Container` declares the whole graph; `running(container)` opens what has a life cycle (the
-folders, the stores the settings select, the cache) and closes it again. Tests build the same
-graph and swap fakes in with `container.<provider>.override(...)`.
+`Container` declares the whole graph with dependency-injector's providers. What it cannot make
+itself comes in through its constructor: the settings, the data folders and the open stores
+(required), and whatever a caller chooses to replace (tests pass their fakes the same way:
+`Container(settings=..., folders=..., stores=fakes, clock=FrozenClock())`).
+
+`open_container(settings)` is how the process gets one: it makes the data folders, opens the
+stores the settings select (SQLite or MongoDB, and the Redis cache) and yields the container
+built on them, closing the stores when the block ends. The stores are opened outside the
+container rather than as an async `Resource`, because dependency-injector then makes every
+provider downstream of them return an awaitable (see docs/architecture.md).
 """
 
 from __future__ import annotations
 
-import inspect
-import os
-import socket
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
+from typing import Any
 
 from dependency_injector import containers, providers
 
 from lucid_sessions.adapters.crypto import (
     AesGcmCipher,
     ChaCha20Poly1305Cipher,
-    default_cipher_name,
-    load_signer,
     verify_signature,
 )
-from lucid_sessions.adapters.crypto.keyring import (
-    KeyConfigError,
-    master_key_file_path,
-    rotate_master_key,
-)
-from lucid_sessions.adapters.crypto.reloading_keyring import ReloadingKeyRing
-from lucid_sessions.adapters.fs.blob_store import FilesystemBlobStore
-from lucid_sessions.adapters.fs.storage_probe import FilesystemStorageProbe
 from lucid_sessions.adapters.http.draining import Draining
 from lucid_sessions.adapters.http.upload import UploadLimits
 from lucid_sessions.adapters.system.clock import SystemClock
@@ -60,246 +53,78 @@ from lucid_sessions.app.usecases.rotate_keys import RewrapDataKeys
 from lucid_sessions.app.usecases.session_log import SessionLogReader
 from lucid_sessions.app.usecases.statistics import RefreshFigures, SystemStatistics
 from lucid_sessions.app.usecases.verify import VerifySession
-from lucid_sessions.bootstrap.factories import key_sources
-from lucid_sessions.bootstrap.settings import MIB, SOURCES, Settings, SettingsError
+from lucid_sessions.bootstrap import factories
+from lucid_sessions.bootstrap.factories import DataFolders
+from lucid_sessions.bootstrap.settings import Settings
 from lucid_sessions.bootstrap.stores import Stores, open_stores
-from lucid_sessions.domain.ports.anchor import Anchor
-from lucid_sessions.domain.ports.authenticator import Authenticator
-from lucid_sessions.domain.ports.blob_store import BlobStore
-from lucid_sessions.domain.ports.cipher import Cipher, CipherName
-from lucid_sessions.domain.ports.health_probe import HealthProbe
-from lucid_sessions.domain.ports.signer import Signer
-from lucid_sessions.domain.ports.usage_probe import UsageProbe
 from lucid_sessions.domain.session import VISIBLE_STATUSES
 
-__all__ = ["Container", "running"]
-
-OPEN_WARNING = (
-    "authentication is off: no tokens are configured, so every request runs as an "
-    "administrator (development only; set LUCID_API_TOKENS, LUCID_API_TOKENS_FILE or "
-    "JWT_SECRET_KEY)"
-)
-
-
-def _prepare_folders(settings: Settings, create: bool) -> Iterator[tuple[Path, ...]]:
-    """The data folders; made when missing, unless this process only operates on an existing
-    store (the operator's commands), which then stops with a clear message instead."""
-    folders = (Path(settings.storage_path), Path(settings.chunk_store_path))
-    for folder, name in zip(folders, ("storage_path", "chunk_store_path"), strict=True):
-        if create:
-            folder.mkdir(parents=True, exist_ok=True)
-        elif not folder.is_dir():
-            env_name, _ = SOURCES[name]
-            raise SettingsError(
-                f"{env_name}: {folder.resolve()} does not exist, so there is no store to work "
-                f"on; point {env_name} at the service's data (relative paths start from the "
-                "current folder)"
-            )
-    yield folders
-
-
-def _add_master_key(settings: Settings) -> str:
-    """Add a new current master key to the key file in use; SettingsError when impossible."""
-    try:
-        return rotate_master_key(
-            master_key_file_path(key_sources(settings), Path(settings.storage_path))
-        )
-    except KeyConfigError as exc:
-        raise SettingsError(str(exc)) from exc
-
-
-def _keyring(settings: Settings, create: bool, _folders: object) -> ReloadingKeyRing:
-    try:
-        # An operator's command uses the keys that exist and never makes new ones.
-        folder = Path(settings.storage_path)
-        return ReloadingKeyRing(key_sources(settings), folder, settings.production, generate=create)
-    except KeyConfigError as exc:
-        raise SettingsError(str(exc)) from exc
-
-
-def _signer(settings: Settings, create: bool, _folders: object) -> Signer:
-    try:
-        folder = Path(settings.storage_path)
-        return load_signer(key_sources(settings), folder, settings.production, generate=create)
-    except KeyConfigError as exc:
-        raise SettingsError(str(exc)) from exc
-
-
-def _authenticators(settings: Settings) -> list[Authenticator]:
-    """What the settings configure, in the order they are tried (cheapest first)."""
-    from lucid_sessions.adapters.auth.tokens import (
-        FileTokenAuthenticator,
-        StaticTokenAuthenticator,
-        TokenConfigError,
-        parse_inline_tokens,
-    )
-
-    found: list[Authenticator] = []
-    try:
-        if settings.api_tokens:
-            found.append(StaticTokenAuthenticator(parse_inline_tokens(settings.api_tokens)))
-        if settings.api_tokens_file:
-            path = Path(settings.api_tokens_file)
-            found.append(FileTokenAuthenticator(path, production=settings.production))
-        if settings.jwt_enabled:
-            from lucid_sessions.adapters.auth.platform_jwt import JwtAuthenticator, load_public_key
-
-            key = settings.jwt_secret_key or load_public_key(
-                Path(settings.jwt_public_key_file), settings.jwt_algorithm
-            )
-            found.append(
-                JwtAuthenticator(
-                    key,
-                    settings.jwt_algorithm,
-                    issuer=settings.jwt_issuer,
-                    admin_roles=settings.jwt_admin_roles,
-                )
-            )
-    except TokenConfigError as exc:
-        raise SettingsError(str(exc)) from exc
-    return found
-
-
-def _process_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _health_warnings(authenticate: Authenticate) -> tuple[str, ...]:
-    return (OPEN_WARNING,) if authenticate.open else ()
-
-
-def _blob_store(settings: Settings, _folders: object) -> BlobStore:
-    """The chunk store the settings select: the filesystem (rid of the temporary files a
-    crash mid-write may have left) or an S3 bucket."""
-    if settings.blob_store == "s3":
-        return _s3_blobs(settings)
-    store = FilesystemBlobStore(Path(settings.chunk_store_path))
-    store.sweep_temporaries()
-    return store
-
-
-def _s3_blobs(settings: Settings) -> BlobStore:
-    from lucid_sessions.adapters.s3.blob_store import S3BlobStore, s3_store
-    from lucid_sessions.adapters.s3.credentials import S3ConfigError, load_s3_credentials
-
-    key_id, secret = settings.s3_access_key_id, settings.s3_secret_access_key
-    if settings.s3_credentials_file:
-        try:
-            key_id, secret = load_s3_credentials(
-                Path(settings.s3_credentials_file), production=settings.production
-            )
-        except S3ConfigError as exc:
-            raise SettingsError(str(exc)) from exc
-    store = s3_store(
-        settings.s3_bucket,
-        endpoint=settings.s3_endpoint.rstrip("/"),
-        region=settings.s3_region,
-        prefix=settings.s3_prefix,
-        addressing=settings.s3_addressing,
-        access_key_id=key_id,
-        secret_access_key=secret,
-    )
-    return S3BlobStore(store, where=f"bucket {settings.s3_bucket}")
-
-
-def _storage_probe(
-    settings: Settings, folders: tuple[Path, ...], blobs: BlobStore
-) -> FilesystemStorageProbe | HealthProbe:
-    """Both data folders must be writable (and the bucket answer, with S3); free and used
-    space are the chunk store's folder (the data folder's with S3)."""
-    local = FilesystemStorageProbe(folders[1], folders[0])
-    if settings.blob_store != "s3":
-        return local
-    from lucid_sessions.adapters.s3.blob_store import S3BlobStore
-    from lucid_sessions.adapters.s3.storage_probe import S3StorageProbe
-
-    assert isinstance(blobs, S3BlobStore)
-    return S3StorageProbe(local, blobs)
-
-
-def _free_space_floor(settings: Settings, probe: UsageProbe) -> UsageProbe | None:
-    """What measures free space for the ingest floor and health's `free_space`: the chunk
-    store's folder; nothing with S3 (an object store has no floor to keep)."""
-    return None if settings.blob_store == "s3" else probe
-
-
-def _anchor(settings: Settings) -> Anchor:
-    """The blockchain engine over HTTP when BLOCKCHAIN_ENGINE_URL is set, else a log line."""
-    if not settings.blockchain_engine_url:
-        from lucid_sessions.adapters.anchor.logging_anchor import LoggingAnchor
-
-        return LoggingAnchor()
-    from lucid_sessions.adapters.anchor.http_anchor import HttpAnchor
-
-    return HttpAnchor(settings.blockchain_engine_url)
-
-
-def _cipher_name(settings: Settings) -> CipherName:
-    return default_cipher_name() if settings.cipher == "auto" else settings.cipher
-
-
-def _codec(keyring: ReloadingKeyRing) -> BlobCodec:
-    ciphers: dict[CipherName, Cipher] = {
-        "aes-256-gcm": AesGcmCipher(),
-        "chacha20-poly1305": ChaCha20Poly1305Cipher(),
-    }
-    return BlobCodec(ZstdLz4Compressor(), ciphers, keyring)
+__all__ = ["Container", "open_container"]
 
 
 class Container(containers.DeclarativeContainer):
+    # -- given by whoever builds the graph --------------------------------------------------
     settings = providers.Dependency(instance_of=Settings)
+    folders = providers.Dependency(instance_of=DataFolders)
+    stores = providers.Dependency(instance_of=Stores)
+    """Open for as long as the container is used (`open_container` opens and closes them)."""
+    create_missing = providers.Dependency(instance_of=bool, default=True)
+    """False for the operator's commands: they never create an empty store or keys."""
+    owner = providers.Dependency(
+        instance_of=str, default=providers.Singleton(factories.process_owner)
+    )
+    """This process's name on the leases it takes (`serve` passes a name that outlives a
+    restart: host and port)."""
 
+    # -- the process -------------------------------------------------------------------------
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UlidIdGenerator)
     telemetry = providers.Singleton(
         PrometheusTelemetry, tuple(status.value for status in VISIBLE_STATUSES)
     )
-    authenticate = providers.Singleton(Authenticate, providers.Singleton(_authenticators, settings))
+    authenticate = providers.Singleton(
+        Authenticate, providers.Singleton(factories.authenticators, settings)
+    )
     locks = providers.Singleton(KeyedLocks)
-    owner = providers.Singleton(_process_owner)
-    """This process's name on the leases it takes (host, pid and a random part)."""
     draining = providers.Singleton(Draining)
     """Set on SIGTERM: new requests answer 503 while those in flight finish."""
-    upload_limits = providers.Callable(
-        lambda s: UploadLimits(s.max_chunk_bytes, s.upload_idle_timeout_seconds), settings
+    upload_limits = providers.Singleton(
+        UploadLimits,
+        settings.provided.max_chunk_bytes,
+        settings.provided.upload_idle_timeout_seconds,
     )
 
-    # -- storage ---------------------------------------------------------------------------
-    create_missing = providers.Object(True)
-    """False for the operator's commands: they never create an empty store or keys."""
-    folders = providers.Resource(_prepare_folders, settings, create_missing)
-    # Opened asynchronously by `running()` (SQLite or MongoDB, plus the Redis cache).
-    stores = providers.Dependency(instance_of=Stores)
-    session_repository = providers.Callable(lambda s: s.sessions, stores)
-    chunk_index = providers.Callable(lambda s: s.chunks, stores)
-    data_keys = providers.Callable(lambda s: s.data_keys, stores)
-    pipeline_stats = providers.Callable(lambda s: s.pipeline_stats, stores)
-    database = providers.Callable(lambda s: s.database, stores)
-    cache = providers.Callable(lambda s: s.cache, stores)
-    session_log = providers.Callable(lambda s: s.session_log, stores)
-    leases = providers.Callable(lambda s: s.leases, stores)
+    # -- storage -----------------------------------------------------------------------------
+    session_repository = providers.Singleton(factories.session_repository, stores, telemetry)
+    chunk_index = stores.provided.chunks
+    data_keys = stores.provided.data_keys
+    pipeline_stats = stores.provided.pipeline_stats
+    database = stores.provided.database
+    cache = stores.provided.cache
+    session_log = stores.provided.session_log
+    leases = stores.provided.leases
     claims = providers.Singleton(
-        lambda leases, clock, owner, s: Claims(leases, clock, owner, ttl_seconds=s.lease_seconds),
-        leases,
-        clock,
-        owner,
-        settings,
+        Claims, leases, clock, owner, ttl_seconds=settings.provided.lease_seconds
     )
-    blob_store = providers.Singleton(_blob_store, settings, folders)
-    chunk_store_min_free_bytes = providers.Callable(
-        lambda s: s.chunk_store_min_free_mb * MIB, settings
-    )
-    storage_probe = providers.Singleton(_storage_probe, settings, folders, blob_store)
-    free_space = providers.Callable(_free_space_floor, settings, storage_probe)
+    blob_store = providers.Singleton(factories.blob_store, settings, folders)
+    min_free_bytes = providers.Callable(factories.min_free_bytes, settings)
+    storage_probe = providers.Singleton(factories.storage_probe, settings, folders, blob_store)
+    free_space = providers.Callable(factories.free_space_floor, settings, storage_probe)
 
-    # -- crypto ----------------------------------------------------------------------------
-    keyring = providers.Singleton(_keyring, settings, create_missing, folders)
-    signer = providers.Singleton(_signer, settings, create_missing, folders)
-    cipher_name = providers.Singleton(_cipher_name, settings)
-    codec = providers.Singleton(_codec, keyring)
+    # -- crypto ------------------------------------------------------------------------------
+    keyring = providers.Singleton(factories.keyring, settings, folders, create_missing)
+    signer = providers.Singleton(factories.signer, settings, folders, create_missing)
+    cipher_name = providers.Singleton(factories.cipher_name, settings)
+    ciphers = providers.Dict(
+        {
+            "aes-256-gcm": providers.Singleton(AesGcmCipher),
+            "chacha20-poly1305": providers.Singleton(ChaCha20Poly1305Cipher),
+        }
+    )
+    codec = providers.Singleton(BlobCodec, providers.Singleton(ZstdLz4Compressor), ciphers, keyring)
     check_signature = providers.Object(verify_signature)
 
-    # -- use cases ---------------------------------------------------------------------------
+    # -- reading chunks ----------------------------------------------------------------------
     chunk_opener = providers.Singleton(
         ChunkOpener,
         index=chunk_index,
@@ -311,9 +136,16 @@ class Container(containers.DeclarativeContainer):
     chunk_reader = providers.Singleton(
         ChunkReader, repo=session_repository, opener=chunk_opener, index=chunk_index
     )
-    # -- the session log and anchoring ------------------------------------------------------
+    integrity = providers.Singleton(
+        Integrity, reader=chunk_reader, index=chunk_index, opener=chunk_opener
+    )
+    verify_session = providers.Factory(
+        VerifySession, reader=chunk_reader, opener=chunk_opener, check_signature=check_signature
+    )
+
+    # -- the session log and anchoring -------------------------------------------------------
     log_reader = providers.Singleton(SessionLogReader, log=session_log, signer=signer, clock=clock)
-    anchor = providers.Singleton(_anchor, settings)
+    anchor = providers.Singleton(factories.anchor, settings)
     anchor_log = providers.Singleton(
         AnchorLog,
         log=session_log,
@@ -323,12 +155,11 @@ class Container(containers.DeclarativeContainer):
         claims=claims,
     )
     anchoring_job = providers.Singleton(
-        lambda work, s: PeriodicJob("anchoring", work, s.anchor_interval_seconds),
-        anchor_log,
-        settings,
+        PeriodicJob, "anchoring", anchor_log, settings.provided.anchor_interval_seconds
     )
-    poke_anchoring = providers.Callable(lambda job: job.poke, anchoring_job)
+    poke_anchoring = anchoring_job.provided.poke
 
+    # -- finalization ------------------------------------------------------------------------
     finalize_session = providers.Factory(
         FinalizeSession,
         repo=session_repository,
@@ -343,19 +174,9 @@ class Container(containers.DeclarativeContainer):
     finalization_runner = providers.Singleton(
         FinalizationRunner, finalize=finalize_session, repo=session_repository, claims=claims
     )
-    schedule_finalization = providers.Callable(lambda runner: runner.schedule, finalization_runner)
-    check_health = providers.Factory(
-        CheckHealth,
-        clock=clock,
-        database=database,
-        storage=storage_probe,
-        cache=cache,
-        warnings=providers.Callable(_health_warnings, authenticate),
-        signer=signer,
-        check_signature=check_signature,
-        usage=free_space,
-        min_free_bytes=chunk_store_min_free_bytes,
-    )
+    schedule_finalization = finalization_runner.provided.schedule
+
+    # -- sessions ----------------------------------------------------------------------------
     create_session = providers.Factory(CreateSession, repo=session_repository, clock=clock, ids=ids)
     get_session = providers.Factory(GetSession, repo=session_repository, clock=clock)
     list_sessions = providers.Factory(ListSessions, repo=session_repository, clock=clock)
@@ -389,16 +210,10 @@ class Container(containers.DeclarativeContainer):
         telemetry=telemetry,
     )
     retention_job = providers.Singleton(
-        lambda sweep, s: PeriodicJob("retention", sweep, s.retention_interval_seconds),
-        retention_sweep,
-        settings,
+        PeriodicJob, "retention", retention_sweep, settings.provided.retention_interval_seconds
     )
-    system_statistics = providers.Factory(
-        SystemStatistics, repo=session_repository, usage=storage_probe
-    )
-    refresh_figures = providers.Factory(
-        RefreshFigures, statistics=system_statistics, log=session_log, telemetry=telemetry
-    )
+
+    # -- chunks in -----------------------------------------------------------------------------
     ingest_chunk = providers.Factory(
         IngestChunk,
         repo=session_repository,
@@ -414,17 +229,7 @@ class Container(containers.DeclarativeContainer):
         cipher=cipher_name,
         telemetry=telemetry,
         space=free_space,
-        min_free_bytes=chunk_store_min_free_bytes,
-    )
-    integrity = providers.Singleton(
-        Integrity, reader=chunk_reader, index=chunk_index, opener=chunk_opener
-    )
-    verify_session = providers.Factory(
-        VerifySession, reader=chunk_reader, opener=chunk_opener, check_signature=check_signature
-    )
-    rewrap_data_keys = providers.Factory(RewrapDataKeys, keys=data_keys, keyring=keyring)
-    add_master_key = providers.Callable(
-        lambda settings: lambda: _add_master_key(settings), settings
+        min_free_bytes=min_free_bytes,
     )
     pipeline_control = providers.Factory(
         PipelineControl,
@@ -433,43 +238,37 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         on_resume=schedule_finalization,
     )
+    rewrap_data_keys = providers.Factory(RewrapDataKeys, keys=data_keys, keyring=keyring)
+
+    # -- health and figures ------------------------------------------------------------------
+    check_health = providers.Factory(
+        CheckHealth,
+        clock=clock,
+        database=database,
+        storage=storage_probe,
+        cache=cache,
+        warnings=providers.Callable(factories.health_warnings, authenticate),
+        signer=signer,
+        check_signature=check_signature,
+        usage=free_space,
+        min_free_bytes=min_free_bytes,
+    )
+    system_statistics = providers.Factory(
+        SystemStatistics, repo=session_repository, usage=storage_probe
+    )
+    refresh_figures = providers.Factory(
+        RefreshFigures, statistics=system_statistics, log=session_log, telemetry=telemetry
+    )
 
 
 @asynccontextmanager
-async def running(container: Container) -> AsyncIterator[Container]:
-    """Open every resource (folders, the selected stores, the cache) and close them again.
-
-    Re-entrant: inside an open `running(container)`, another one for the same container opens
-    nothing (the server opens the graph before it binds, and the app's lifespan finds it open).
-    """
-    depth: int = getattr(container, "_running_depth", 0)
-    container._running_depth = depth + 1
-    try:
-        if depth:
-            yield container
-            return
-        outcome = container.init_resources()
-        if inspect.isawaitable(outcome):
-            await outcome
-        try:
-            if container.stores.overridden:  # a test graph with fakes: nothing to open
-                yield container
-            else:
-                opening = open_stores(
-                    container.settings(),
-                    container.telemetry(),
-                    create=container.create_missing(),
-                )
-                async with opening as stores:
-                    container.stores.override(providers.Object(stores))
-                    try:
-                        yield container
-                    finally:
-                        container.stores.reset_override()
-            container.reset_singletons()
-        finally:
-            outcome = container.shutdown_resources()
-            if inspect.isawaitable(outcome):
-                await outcome
-    finally:
-        container._running_depth = depth
+async def open_container(
+    settings: Settings, *, create: bool = True, **given: Any
+) -> AsyncIterator[Container]:
+    """The graph for `settings` on its open stores; `create=False` (the operator's commands)
+    makes no folder, store or key. `given` replaces providers by name (`owner=...`)."""
+    folders = factories.data_folders(settings, create)
+    async with open_stores(settings, create=create) as stores:
+        yield Container(
+            settings=settings, folders=folders, stores=stores, create_missing=create, **given
+        )

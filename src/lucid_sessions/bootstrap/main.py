@@ -1,7 +1,7 @@
 """Process start-up: the `lucid-sessions` command.
 
-Parses the command line (the CLI adapter), loads the settings, builds the one container and
-runs the command: `serve` opens the graph, checks that the stores answer and the keys load,
+Parses the command line (the CLI adapter), loads the settings, opens the one container and
+runs the command: `serve` opens the stores, checks that they answer and that the keys load,
 and only then binds the server, so a bad start-up is one clear line and exit status 2.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import signal
 import socket
@@ -18,12 +19,13 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import anyio
-from dependency_injector import providers
 
 from lucid_sessions.adapters.cli import commands
 from lucid_sessions.adapters.cli.parser import parse
+from lucid_sessions.adapters.configuration import ConfigurationError
 from lucid_sessions.adapters.crypto import verify_signature
-from lucid_sessions.bootstrap.container import Container, running
+from lucid_sessions.bootstrap.container import Container, open_container
+from lucid_sessions.bootstrap.factories import add_master_key
 from lucid_sessions.bootstrap.settings import Settings, SettingsError, load_settings
 from lucid_sessions.domain.errors import DomainError
 
@@ -52,10 +54,16 @@ def _fail(message: str) -> int:
     return 2
 
 
-async def _opened(container: Container, work: Callable[[Container], Awaitable[int]]) -> int:
-    """Run `work` with the container's graph open; a start-up failure is exit status 2."""
+async def _opened(
+    settings: Settings,
+    work: Callable[[Container], Awaitable[int]],
+    *,
+    create: bool = True,
+    **given: Any,
+) -> int:
+    """Run `work` on the graph, its stores open; a start-up failure is exit status 2."""
     try:
-        async with running(container):
+        async with open_container(settings, create=create, **given) as container:
             container.keyring()  # the keys load (production never generates them)
             container.signer()
             container.authenticate()  # the tokens load
@@ -63,14 +71,14 @@ async def _opened(container: Container, work: Callable[[Container], Awaitable[in
             return await work(container)
     except DomainError as exc:
         return _fail(exc.detail)
-    except SettingsError as exc:
+    except ConfigurationError as exc:
         return _fail(f"invalid configuration: {exc}")
 
 
 async def _check_object_store(container: Container) -> None:
     """With S3, the bucket answers and takes these credentials before the port is bound."""
     settings = container.settings()
-    if settings.blob_store != "s3" or container.blob_store.overridden:
+    if settings.blob_store != "s3":
         return
     if not await container.storage_probe().ping():
         where = settings.s3_endpoint or "AWS"
@@ -109,22 +117,16 @@ def _server_class(on_stop: Callable[[], None]) -> type[Any]:
     return Server
 
 
-def _serve(container: Container, host: str | None, port: int | None) -> int:
+def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
 
     from lucid_sessions.adapters.http.protocol import HeaderLimits, bounded_protocol
     from lucid_sessions.bootstrap.app import create_app
 
-    settings: Settings = container.settings()
     tune_allocator()
-    # The name this replica holds leases under outlives a restart: a replica that crashed
-    # holding a session's upload lease takes it back at once when it comes back, instead of
-    # making that session's recorder wait out the lease. Two live processes never share it:
-    # they cannot both listen on one host and port.
     bound = port or settings.port
-    container.owner.override(providers.Object(f"{socket.gethostname()}:{bound}"))
 
-    async def serve(_: Container) -> int:
+    async def serve(container: Container) -> int:
         config = uvicorn.Config(
             create_app(container),
             host=host or settings.host,
@@ -142,7 +144,15 @@ def _serve(container: Container, host: str | None, port: int | None) -> int:
         await server.serve()
         return 0 if server.started else 2
 
-    return anyio.run(_opened, container, serve, backend_options=_loop_options())
+    # The name this replica holds leases under outlives a restart: a replica that crashed
+    # holding a session's upload lease takes it back at once when it comes back, instead of
+    # making that session's recorder wait out the lease. Two live processes never share it:
+    # they cannot both listen on one host and port.
+    owner = f"{socket.gethostname()}:{bound}"
+    return anyio.run(
+        functools.partial(_opened, settings, serve, owner=owner),
+        backend_options=_loop_options(),
+    )
 
 
 def _loop_options() -> dict[str, Any]:
@@ -183,18 +193,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"invalid configuration: {exc}")
     if args.command == "check-config":
         return commands.check_config(settings.masked())
-    from lucid_sessions.bootstrap.app import build_container
-
-    container = build_container(settings)
     if args.command == "serve":
-        return _serve(container, args.host, args.port)
-    container.create_missing.override(providers.Object(False))  # operators work on what exists
+        return _serve(settings, args.host, args.port)
+    operate = functools.partial(_opened, settings, create=False)  # on what exists, only
     if args.command == "verify":
 
         async def verify(opened: Container) -> int:
             return await commands.verify(opened.verify_session(), args.session_id)
 
-        return anyio.run(_opened, container, verify)
+        return anyio.run(operate, verify)
     if args.command == "retention" and args.retention_command == "sweep":
 
         async def sweep(opened: Container) -> int:
@@ -202,18 +209,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 opened.retention_sweep(), args.as_of, args.dry_run
             )
 
-        return anyio.run(_opened, container, sweep)
+        return anyio.run(operate, sweep)
     if args.command == "keys" and args.keys_command == "rotate":
         try:
-            new_key_id = container.add_master_key()()
-        except SettingsError as exc:
+            new_key_id = add_master_key(settings)
+        except ConfigurationError as exc:
             print(f"lucid-sessions keys rotate: {exc}", file=sys.stderr)
             return 2
 
         async def rotate(opened: Container) -> int:
             return await commands.rotate_keys(new_key_id, opened.rewrap_data_keys())
 
-        return anyio.run(_opened, container, rotate)
+        return anyio.run(operate, rotate)
     return 2
 
 

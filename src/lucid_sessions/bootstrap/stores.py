@@ -1,21 +1,21 @@
 """Opening the persistence adapters the settings select (part of the composition root).
 
 MONGODB_URL set: every persistence port on MongoDB (Beanie); otherwise the embedded SQLite
-store under LUCID_STORAGE_PATH. REDIS_URL set: a read-through Redis cache in front of the
-session repository. An adapter's modules are imported only when the settings select it.
+store under LUCID_STORAGE_PATH. REDIS_URL set: the Redis session cache, open beside them (the
+container puts it in front of the session repository). An adapter's modules are imported
+only when the settings select it.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import anyio.to_thread
 
 from lucid_sessions.adapters.system.local_leases import LocalLeases
-from lucid_sessions.app.caching import CachedSessionRepository
 from lucid_sessions.bootstrap.settings import Settings
 from lucid_sessions.domain.ports.chunk_index import ChunkIndex
 from lucid_sessions.domain.ports.data_key_store import DataKeyStore
@@ -25,7 +25,6 @@ from lucid_sessions.domain.ports.pipeline_stats import PipelineStats
 from lucid_sessions.domain.ports.session_cache import SessionCache
 from lucid_sessions.domain.ports.session_log import SessionLog
 from lucid_sessions.domain.ports.session_repository import SessionRepository
-from lucid_sessions.domain.ports.telemetry import Telemetry
 
 __all__ = ["Stores", "open_stores"]
 
@@ -39,6 +38,7 @@ class Stores:
     pipeline_stats: PipelineStats
     database: HealthProbe
     cache: SessionCache | None
+    """Open when REDIS_URL is set; `sessions` is the store's own repository, uncached."""
     session_log: SessionLog
     leases: Leases
     """Shared by every replica on MongoDB; one process's own on the embedded store."""
@@ -92,29 +92,17 @@ async def _sqlite(folder: Path, create: bool) -> AsyncIterator[Stores]:
 
 
 @asynccontextmanager
-async def _with_cache(stores: Stores, url: str, telemetry: Telemetry) -> AsyncIterator[Stores]:
+async def _with_cache(stores: Stores, url: str) -> AsyncIterator[Stores]:
     from lucid_sessions.adapters.redis import open_redis_cache
 
     async with open_redis_cache(url) as cache:
-        yield Stores(
-            f"{stores.kind}+redis",
-            CachedSessionRepository(stores.sessions, cache, telemetry),
-            stores.chunks,
-            stores.data_keys,
-            stores.pipeline_stats,
-            stores.database,
-            cache,
-            stores.session_log,
-            stores.leases,
-        )
+        yield replace(stores, kind=f"{stores.kind}+redis", cache=cache)
 
 
 @asynccontextmanager
-async def open_stores(
-    settings: Settings, telemetry: Telemetry, *, create: bool = True
-) -> AsyncIterator[Stores]:
-    """The selected stores; `create=False` refuses to make an empty embedded store.
-    `telemetry` counts the cache's hits and misses."""
+async def open_stores(settings: Settings, *, create: bool = True) -> AsyncIterator[Stores]:
+    """The selected stores, open until the block ends; `create=False` refuses to make an
+    empty embedded store."""
     metadata = (
         _mongo(settings.mongodb_url)
         if settings.mongodb_url
@@ -124,5 +112,5 @@ async def open_stores(
         if not settings.redis_url:
             yield stores
             return
-        async with _with_cache(stores, settings.redis_url, telemetry) as cached:
+        async with _with_cache(stores, settings.redis_url) as cached:
             yield cached
