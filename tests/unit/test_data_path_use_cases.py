@@ -4,36 +4,21 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 import pytest
 
-from lucid_sessions.adapters.crypto import AesGcmCipher, ChaCha20Poly1305Cipher, Ed25519Signer
+from lucid_sessions.adapters.crypto import Ed25519Signer
 from lucid_sessions.adapters.crypto.keyring import StaticKeyRing
 from lucid_sessions.adapters.crypto.signer import verify_signature
-from lucid_sessions.adapters.memory import (
-    FrozenClock,
-    InMemoryBlobStore,
-    InMemoryChunkIndex,
-    InMemoryDataKeyStore,
-    InMemoryPipelineStats,
-    InMemorySessionLog,
-    InMemorySessionRepository,
-    RecordingTelemetry,
-)
-from lucid_sessions.adapters.system.local_leases import LocalLeases
-from lucid_sessions.adapters.zstd_lz4.compressor import ZstdLz4Compressor
-from lucid_sessions.app.blob_codec import BlobCodec
-from lucid_sessions.app.claims import Claims
-from lucid_sessions.app.locks import KeyedLocks
-from lucid_sessions.app.usecases.delete_session import DeleteSession, SessionDeleter
+from lucid_sessions.adapters.memory import InMemoryBlobStore, InMemorySessionLog, RecordingTelemetry
 from lucid_sessions.app.usecases.finalize import FinalizeSession
 from lucid_sessions.app.usecases.ingest_chunk import ChunkUpload, IngestChunk
 from lucid_sessions.app.usecases.integrity import Integrity
 from lucid_sessions.app.usecases.pipeline import PipelineControl
 from lucid_sessions.app.usecases.read_chunks import ChunkOpener, ChunkReader
-from lucid_sessions.app.usecases.rotate_keys import RewrapDataKeys
-from lucid_sessions.app.usecases.verify import VerifySession
+from lucid_sessions.bootstrap.container import Container
 from lucid_sessions.domain.errors import (
     ChunkConflict,
     ChunkNotFound,
@@ -51,22 +36,35 @@ from lucid_sessions.domain.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from lucid_sessions.domain.ports.blob_store import BlobStore
+from lucid_sessions.domain.ports.chunk_index import ChunkIndex
+from lucid_sessions.domain.ports.data_key_store import DataKeyStore
+from lucid_sessions.domain.ports.pipeline_stats import PipelineStats
+from lucid_sessions.domain.ports.session_log import SessionLog
+from lucid_sessions.domain.ports.session_repository import SessionRepository
 from lucid_sessions.domain.principal import SYSTEM
 from lucid_sessions.domain.session import SessionStatus
 from lucid_sessions.domain.session_log import LogEntry, LogEventType
 from lucid_sessions.domain.values import Compression, RecordingConfig, StorageConfig
 from tests.factories import make_session
+from tests.graph import fake_container
 
 pytestmark = pytest.mark.anyio
 
 
+NO_FREE_SPACE_FLOOR = {"LUCID_CHUNK_STORE_MIN_FREE_MB": "0"}
+"""The container's IngestChunk refuses chunks below a free-space floor on the real disk under
+tmp_path (64 MB by default); these tests are about the data path, not the disk."""
+
+
 @dataclass
 class World:
-    repo: InMemorySessionRepository
-    index: InMemoryChunkIndex
-    blobs: InMemoryBlobStore
-    keys: InMemoryDataKeyStore
-    stats: InMemoryPipelineStats
+    container: Container
+    repo: SessionRepository
+    index: ChunkIndex
+    blobs: BlobStore
+    keys: DataKeyStore
+    stats: PipelineStats
     keyring: StaticKeyRing
     master: bytes
     signer: Ed25519Signer
@@ -76,55 +74,41 @@ class World:
     integrity: Integrity
     finalize: FinalizeSession
     pipeline: PipelineControl
-    log: InMemorySessionLog
+    log: SessionLog
     telemetry: RecordingTelemetry
 
 
 @pytest.fixture
-def world() -> World:
-    repo, index, blobs = InMemorySessionRepository(), InMemoryChunkIndex(), InMemoryBlobStore()
-    keys, stats, clock = InMemoryDataKeyStore(), InMemoryPipelineStats(), FrozenClock()
+def world(tmp_path: Path) -> World:
     master = os.urandom(32)
     keyring = StaticKeyRing({"k1": master}, "k1")
-    codec = BlobCodec(
-        ZstdLz4Compressor(),
-        {"aes-256-gcm": AesGcmCipher(), "chacha20-poly1305": ChaCha20Poly1305Cipher()},
-        keyring,
-    )
-    signer = Ed25519Signer.generate()
-    log, telemetry = InMemorySessionLog(), RecordingTelemetry()
-    opener = ChunkOpener(index, blobs, keys, codec, telemetry)
-    reader = ChunkReader(repo, opener, index)
-    ingest = IngestChunk(
-        repo,
-        index,
-        blobs,
-        keys,
-        keyring,
-        codec,
-        stats,
-        clock,
-        KeyedLocks(),
-        Claims(LocalLeases(), clock, "this-process"),
-        "chacha20-poly1305",
+    signer, telemetry = Ed25519Signer.generate(), RecordingTelemetry()
+    container = fake_container(
+        tmp_path,
+        {"LUCID_CIPHER": "chacha20-poly1305", **NO_FREE_SPACE_FLOOR},
+        blob_store=InMemoryBlobStore(),
+        keyring=keyring,
+        signer=signer,
         telemetry=telemetry,
+        owner="this-process",
     )
     return World(
-        repo,
-        index,
-        blobs,
-        keys,
-        stats,
+        container,
+        container.session_repository(),
+        container.chunk_index(),
+        container.blob_store(),
+        container.data_keys(),
+        container.pipeline_stats(),
         keyring,
         master,
         signer,
-        ingest,
-        opener,
-        reader,
-        Integrity(reader, index, opener),
-        FinalizeSession(repo, opener, signer, stats, clock, log, telemetry),
-        PipelineControl(repo, stats, clock),
-        log,
+        container.ingest_chunk(),
+        container.chunk_opener(),
+        container.chunk_reader(),
+        container.integrity(),
+        container.finalize_session(),
+        container.pipeline_control(),
+        container.session_log(),
         telemetry,
     )
 
@@ -265,7 +249,7 @@ async def test_tampered_or_moved_blobs_never_read(world: World) -> None:
         with pytest.raises(CorruptChunk, match=f"chunk {n} "):
             await plaintext(world, sid, n)
     assert world.telemetry.counts[("chunk_corrupt", "")] == 3
-    report = await VerifySession(world.reader, world.opener, verify_signature)(SYSTEM, sid)
+    report = await world.container.verify_session()(SYSTEM, sid)
     assert [seq for seq, _ in report.corrupt] == [0, 1, 2]
     assert not report.ok
 
@@ -318,7 +302,7 @@ async def test_finalization_signs_a_verifiable_manifest(world: World) -> None:
     assert verify_signature(public_key, canonical_bytes(manifest), signature)
     tampered = dict(manifest, size_bytes=manifest["size_bytes"] + 1)
     assert not verify_signature(public_key, canonical_bytes(tampered), signature)
-    report = await VerifySession(world.reader, world.opener, verify_signature)(SYSTEM, sid)
+    report = await world.container.verify_session()(SYSTEM, sid)
     assert report.ok
     assert report.manifest == "valid"
 
@@ -345,7 +329,8 @@ async def test_a_completed_session_has_exactly_one_log_entry_even_after_a_crash(
                 raise RuntimeError("power cut")
             return stored
 
-    world.finalize._log = log = CrashAfterAppend()  # type: ignore[attr-defined]
+    log = CrashAfterAppend()
+    world.finalize = world.container.finalize_session(log=log)
     with pytest.raises(RuntimeError):
         await world.finalize(sid)
     interrupted = await world.repo.get(sid)
@@ -392,13 +377,13 @@ async def test_rewrap_keeps_data_readable(world: World) -> None:
     before = await world.keys.get(sid)
     assert before is not None
     rotated = StaticKeyRing({"k1": world.master, "k2": os.urandom(32)}, "k2")
-    report = await RewrapDataKeys(world.keys, rotated)()
+    report = await world.container.rewrap_data_keys(keyring=rotated)()
     assert (report.rewrapped, report.current_key_id) == (1, "k2")
     after = await world.keys.get(sid)
     assert after is not None
     assert after.key_id == "k2"
     assert rotated.unwrap(after) == world.keyring.unwrap(before)
-    assert (await RewrapDataKeys(world.keys, rotated)()).already_current == 1
+    assert (await world.container.rewrap_data_keys(keyring=rotated)()).already_current == 1
 
 
 class GatedBlobStore(InMemoryBlobStore):
@@ -415,26 +400,18 @@ class GatedBlobStore(InMemoryBlobStore):
         await super().put(session_id, sequence_number, blob)
 
 
-async def test_delete_waits_for_an_upload_in_flight_and_leaves_no_blob() -> None:
-    repo, index, blobs = InMemorySessionRepository(), InMemoryChunkIndex(), GatedBlobStore()
-    keys, stats, clock, locks = (
-        InMemoryDataKeyStore(),
-        InMemoryPipelineStats(),
-        FrozenClock(),
-        KeyedLocks(),
+async def test_delete_waits_for_an_upload_in_flight_and_leaves_no_blob(tmp_path: Path) -> None:
+    blobs = GatedBlobStore()
+    container = fake_container(
+        tmp_path,
+        {"LUCID_CIPHER": "aes-256-gcm", **NO_FREE_SPACE_FLOOR},
+        blob_store=blobs,
+        keyring=StaticKeyRing({"k1": os.urandom(32)}, "k1"),
+        telemetry=RecordingTelemetry(),
+        owner="this-process",
     )
-    keyring = StaticKeyRing({"k1": os.urandom(32)}, "k1")
-    codec = BlobCodec(ZstdLz4Compressor(), {"aes-256-gcm": AesGcmCipher()}, keyring)
-    telemetry = RecordingTelemetry()
-    claims = Claims(LocalLeases(), clock, "this-process")
-    ingest = IngestChunk(
-        repo, index, blobs, keys, keyring, codec, stats, clock, locks, claims, "aes-256-gcm",
-        telemetry=telemetry,
-    )  # fmt: skip
-    deleter = SessionDeleter(
-        repo, index, blobs, keys, stats, InMemorySessionLog(), clock, telemetry
-    )
-    delete = DeleteSession(deleter, locks, claims)
+    repo, keys = container.session_repository(), container.data_keys()
+    ingest, delete = container.ingest_chunk(), container.delete_session()
     session = make_session("sess-d")
     session.start(session.created_at)
     await repo.add(session)

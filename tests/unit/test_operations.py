@@ -4,32 +4,24 @@ from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
+from pathlib import Path
 
 import anyio
 import pytest
 
 from lucid_sessions.adapters.crypto import Ed25519Signer
 from lucid_sessions.adapters.crypto.signer import verify_signature
-from lucid_sessions.adapters.memory import (
-    FrozenClock,
-    InMemoryBlobStore,
-    InMemoryChunkIndex,
-    InMemoryDataKeyStore,
-    InMemoryPipelineStats,
-    InMemorySessionLog,
-    InMemorySessionRepository,
-    RecordingTelemetry,
-)
-from lucid_sessions.adapters.system.local_leases import LocalLeases
-from lucid_sessions.app.claims import Claims
-from lucid_sessions.app.locks import KeyedLocks
+from lucid_sessions.adapters.memory import FrozenClock, InMemoryBlobStore, RecordingTelemetry
 from lucid_sessions.app.periodic import PeriodicJob
 from lucid_sessions.app.usecases.anchoring import ANCHOR_LEASE, AnchorLog
 from lucid_sessions.app.usecases.delete_session import DeleteSession, SessionDeleter
 from lucid_sessions.app.usecases.retention import RetentionSweep, SweepOutcome
 from lucid_sessions.app.usecases.session_log import SessionLogReader
+from lucid_sessions.bootstrap.container import Container
 from lucid_sessions.domain.errors import (
     AnchorUnavailable,
     ChunkNotFound,
@@ -39,12 +31,14 @@ from lucid_sessions.domain.errors import (
 )
 from lucid_sessions.domain.merkle import verify_consistency, verify_inclusion
 from lucid_sessions.domain.ports.anchor import Anchor
-from lucid_sessions.domain.ports.session_repository import SessionQuery
+from lucid_sessions.domain.ports.session_log import SessionLog
+from lucid_sessions.domain.ports.session_repository import SessionQuery, SessionRepository
 from lucid_sessions.domain.principal import SYSTEM, Principal, Role
 from lucid_sessions.domain.session import SessionStatus
 from lucid_sessions.domain.session_log import DeletionReason, LogEventType, TreeHead
 from lucid_sessions.domain.values import StorageConfig
 from tests.factories import T0, make_session
+from tests.graph import fake_container
 
 pytestmark = pytest.mark.anyio
 
@@ -53,44 +47,58 @@ ALICE = Principal("alice", Role.USER)
 
 @dataclass
 class Ops:
-    repo: InMemorySessionRepository
+    repo: SessionRepository
     blobs: InMemoryBlobStore
-    log: InMemorySessionLog
+    log: SessionLog
     clock: FrozenClock
     deleter: SessionDeleter
     delete: DeleteSession
     sweep: RetentionSweep
     reader: SessionLogReader
     telemetry: RecordingTelemetry
-    signer: Ed25519Signer = field(default_factory=Ed25519Signer.generate)
+    signer: Ed25519Signer
+    graph: Callable[..., Container]
+    """Another container on the same stores, blobs, clock, signer and telemetry: a replica
+    (`owner=...`) or this process with another provider replaced (`anchor=...`)."""
 
 
 @pytest.fixture
-def ops() -> Ops:
-    repo, blobs, log = InMemorySessionRepository(), InMemoryBlobStore(), InMemorySessionLog()
-    clock, telemetry = FrozenClock(T0), RecordingTelemetry()
-    deleter = SessionDeleter(
-        repo,
-        InMemoryChunkIndex(),
-        blobs,
-        InMemoryDataKeyStore(),
-        InMemoryPipelineStats(),
-        log,
-        clock,
-        telemetry,
+def ops(tmp_path: Path) -> Ops:
+    clock, telemetry, signer = FrozenClock(T0), RecordingTelemetry(), Ed25519Signer.generate()
+    blobs = InMemoryBlobStore()
+    container = fake_container(
+        tmp_path,
+        blob_store=blobs,
+        clock=clock,
+        telemetry=telemetry,
+        signer=signer,
+        owner="this-process",
     )
-    signer = Ed25519Signer.generate()
+    graph = partial(
+        fake_container,
+        tmp_path,
+        stores=container.stores(),
+        blob_store=blobs,
+        clock=clock,
+        telemetry=telemetry,
+        signer=signer,
+        owner="this-process",
+    )
     return Ops(
-        repo,
+        container.session_repository(),
         blobs,
-        log,
+        container.session_log(),
         clock,
-        deleter,
-        DeleteSession(deleter, KeyedLocks(), Claims(LocalLeases(), clock, "this-process")),
-        RetentionSweep(repo, deleter, clock, telemetry, lease_seconds=60),
-        SessionLogReader(log, signer, clock),
+        container.session_deleter(),
+        container.delete_session(),
+        # No setting sets the sweep's lease on a stale deletion claim (the container leaves
+        # RetentionSweep's default, 600 s); these tests take over a claim after 120 s, so the
+        # container's factory is called with the shorter lease.
+        container.retention_sweep(lease_seconds=60),
+        container.log_reader(),
         telemetry,
         signer,
+        graph,
     )
 
 
@@ -213,8 +221,9 @@ async def test_signed_tree_heads_and_proofs_verify(ops: Ops) -> None:
     assert not verify_signature(forged.public_key, forged.signed_bytes(), forged.signature)
 
 
-def one_process(ops: Ops) -> Claims:
-    return Claims(LocalLeases(), ops.clock, "this-process")
+def anchor_job(ops: Ops, anchor: Anchor) -> AnchorLog:
+    """This process's anchoring job, publishing to `anchor`."""
+    return ops.graph(anchor=anchor).anchor_log()
 
 
 class FlakyAnchor(Anchor):
@@ -230,7 +239,7 @@ class FlakyAnchor(Anchor):
 
 async def test_anchoring_publishes_new_heads_once_and_survives_an_outage(ops: Ops) -> None:
     anchor = FlakyAnchor()
-    anchoring = AnchorLog(ops.log, ops.reader, anchor, ops.telemetry, one_process(ops))
+    anchoring = anchor_job(ops, anchor)
     assert await anchoring() is None, "an empty log has nothing to anchor"
     await stopped(ops, "sess-a")
     await ops.delete(SYSTEM, "sess-a")
@@ -252,12 +261,11 @@ async def test_anchoring_publishes_new_heads_once_and_survives_an_outage(ops: Op
 async def test_replicas_publish_each_head_once(ops: Ops) -> None:
     """Two replicas share the log and the leases: while one anchors, the other skips; after
     it, the other finds the head anchored. The engine sees every head once."""
-    anchor, leases = FlakyAnchor(), LocalLeases()
-    replica_a = AnchorLog(
-        ops.log, ops.reader, anchor, ops.telemetry, Claims(leases, FrozenClock(), "a")
-    )
-    claims_b = Claims(leases, FrozenClock(), "b")
-    replica_b = AnchorLog(ops.log, ops.reader, anchor, ops.telemetry, claims_b)
+    anchor = FlakyAnchor()
+    replica_a = ops.graph(owner="a", anchor=anchor).anchor_log()
+    container_b = ops.graph(owner="b", anchor=anchor)
+    claims_b = container_b.claims()
+    replica_b = container_b.anchor_log()
     await stopped(ops, "sess-a")
     await ops.delete(SYSTEM, "sess-a")
     assert await claims_b.take(ANCHOR_LEASE)  # B is anchoring right now
@@ -279,7 +287,7 @@ async def test_a_log_line_is_not_an_anchor(ops: Ops) -> None:
         async def publish(self, head: TreeHead) -> None:
             logged.append(head.tree_size)
 
-    anchoring = AnchorLog(ops.log, ops.reader, LogOnly(), ops.telemetry, one_process(ops))
+    anchoring = anchor_job(ops, LogOnly())
     await stopped(ops, "sess-a")
     await ops.delete(SYSTEM, "sess-a")
     assert await anchoring() is None

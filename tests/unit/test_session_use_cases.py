@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 import pytest
 
-from lucid_sessions.adapters.memory import (
-    FrozenClock,
-    InMemoryBlobStore,
-    InMemoryChunkIndex,
-    InMemoryDataKeyStore,
-    InMemoryPipelineStats,
-    InMemorySessionLog,
-    InMemorySessionRepository,
-    RecordingTelemetry,
-    SequentialIdGenerator,
-)
-from lucid_sessions.adapters.system.local_leases import LocalLeases
-from lucid_sessions.app.claims import Claims
-from lucid_sessions.app.locks import KeyedLocks
+from lucid_sessions.adapters.memory import FrozenClock, RecordingTelemetry
 from lucid_sessions.app.usecases.change_session import (
     ControlRecording,
     RecordingAction,
@@ -28,7 +16,7 @@ from lucid_sessions.app.usecases.change_session import (
     UpdateSession,
 )
 from lucid_sessions.app.usecases.create_session import CreateSession, NewSession
-from lucid_sessions.app.usecases.delete_session import DeleteSession, SessionDeleter
+from lucid_sessions.app.usecases.delete_session import DeleteSession
 from lucid_sessions.app.usecases.read_sessions import GetSession, ListSessions
 from lucid_sessions.domain.errors import (
     Forbidden,
@@ -37,10 +25,11 @@ from lucid_sessions.domain.errors import (
     PolicyViolation,
     SessionNotFound,
 )
-from lucid_sessions.domain.ports.session_repository import SessionQuery
+from lucid_sessions.domain.ports.session_repository import SessionQuery, SessionRepository
 from lucid_sessions.domain.principal import Principal, Role
 from lucid_sessions.domain.session import SessionStatus
 from lucid_sessions.domain.values import RDPConfig, SessionMetadata, StorageConfig
+from tests.graph import fake_container
 
 pytestmark = pytest.mark.anyio
 
@@ -51,7 +40,7 @@ BOB = Principal("bob", Role.USER)
 
 @dataclass
 class App:
-    repo: InMemorySessionRepository
+    repo: SessionRepository
     clock: FrozenClock
     create: CreateSession
     get: GetSession
@@ -62,30 +51,23 @@ class App:
 
 
 @pytest.fixture
-def app() -> App:
-    repo, clock = InMemorySessionRepository(), FrozenClock()
+def app(tmp_path: Path) -> App:
+    """The session use cases as the service's container builds them, on the fakes. Its
+    ControlRecording also schedules finalization on STOP; nothing runs the scheduler here, so
+    a stopped session stays STOPPED."""
+    clock = FrozenClock()
+    container = fake_container(
+        tmp_path, clock=clock, telemetry=RecordingTelemetry(), owner="this-process"
+    )
     return App(
-        repo,
+        container.session_repository(),
         clock,
-        CreateSession(repo, clock, SequentialIdGenerator()),
-        GetSession(repo, clock),
-        ListSessions(repo, clock),
-        UpdateSession(repo, clock),
-        ControlRecording(repo, clock),
-        DeleteSession(
-            SessionDeleter(
-                repo,
-                InMemoryChunkIndex(),
-                InMemoryBlobStore(),
-                InMemoryDataKeyStore(),
-                InMemoryPipelineStats(),
-                InMemorySessionLog(),
-                clock,
-                RecordingTelemetry(),
-            ),
-            KeyedLocks(),
-            Claims(LocalLeases(), clock, "this-process"),
-        ),
+        container.create_session(),
+        container.get_session(),
+        container.list_sessions(),
+        container.update_session(),
+        container.control_recording(),
+        container.delete_session(),
     )
 
 
