@@ -5,13 +5,29 @@
 #     when missing and running as root);
 #   - .venv-mongoeco: Python >= 3.13 with mongoeco[wire] (a MongoDB wire-protocol server) and
 #     pymongo, pinned below; recreated only when the pins or the interpreter change.
-# Never fails the run: what cannot be had is reported here, and the suites that need it skip
-# with the reason. Python 3.13 is looked up as: $LUCID_PYTHON313, pyenv's 3.13+ versions,
-# python3.13/python3.14 on PATH.
+# Every component is required: what cannot be had is named, one line each, and the script
+# exits 1, so `./run.sh test` stops before it starts. A developer may allow components to be
+# missing for a quick local run: LUCID_TEST_ALLOW_MISSING=redis,s3 (or all; names as in
+# tests/components.py); their tests then skip and the run's last line says so.
+# Python 3.13 is looked up as: $LUCID_PYTHON313, pyenv's 3.13+ versions, python3.13/python3.14
+# on PATH.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 say() { echo "ensure-test-services: $*" >&2; }
+
+MISSING=()
+# missing COMPONENT MESSAGE: record that a component cannot be had (allowed or not).
+missing() {
+  local allowed=",${LUCID_TEST_ALLOW_MISSING:-}," component="$1"
+  shift
+  allowed="${allowed// /}"
+  if [[ "$allowed" == *",all,"* || "$allowed" == *",$component,"* ]]; then
+    say "$* (allowed by LUCID_TEST_ALLOW_MISSING: its tests will skip)"
+  else
+    MISSING+=("$component: $*")
+  fi
+}
 
 # -- redis-server ------------------------------------------------------------------------------
 if command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ]; then
@@ -20,11 +36,11 @@ elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   say "installing redis-server with apt-get"
   if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
       --no-install-recommends redis-server >/dev/null; }; then
-    say "could not install redis-server: the Redis cache suites will skip"
+    missing redis "could not install redis-server with apt-get"
   fi
 else
-  say "redis-server is missing and cannot be installed here (need root and apt-get):" \
-      "sudo apt-get install redis-server; the Redis cache suites will skip"
+  missing redis "redis-server is missing and cannot be installed here (need root and" \
+      "apt-get): sudo apt-get install redis-server"
 fi
 
 # -- chromium (the offline docs page test) ----------------------------------------------------
@@ -34,10 +50,10 @@ elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   say "installing chromium with apt-get"
   if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
       --no-install-recommends chromium >/dev/null; }; then
-    say "could not install chromium: the offline docs page test will skip"
+    missing chromium "could not install chromium with apt-get"
   fi
 else
-  say "chromium is missing and cannot be installed here: the offline docs page test will skip"
+  missing chromium "chromium is missing and cannot be installed here: sudo apt-get install chromium"
 fi
 
 # -- promtool, wrk and openssl (the metrics exposition check; the API benchmark; the compose
@@ -50,10 +66,11 @@ for tool in promtool:prometheus wrk:wrk openssl:openssl; do
     say "installing $package (for $command_name) with apt-get"
     if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
         --no-install-recommends "$package" >/dev/null; }; then
-      say "could not install $package: the tests that need $command_name will skip"
+      missing "$command_name" "could not install $package (for $command_name) with apt-get"
     fi
   else
-    say "$command_name is missing and cannot be installed here: the tests that need it skip"
+    missing "$command_name" "$command_name is missing and cannot be installed here:" \
+        "sudo apt-get install $package"
   fi
 done
 
@@ -64,11 +81,11 @@ elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   say "installing radosgw, ceph-mon, ceph-osd and ceph-common with apt-get"
   if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
       --no-install-recommends radosgw ceph-mon ceph-osd ceph-common >/dev/null; }; then
-    say "could not install Ceph: the S3 suites will skip"
+    missing s3 "could not install Ceph's radosgw with apt-get"
   fi
 else
-  say "radosgw is missing and cannot be installed here: the S3 suites skip" \
-      "(sudo apt-get install radosgw ceph-mon ceph-osd ceph-common)"
+  missing s3 "radosgw is missing and cannot be installed here:" \
+      "sudo apt-get install radosgw ceph-mon ceph-osd ceph-common"
 fi
 
 # -- mongoeco ----------------------------------------------------------------------------------
@@ -109,17 +126,18 @@ find_python313() {
   return 1
 }
 
+ensure_mongoeco() {
 PY313="$(find_python313)"
 if [ -z "$PY313" ]; then
-  say "no Python >= 3.13 found (set LUCID_PYTHON313, or install one with pyenv):" \
-      "the MongoDB suites will skip"
-  exit 0
+  missing mongo "no Python >= 3.13 found for the MongoDB wire server (set LUCID_PYTHON313," \
+      "or install one with pyenv)"
+  return 0
 fi
 
 STAMP="$VENV/.lucid-pins"
 WANT="$("$PY313" -c 'import sys; print(sys.version.split()[0])') $(printf '%s' "$PINS" | sha256sum | cut -d' ' -f1)"
 if [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
-  exit 0
+  return 0
 fi
 
 say "preparing $VENV (mongoeco wire server) with $PY313"
@@ -133,7 +151,15 @@ if "$PY313" -m venv "$VENV" \
   && "$VENV/bin/python" -c 'import mongoeco.wire.proxy, pymongo'; then
   echo "$WANT" >"$STAMP"
 else
-  say "could not prepare $VENV: the MongoDB suites will skip"
+  missing mongo "could not prepare $VENV (mongoeco[wire] with $PY313)"
   rm -rf "$VENV"
+fi
+}
+ensure_mongoeco
+
+if [ "${#MISSING[@]}" -gt 0 ]; then
+  for line in "${MISSING[@]}"; do say "required component missing: $line"; done
+  say "(for a quick local run without them: LUCID_TEST_ALLOW_MISSING=<names>, or all)"
+  exit 1
 fi
 exit 0

@@ -4,8 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${LUCID_VENV:-.venv}/bin"
 
-# Real servers the tests start themselves (redis-server from Debian, the mongoeco wire server).
-if [ -x scripts/ensure-test-services.sh ]; then bash scripts/ensure-test-services.sh; fi
+# Real servers and tools the tests start themselves (redis-server, Ceph's radosgw, chromium,
+# the mongoeco wire server, ...): installed when missing, or the run stops naming them.
+bash scripts/ensure-test-services.sh
 
 echo "== ruff check";          "$BIN/ruff" check src tests bench deploy
 echo "== ruff format --check"; "$BIN/ruff" format --check src tests bench deploy

@@ -10,7 +10,7 @@
   suites use that real server instead; either way each test gets a fresh database.
 
 When a server cannot be had, helpers raise `ServerUnavailable` with the reason; fixtures turn
-it into a skip.
+it into a failure naming the component.
 """
 
 from __future__ import annotations
@@ -27,11 +27,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-import pytest
-
+from tests.components import unavailable
 from tests.servers import free_port
 
 __all__ = [
@@ -81,7 +80,12 @@ asyncio.run(main())
 
 
 class ServerUnavailable(RuntimeError):
-    """A test server cannot be started here; the message says why and what to run."""
+    """A test server cannot be started here: `component` names it (see tests/components.py),
+    the message says why and what to run."""
+
+    def __init__(self, component: str, message: str) -> None:
+        super().__init__(message)
+        self.component = component
 
 
 def fresh_database_name() -> str:
@@ -98,7 +102,7 @@ def redis_server_binary() -> str:
     )
     if found is None:
         raise ServerUnavailable(
-            "redis-server is not installed (scripts/ensure-test-services.sh installs it)"
+            "redis", "redis-server is not installed (scripts/ensure-test-services.sh installs it)"
         )
     return found
 
@@ -116,6 +120,7 @@ def _redis_answers(port: int) -> bool:
 class _Process:
     """A server process with a log file, stopped by pid (never by name)."""
 
+    component: ClassVar[str]
     data_dir: Path
     name: str
     port: int = field(default_factory=free_port)
@@ -136,12 +141,16 @@ class _Process:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
-                raise ServerUnavailable(f"{self.name} exited early:\n{self._log_tail()}")
+                raise ServerUnavailable(
+                    self.component, f"{self.name} exited early:\n{self._log_tail()}"
+                )
             if answers():
                 return
             time.sleep(0.05)
         self.stop()
-        raise ServerUnavailable(f"{self.name} did not answer in {timeout}s:\n{self._log_tail()}")
+        raise ServerUnavailable(
+            self.component, f"{self.name} did not answer in {timeout}s:\n{self._log_tail()}"
+        )
 
     def _log_tail(self) -> str:
         try:
@@ -187,6 +196,7 @@ class _Process:
 @dataclass
 class RedisServer(_Process):
     name: str = "redis"
+    component: ClassVar[str] = "redis"
 
     @property
     def url(self) -> str:
@@ -227,8 +237,9 @@ def mongoeco_python() -> str:
     python = MONGOECO_VENV / "bin" / "python"
     if not python.exists():
         raise ServerUnavailable(
+            "mongo",
             f"{MONGOECO_VENV} does not exist: run scripts/ensure-test-services.sh "
-            "(it needs Python 3.13: pyenv, python3.13 on PATH, or LUCID_PYTHON313)"
+            "(it needs Python 3.13: pyenv, python3.13 on PATH, or LUCID_PYTHON313)",
         )
     check = subprocess.run(
         [str(python), "-c", "import mongoeco.wire.proxy, pymongo"],
@@ -238,8 +249,9 @@ def mongoeco_python() -> str:
     )
     if check.returncode != 0:
         raise ServerUnavailable(
+            "mongo",
             f"mongoeco[wire] or pymongo is missing in {MONGOECO_VENV}: "
-            f"{check.stderr.strip()[-500:]} (run scripts/ensure-test-services.sh)"
+            f"{check.stderr.strip()[-500:]} (run scripts/ensure-test-services.sh)",
         )
     return str(python)
 
@@ -264,6 +276,7 @@ class MongoecoServer(_Process):
     restarts."""
 
     name: str = "mongoeco"
+    component: ClassVar[str] = "mongo"
     sqlite_path: Path | None = None
 
     @property
@@ -288,11 +301,12 @@ Server = TypeVar("Server", RedisServer, MongoecoServer)
 
 @contextmanager
 def running_or_skip(server: Server) -> Iterator[Server]:
-    """Start a test server (or skip the test, with the reason); stop it afterwards."""
+    """Start a test server and stop it afterwards; one that cannot start fails the test
+    naming it (or skips it, when the developer allowed that component to be missing)."""
     try:
         server.start()
     except ServerUnavailable as exc:
-        pytest.skip(f"{server.name} unavailable: {exc}")
+        unavailable(server.component, str(exc))
     try:
         yield server
     finally:
@@ -353,7 +367,7 @@ class DatabaseServers:
 def database_servers(data_dir: Path) -> Iterator[DatabaseServers]:
     """Start redis-server and (unless MONGODB_TEST_URL is set) mongoeco; a fresh database.
 
-    Raises ServerUnavailable when one cannot be started (turn it into a skip).
+    Raises ServerUnavailable when one cannot be started (`tests.components.unavailable`).
     """
     target = mongo_target_from_env()
     mongo = None

@@ -10,7 +10,8 @@ like any S3 service. A user with a random key pair comes from `radosgw-admin use
 buckets are made with a presigned PUT (obstore cannot create buckets).
 
 Stopped gateway and OSD first, the monitor last (an OSD without its monitor waits 5 s).
-When a binary is missing, `ServerUnavailable` says what to install; fixtures skip.
+When a binary is missing, `ServerUnavailable` says what to install; fixtures fail naming it
+(`tests.components.unavailable`).
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ def s3_binaries() -> dict[str, str]:
     missing = [name for name, path in found.items() if path is None]
     if missing:
         raise ServerUnavailable(
+            "s3",
             f"{', '.join(missing)} not installed (apt-get install radosgw ceph-mon ceph-osd "
-            "ceph-common; scripts/ensure-test-services.sh does it)"
+            "ceph-common; scripts/ensure-test-services.sh does it)",
         )
     return {name: str(path) for name, path in found.items()}
 
@@ -114,7 +116,7 @@ class S3Server:
             [*command], capture_output=True, text=True, timeout=timeout, cwd=self.data_dir
         )
         if done.returncode != 0:
-            raise ServerUnavailable(f"{' '.join(command)}: {done.stderr[-2000:]}")
+            raise ServerUnavailable("s3", f"{' '.join(command)}: {done.stderr[-2000:]}")
         return done.stdout
 
     def _daemon(
@@ -236,7 +238,7 @@ class S3Server:
         url = obstore.sign(store, "PUT", "", timedelta(minutes=5))
         answer = httpx.put(url, timeout=30.0)
         if answer.status_code != 200:
-            raise ServerUnavailable(f"cannot create bucket {name}: {answer.text[:500]}")
+            raise ServerUnavailable("s3", f"cannot create bucket {name}: {answer.text[:500]}")
         return name
 
     def stop(self) -> None:

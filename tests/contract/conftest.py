@@ -45,6 +45,7 @@ from lucid_sessions.domain.ports.session_repository import (
     SessionSummary,
 )
 from lucid_sessions.domain.session import Session
+from tests.components import unavailable
 from tests.servers_db import (
     MongoecoServer,
     MongoTarget,
@@ -217,7 +218,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     try:
         server.start()
     except ServerUnavailable as exc:
-        pytest.skip(f"radosgw unavailable: {exc}")
+        unavailable("s3", str(exc))
     yield server
     server.stop()
 

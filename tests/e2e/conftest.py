@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
+from tests.components import unavailable
 from tests.servers import ServiceProcess
 from tests.servers_db import (
     DatabaseServers,
@@ -89,7 +90,7 @@ def stack(
             finally:
                 s3.stop()
     except ServerUnavailable as exc:
-        pytest.skip(f"{request.param} servers unavailable: {exc}")
+        unavailable(exc.component, f"the {request.param} stack cannot start: {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.components import unavailable
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +36,7 @@ GOALS = [
 
 def test_the_benchmark_command_prints_every_goal() -> None:
     if shutil.which("wrk") is None:
-        pytest.skip("wrk is missing (Debian package wrk; scripts/ensure-test-services.sh)")
+        unavailable("wrk", "wrk is not on PATH")
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--tiny", "--runs", "1"],
         capture_output=True,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.components import unavailable
 from tests.servers import ADMIN_TOKEN, ServiceProcess
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +39,7 @@ MAX_EXAMPLES = os.environ.get("LUCID_FUZZ_EXAMPLES", "20")
 def schemathesis() -> str:
     found = Path(sys.executable).parent / "schemathesis"
     if not found.exists():
-        pytest.skip("schemathesis is not installed (pip install -e '.[test]')")
+        unavailable("test-extra", f"{found} does not exist")
     return str(found)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.components import unavailable
 from tests.servers import ADMIN_TOKEN, ServiceProcess, lucid_sessions_command
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +30,7 @@ OCTETS = {"content-type": "application/octet-stream"}
 def tool(name: str) -> str:
     found = Path(sys.executable).parent / name
     if not found.exists():
-        pytest.skip(f"{name} is not installed (pip install -e '.[test]')")
+        unavailable("test-extra", f"{found} does not exist")
     return str(found)
 
 
@@ -398,7 +399,7 @@ def chromium() -> str:
         found = shutil.which(name)
         if found:
             return found
-    pytest.skip("Debian's chromium is not installed (scripts/ensure-test-services.sh installs it)")
+    unavailable("chromium", "neither chromium nor chromium-browser is on PATH")
 
 
 def test_the_docs_page_renders_with_the_network_cut(server: ServiceProcess, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.components import unavailable
 from tests.e2e.test_chunks_http import recording, upload, wait_status
 from tests.servers import ServiceProcess
 
@@ -121,9 +122,7 @@ def test_no_created_series(exposition: str) -> None:
 def test_promtool_accepts_the_exposition(exposition: str) -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
-        pytest.skip(
-            "promtool is missing (Debian package prometheus; scripts/ensure-test-services.sh)"
-        )
+        unavailable("promtool", "promtool is not on PATH")
     checked = subprocess.run(
         [promtool, "check", "metrics"],
         input=exposition,

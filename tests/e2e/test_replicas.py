@@ -22,6 +22,7 @@ import pytest
 
 from lucid_sessions.adapters.crypto.signer import Ed25519Signer
 from lucid_sessions.domain.merkle import root_from_leaf_hashes
+from tests.components import unavailable
 from tests.e2e.conftest import s3_env
 from tests.e2e.test_chunks_http import (
     download,
@@ -57,7 +58,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
             finally:
                 s3.stop()
     except ServerUnavailable as exc:
-        pytest.skip(f"replica servers unavailable: {exc}")
+        unavailable(exc.component, f"the replicas' servers cannot start: {exc}")
 
 
 def _environment(servers: DatabaseServers, s3: S3Server, folder: Path) -> dict[str, str]:

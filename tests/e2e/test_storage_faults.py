@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.components import unavailable
 from tests.servers import ServiceProcess
 
 pytestmark = pytest.mark.e2e
@@ -33,7 +34,7 @@ def small_volume(tmp_path: Path) -> Iterator[Path]:
     folder.mkdir()
     mounted = _mount("-t", "tmpfs", "-o", "size=2m,mode=0755", "tmpfs", str(folder))
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()})")
+        unavailable("tmpfs", f"mount -t tmpfs failed: {mounted.stderr.strip()}")
     try:
         yield folder
     finally:

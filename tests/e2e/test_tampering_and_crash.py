@@ -31,7 +31,7 @@ from tests.e2e.test_chunks_http import (
     wait_status,
 )
 from tests.e2e.test_sessions_http import assert_error
-from tests.servers import ServiceProcess, lucid_sessions_command
+from tests.servers import ServiceProcess
 from tests.stored_blobs import StoredBlob, blob_names, on_s3, stored_blob, temporaries
 
 pytestmark = pytest.mark.e2e
@@ -42,16 +42,6 @@ BASE = "/api/v1/sessions"
 def verify_cli(server: ServiceProcess, sid: str) -> subprocess.CompletedProcess[str]:
     """`lucid-sessions verify SID` beside the server, with the server's configuration."""
     return server.run_cli("verify", sid)
-
-
-def verify_cli_available() -> bool:
-    done = subprocess.run(
-        [*lucid_sessions_command(), "verify", "--help"],
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    return done.returncode == 0
 
 
 def read_recording(
@@ -314,8 +304,6 @@ def test_stop_with_a_corrupt_blob_fails_finalization(
 
 
 def test_verify_cli_reports_corrupt_chunks(vclient: httpx.Client, vault: ServiceProcess) -> None:
-    if not verify_cli_available():
-        pytest.skip("verify CLI not available")
     intact = recording(vclient)
     damaged = recording(vclient, storage_config={"encryption_enabled": False})
     moved = recording(vclient)
@@ -438,9 +426,8 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(
             assert manifest["signature"]
         # No committed blob is a temporary file, and no temporary is named like a blob.
         assert blob_names(service, sid) == [f"{s:012d}.lsb" for s in range(final_count)]
-        if verify_cli_available():
-            report = verify_cli(service, sid)
-            assert report.returncode == 0, report.stdout + report.stderr
+        report = verify_cli(service, sid)
+        assert report.returncode == 0, report.stdout + report.stderr
     finally:
         service.stop()
 
