@@ -201,6 +201,7 @@ def _s3_blobs(settings: Settings) -> BlobStore:
         addressing=settings.s3_addressing,
         access_key_id=key_id,
         secret_access_key=secret,
+        timeout_seconds=settings.s3_timeout_seconds,
     )
     return S3BlobStore(store, where=f"bucket {settings.s3_bucket}")
 

@@ -222,6 +222,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             secret=True,
         ),
     ] = ""
+    s3_timeout_seconds: Annotated[
+        Seconds,
+        Setting(
+            "LUCID_S3_TIMEOUT_SECONDS",
+            "s3.timeout_seconds",
+            "an S3 request not done in this long fails (503): the longest a hung S3 service "
+            "holds an upload or a download; allow for a whole chunk's transfer",
+        ),
+    ] = 30.0
     # -- recording -----------------------------------------------------------------------------
     max_chunk_bytes: Annotated[
         Annotated[int, msgspec.Meta(ge=1, le=1024 * MIB)],
