@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import anyio
 import pytest
 
-from lucid_sessions.adapters.mongo.leases import LEASE_LINGER_SECONDS
 from lucid_sessions.adapters.system.local_leases import LocalLeases
 from lucid_sessions.domain.ports.leases import Leases
 from tests.contract.conftest import open_mongo_stores
@@ -70,14 +69,3 @@ async def test_of_racing_callers_exactly_one_wins(leases: Leases) -> None:
             for n in range(8):
                 group.start_soon(take, f"replica-{n}")
         assert len(winners) == 1, winners
-
-
-async def test_mongodb_removes_leases_an_hour_after_they_expired(mongo_url: str) -> None:
-    """A dead replica's leases do not pile up: a TTL index, with an hour's margin so that a
-    lease never vanishes while a replica with a lagging clock still holds it."""
-    async with open_mongo_stores(mongo_url, server_selection_timeout_ms=5000) as stores:
-        collection = stores.leases._leases
-        indexes = await collection.index_information()
-    ttl = [spec for spec in indexes.values() if spec.get("key") == [("until", 1)]]
-    assert ttl, indexes
-    assert ttl[0]["expireAfterSeconds"] == 3600 == LEASE_LINGER_SECONDS

@@ -77,9 +77,12 @@ async def test_open_mongo_creates_every_declared_index(
                     assert found[index].get(option) == wanted.get(option), (name, index, option)
 
 
-async def test_the_leases_ttl_index_is_declared_on_the_lease_document(
+async def test_the_leases_carry_a_ttl_index_of_an_hour_past_expiry(
     mongo_url: str, database: AsyncDatabase[dict[str, Any]]
 ) -> None:
+    """What this checks is the index, declared and created: a dead replica's leases do not
+    pile up, and the hour's margin keeps a lease while a replica with a lagging clock still
+    holds it. Removing expired documents is the server's own TTL monitor, not tested here."""
     assert declared_indexes(LeaseDocument) == [
         {"key": {"until": 1}, "name": "until_1", "expireAfterSeconds": LEASE_LINGER_SECONDS}
     ]
