@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lucid_sessions.adapters.http.errors import DOMAIN_ERRORS, documented, status_for
-from lucid_sessions.bootstrap.app import create_app
+from lucid_sessions.bootstrap.app import create_litestar
 from lucid_sessions.domain import errors
 from tests.graph import fake_container
 
@@ -32,7 +32,7 @@ def test_documented_status_is_the_status_answered(kind: type[errors.DomainError]
 
 def served_document(tmp_path: Path) -> dict[str, Any]:
     """The OpenAPI document of the app built by the service's own root."""
-    return create_app(fake_container(tmp_path)).openapi_schema.to_schema()
+    return create_litestar(fake_container(tmp_path)).openapi_schema.to_schema()
 
 
 def test_every_documented_error_status_comes_from_the_table(tmp_path: Path) -> None:

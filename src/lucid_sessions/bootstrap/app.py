@@ -1,4 +1,4 @@
-"""The Litestar application factory: the HTTP adapter's controllers around a container."""
+"""The HTTP application factory: the HTTP adapter's controllers around a container."""
 
 from __future__ import annotations
 
@@ -11,25 +11,22 @@ from typing import Any
 import anyio
 from dependency_injector import providers
 from litestar import Litestar
-from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.types import ASGIApp
 
 from lucid_sessions import __version__
 from lucid_sessions.adapters.configuration import ConfigurationError
+from lucid_sessions.adapters.http.asgi import layered
 from lucid_sessions.adapters.http.auth import AuthenticationMiddleware
-from lucid_sessions.adapters.http.body import JsonBodyMiddleware
+from lucid_sessions.adapters.http.body import JsonBodyMiddleware, JsonBodyRequest
 from lucid_sessions.adapters.http.chunks import ChunkController
 from lucid_sessions.adapters.http.docs import docs_assets_router, docs_render_plugins
-from lucid_sessions.adapters.http.draining import DrainingLayer
 from lucid_sessions.adapters.http.errors import exception_handlers
 from lucid_sessions.adapters.http.integrity import IntegrityController
-from lucid_sessions.adapters.http.openapi_document import DocumentOnFirstUse, complete_document
 from lucid_sessions.adapters.http.pipeline import PipelineController
-from lucid_sessions.adapters.http.schemas import REQUEST_MODELS
-from lucid_sessions.adapters.http.semantics import AllowTable, HttpSemantics
 from lucid_sessions.adapters.http.session_log import SessionLogController
 from lucid_sessions.adapters.http.sessions import SessionController
 from lucid_sessions.adapters.http.system import SystemController
@@ -40,7 +37,7 @@ from lucid_sessions.bootstrap.factories import OPEN_WARNING
 from lucid_sessions.bootstrap.settings import Settings
 from lucid_sessions.domain.errors import DomainError
 
-__all__ = ["HTTP_DEPENDENCIES", "create_app"]
+__all__ = ["HTTP_DEPENDENCIES", "create_app", "create_litestar"]
 
 _log = logging.getLogger("lucid_sessions.app")
 
@@ -150,8 +147,14 @@ def _lifespan(container: Container) -> Callable[[Litestar], Any]:
     return lifespan
 
 
-def create_app(container: Container) -> Litestar:
-    """The HTTP service on `container` (open: see `open_container`)."""
+def create_app(container: Container) -> ASGIApp:
+    """The HTTP service on `container` (open: see `open_container`): the Litestar app inside
+    the HTTP adapter's layers (`adapters/http/asgi.py`), as the server runs it."""
+    return layered(create_litestar(container), container.draining(), container.telemetry())
+
+
+def create_litestar(container: Container) -> Litestar:
+    """The Litestar app on `container`: routes, middleware, the OpenAPI document, lifespan."""
     settings: Settings = container.settings()
     configure_logging(settings.log_level)
     dependencies = {name: _bridge(getattr(container, name)) for name in HTTP_DEPENDENCIES}
@@ -189,24 +192,9 @@ def create_app(container: Container) -> Litestar:
             operation_id_creator=lambda handler, _method, _path: handler.handler_name,
         ),
         lifespan=[_lifespan(container)],
+        request_class=JsonBodyRequest,
         logging_config=None,
         debug=False,
     )
     app.state.container = container
-    public = {
-        (route.path_format, method.lower())
-        for route in app.routes
-        for handler in getattr(route, "route_handlers", ())
-        if handler.opt.get("public")
-        for method in handler.http_methods
-    }
-
-    def prepare_document() -> None:
-        document = app.plugins.get(OpenAPIPlugin).provide_openapi_schema()
-        complete_document(document, public=public, request_models=REQUEST_MODELS)
-
-    allow = AllowTable((route.path_format, route.methods) for route in app.routes)
-    served = DocumentOnFirstUse(app.asgi_handler, SCHEMA_PATH, prepare_document)
-    draining = DrainingLayer(served, container.draining())
-    app.asgi_handler = HttpSemantics(draining, allow, container.telemetry())
     return app

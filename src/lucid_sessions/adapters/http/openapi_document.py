@@ -7,16 +7,20 @@
 - one `Error` schema for every error answer (Litestar inlines a schema generators choke on);
 - `Location` on the 201 answers, and links from a created session and a stored chunk to the
   operations that take their ids (for generated clients and stateful testing).
+
+The document served is Litestar's, completed by `CompletedDocument` as the docs render
+plugins (`docs.py`) render it: Litestar builds its document on the first request for it (a
+third of a second, which start-up does not pay), and its own copy is never changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
 from typing import Any
 
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar import Litestar
 
-__all__ = ["DocumentOnFirstUse", "complete_document"]
+__all__ = ["CompletedDocument", "complete_document", "public_operations"]
 
 SESSIONS = "/api/v1/sessions"
 SESSION = f"{SESSIONS}/{{session_id}}"
@@ -163,17 +167,31 @@ def complete_document(
         created["links"] = _links(document, targets, {"session_id": "$response.body#/session_id"})
 
 
-class DocumentOnFirstUse:
-    """Builds the OpenAPI document (`prepare`) when the first request under `prefix`
-    arrives, not at start-up: generating it takes a third of a second on these machines,
-    which every start would otherwise pay before the service can answer."""
+def public_operations(app: Litestar) -> set[tuple[str, str]]:
+    """The (path, method) pairs of `app`'s routes marked public (`PUBLIC`: no token)."""
+    return {
+        (route.path_format, method.lower())
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", ())
+        if handler.opt.get("public")
+        for method in handler.http_methods
+    }
 
-    def __init__(self, app: ASGIApp, prefix: str, prepare: Callable[[], object]) -> None:
-        self._app, self._prefix, self._prepare = app, prefix, prepare
-        self._ready = False
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self._ready and scope.get("path", "").startswith(self._prefix):
-            self._prepare()
-            self._ready = True
-        await self._app(scope, receive, send)
+class CompletedDocument:
+    """Litestar's generated document of an app, completed: a completed copy, made once per
+    generated document (Litestar builds one per app and keeps it), the same one after."""
+
+    def __init__(self, request_models: dict[str, str]) -> None:
+        self._request_models = request_models
+        self._generated: dict[str, Any] | None = None
+        self._completed: dict[str, Any] = {}
+
+    def __call__(self, generated: dict[str, Any], app: Litestar) -> dict[str, Any]:
+        if generated is not self._generated:
+            completed = copy.deepcopy(generated)
+            complete_document(
+                completed, public=public_operations(app), request_models=self._request_models
+            )
+            self._generated, self._completed = generated, completed
+        return self._completed

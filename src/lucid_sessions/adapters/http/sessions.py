@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 
 from lucid_sessions.adapters.http.auth import current_principal
-from lucid_sessions.adapters.http.body import strict_body
+from lucid_sessions.adapters.http.body import json_body, strict_body
 from lucid_sessions.adapters.http.inputs import bounded_int
 from lucid_sessions.adapters.http.mapping import (
     changes_from_request,
@@ -56,7 +56,13 @@ class SessionController(Controller):
     path = "/api/v1/sessions"
     tags = ["sessions"]
 
-    @post("", status_code=201, raises=CREATE_ERRORS, summary="Create a session")
+    @post(
+        "",
+        status_code=201,
+        raises=CREATE_ERRORS,
+        summary="Create a session",
+        opt=json_body(CreateSessionRequest),
+    )
     async def create_session(
         self,
         request: Request[Any, Any, Any],
@@ -64,7 +70,7 @@ class SessionController(Controller):
         create_session: NamedDependency[CreateSession],
     ) -> Response[SessionResponse]:
         principal = current_principal(request)
-        data = await strict_body(request, CreateSessionRequest)
+        data = strict_body(request, data)
         view = await create_session(principal, new_session_from_request(data))
         location = f"{self.path}/{view.session.session_id}"
         return Response(session_response(view), status_code=201, headers={"Location": location})
@@ -116,7 +122,12 @@ class SessionController(Controller):
         principal = current_principal(request)
         return session_response(await get_session(principal, session_id))
 
-    @put(f"/{SESSION_ID}", raises=UPDATE_ERRORS, summary="Update a session")
+    @put(
+        f"/{SESSION_ID}",
+        raises=UPDATE_ERRORS,
+        summary="Update a session",
+        opt=json_body(UpdateSessionRequest),
+    )
     async def update_session(
         self,
         session_id: SessionId,
@@ -125,7 +136,7 @@ class SessionController(Controller):
         update_session: NamedDependency[UpdateSession],
     ) -> SessionResponse:
         principal = current_principal(request)
-        data = await strict_body(request, UpdateSessionRequest)
+        data = strict_body(request, data)
         view = await update_session(principal, session_id, changes_from_request(data))
         return session_response(view)
 
