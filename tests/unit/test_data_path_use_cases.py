@@ -15,9 +15,9 @@ from lucid_sessions.adapters.crypto.signer import verify_signature
 from lucid_sessions.adapters.memory import InMemoryBlobStore, InMemorySessionLog, RecordingTelemetry
 from lucid_sessions.app.usecases.finalize import FinalizeSession
 from lucid_sessions.app.usecases.ingest_chunk import ChunkUpload, IngestChunk
-from lucid_sessions.app.usecases.integrity import Integrity
-from lucid_sessions.app.usecases.pipeline import PipelineControl
-from lucid_sessions.app.usecases.read_chunks import ChunkOpener, ChunkReader
+from lucid_sessions.app.usecases.integrity import ProveIntegrity
+from lucid_sessions.app.usecases.pipeline import ControlPipeline
+from lucid_sessions.app.usecases.read_chunks import ChunkOpener, ReadChunks
 from lucid_sessions.bootstrap.container import Container
 from lucid_sessions.domain.errors import (
     ChunkConflict,
@@ -70,10 +70,10 @@ class World:
     signer: Ed25519Signer
     ingest: IngestChunk
     opener: ChunkOpener
-    reader: ChunkReader
-    integrity: Integrity
+    reader: ReadChunks
+    integrity: ProveIntegrity
     finalize: FinalizeSession
-    pipeline: PipelineControl
+    pipeline: ControlPipeline
     log: SessionLog
     telemetry: RecordingTelemetry
 
@@ -104,10 +104,10 @@ def world(tmp_path: Path) -> World:
         signer,
         container.ingest_chunk(),
         container.chunk_opener(),
-        container.chunk_reader(),
-        container.integrity(),
+        container.read_chunks(),
+        container.prove_integrity(),
         container.finalize_session(),
-        container.pipeline_control(),
+        container.control_pipeline(),
         container.session_log(),
         telemetry,
     )

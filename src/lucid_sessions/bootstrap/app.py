@@ -52,12 +52,12 @@ HTTP_DEPENDENCIES: tuple[str, ...] = (
     "update_session",
     "control_recording",
     "delete_session",
-    "system_statistics",
+    "read_statistics",
     "ingest_chunk",
-    "chunk_reader",
-    "integrity",
-    "pipeline_control",
-    "log_reader",
+    "read_chunks",
+    "prove_integrity",
+    "control_pipeline",
+    "read_session_log",
 )
 """What handlers ask for by name; each is the container's provider of the same name. The
 principal is not one of them: handlers read what the authentication layer found

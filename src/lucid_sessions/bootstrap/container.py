@@ -44,14 +44,14 @@ from lucid_sessions.app.usecases.delete_session import DeleteSession, SessionDel
 from lucid_sessions.app.usecases.finalize import FinalizeSession
 from lucid_sessions.app.usecases.health import CheckHealth
 from lucid_sessions.app.usecases.ingest_chunk import IngestChunk
-from lucid_sessions.app.usecases.integrity import Integrity
-from lucid_sessions.app.usecases.pipeline import PipelineControl
-from lucid_sessions.app.usecases.read_chunks import ChunkOpener, ChunkReader
+from lucid_sessions.app.usecases.integrity import ProveIntegrity
+from lucid_sessions.app.usecases.pipeline import ControlPipeline
+from lucid_sessions.app.usecases.read_chunks import ChunkOpener, ReadChunks
 from lucid_sessions.app.usecases.read_sessions import GetSession, ListSessions
-from lucid_sessions.app.usecases.retention import RetentionSweep
+from lucid_sessions.app.usecases.retention import SweepRetention
 from lucid_sessions.app.usecases.rotate_keys import RewrapDataKeys
-from lucid_sessions.app.usecases.session_log import SessionLogReader
-from lucid_sessions.app.usecases.statistics import RefreshFigures, SystemStatistics
+from lucid_sessions.app.usecases.session_log import ReadSessionLog
+from lucid_sessions.app.usecases.statistics import ReadStatistics, RefreshFigures
 from lucid_sessions.app.usecases.verify import VerifySession
 from lucid_sessions.bootstrap import factories
 from lucid_sessions.bootstrap.factories import DataFolders
@@ -133,23 +133,25 @@ class Container(containers.DeclarativeContainer):
         codec=codec,
         telemetry=telemetry,
     )
-    chunk_reader = providers.Singleton(
-        ChunkReader, repo=session_repository, opener=chunk_opener, index=chunk_index
+    read_chunks = providers.Singleton(
+        ReadChunks, repo=session_repository, opener=chunk_opener, index=chunk_index
     )
-    integrity = providers.Singleton(
-        Integrity, reader=chunk_reader, index=chunk_index, opener=chunk_opener
+    prove_integrity = providers.Singleton(
+        ProveIntegrity, reader=read_chunks, index=chunk_index, opener=chunk_opener
     )
     verify_session = providers.Factory(
-        VerifySession, reader=chunk_reader, opener=chunk_opener, check_signature=check_signature
+        VerifySession, reader=read_chunks, opener=chunk_opener, check_signature=check_signature
     )
 
     # -- the session log and anchoring -------------------------------------------------------
-    log_reader = providers.Singleton(SessionLogReader, log=session_log, signer=signer, clock=clock)
+    read_session_log = providers.Singleton(
+        ReadSessionLog, log=session_log, signer=signer, clock=clock
+    )
     anchor = providers.Singleton(factories.anchor, settings)
     anchor_log = providers.Singleton(
         AnchorLog,
         log=session_log,
-        reader=log_reader,
+        reader=read_session_log,
         anchor=anchor,
         telemetry=telemetry,
         claims=claims,
@@ -202,15 +204,15 @@ class Container(containers.DeclarativeContainer):
     delete_session = providers.Factory(
         DeleteSession, deleter=session_deleter, locks=locks, claims=claims
     )
-    retention_sweep = providers.Factory(
-        RetentionSweep,
+    sweep_retention = providers.Factory(
+        SweepRetention,
         repo=session_repository,
         deleter=session_deleter,
         clock=clock,
         telemetry=telemetry,
     )
     retention_job = providers.Singleton(
-        PeriodicJob, "retention", retention_sweep, settings.provided.retention_interval_seconds
+        PeriodicJob, "retention", sweep_retention, settings.provided.retention_interval_seconds
     )
 
     # -- chunks in -----------------------------------------------------------------------------
@@ -231,8 +233,8 @@ class Container(containers.DeclarativeContainer):
         space=free_space,
         min_free_bytes=min_free_bytes,
     )
-    pipeline_control = providers.Factory(
-        PipelineControl,
+    control_pipeline = providers.Factory(
+        ControlPipeline,
         repo=session_repository,
         stats=pipeline_stats,
         clock=clock,
@@ -253,11 +255,11 @@ class Container(containers.DeclarativeContainer):
         usage=free_space,
         min_free_bytes=min_free_bytes,
     )
-    system_statistics = providers.Factory(
-        SystemStatistics, repo=session_repository, usage=storage_probe
+    read_statistics = providers.Factory(
+        ReadStatistics, repo=session_repository, usage=storage_probe
     )
     refresh_figures = providers.Factory(
-        RefreshFigures, statistics=system_statistics, log=session_log, telemetry=telemetry
+        RefreshFigures, statistics=read_statistics, log=session_log, telemetry=telemetry
     )
 
 

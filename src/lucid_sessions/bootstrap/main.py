@@ -206,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         async def sweep(opened: Container) -> int:
             return await commands.retention_sweep(
-                opened.retention_sweep(), args.as_of, args.dry_run
+                opened.sweep_retention(), args.as_of, args.dry_run
             )
 
         return anyio.run(operate, sweep)

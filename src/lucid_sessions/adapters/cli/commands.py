@@ -17,7 +17,7 @@ from lucid_sessions.app.log_audit import (
     audit_inclusion,
     audit_tree_head,
 )
-from lucid_sessions.app.usecases.retention import RetentionSweep, SweepOutcome
+from lucid_sessions.app.usecases.retention import SweepOutcome, SweepRetention
 from lucid_sessions.app.usecases.rotate_keys import RewrapDataKeys
 from lucid_sessions.app.usecases.verify import VerifySession
 from lucid_sessions.domain.errors import DomainError
@@ -233,7 +233,7 @@ def audit_log(
 
 
 async def retention_sweep(
-    sweep: RetentionSweep,
+    sweep: SweepRetention,
     as_of: datetime | None,
     dry_run: bool,
     out: TextIO = sys.stdout,

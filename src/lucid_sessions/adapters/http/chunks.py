@@ -39,7 +39,7 @@ from lucid_sessions.adapters.http.upload import (
 )
 from lucid_sessions.app.usecases.common import MAX_OFFSET
 from lucid_sessions.app.usecases.ingest_chunk import ChunkUpload, IngestChunk
-from lucid_sessions.app.usecases.read_chunks import MAX_CHUNK_PAGE, ChunkFilter, ChunkReader
+from lucid_sessions.app.usecases.read_chunks import MAX_CHUNK_PAGE, ChunkFilter, ReadChunks
 from lucid_sessions.domain.errors import InvalidValue
 from lucid_sessions.domain.ports.telemetry import Telemetry
 
@@ -127,7 +127,7 @@ class ChunkController(Controller):
         self,
         session_id: SessionId,
         request: Request[Any, Any, Any],
-        chunk_reader: NamedDependency[ChunkReader],
+        read_chunks: NamedDependency[ReadChunks],
         limit: Annotated[str | None, integer_query(1, MAX_CHUNK_PAGE, default=100)] = None,
         offset: Offset = None,
         start_time: QueryTime = None,
@@ -141,7 +141,7 @@ class ChunkController(Controller):
             query_time(start_time, "start_time"),
             query_time(end_time, "end_time"),
         )
-        page = await chunk_reader.list(principal, session_id, wanted)
+        page = await read_chunks.list(principal, session_id, wanted)
         return ChunkListResponse(
             chunks=[chunk_response(r) for r in page.chunks],
             total=page.total,
@@ -157,10 +157,10 @@ class ChunkController(Controller):
         session_id: SessionId,
         chunk_id: ChunkId,
         request: Request[Any, Any, Any],
-        chunk_reader: NamedDependency[ChunkReader],
+        read_chunks: NamedDependency[ReadChunks],
     ) -> ChunkResponse:
         principal = current_principal(request)
-        record = await chunk_reader.record(principal, session_id, parse_chunk_id(chunk_id))
+        record = await read_chunks.record(principal, session_id, parse_chunk_id(chunk_id))
         return chunk_response(record)
 
     @get(
@@ -175,12 +175,12 @@ class ChunkController(Controller):
         request: Request[Any, Any, Any],
         session_id: SessionId,
         chunk_id: ChunkId,
-        chunk_reader: NamedDependency[ChunkReader],
+        read_chunks: NamedDependency[ReadChunks],
         telemetry: NamedDependency[Telemetry],
     ) -> Response[Any]:
         principal = current_principal(request)
         started = time.perf_counter()
-        content = await chunk_reader.chunk(principal, session_id, parse_chunk_id(chunk_id))
+        content = await read_chunks.chunk(principal, session_id, parse_chunk_id(chunk_id))
         response = await send_download(request, content)  # authenticated before the headers
         telemetry.chunk_downloaded(time.perf_counter() - started)
         return response
@@ -196,7 +196,7 @@ class ChunkController(Controller):
         self,
         request: Request[Any, Any, Any],
         session_id: SessionId,
-        chunk_reader: NamedDependency[ChunkReader],
+        read_chunks: NamedDependency[ReadChunks],
     ) -> Response[Any]:
         principal = current_principal(request)
-        return await send_download(request, await chunk_reader.recording(principal, session_id))
+        return await send_download(request, await read_chunks.recording(principal, session_id))

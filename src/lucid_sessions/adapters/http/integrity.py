@@ -24,7 +24,7 @@ from lucid_sessions.adapters.http.openapi import (
     integer_query,
 )
 from lucid_sessions.adapters.http.upload import CHUNK_ID_DIGITS, parse_chunk_id
-from lucid_sessions.app.usecases.integrity import Integrity
+from lucid_sessions.app.usecases.integrity import ProveIntegrity
 
 __all__ = ["IntegrityController"]
 
@@ -48,12 +48,14 @@ class IntegrityController(Controller):
         session_id: SessionId,
         chunk_id: ChunkId,
         request: Request[Any, Any, Any],
-        integrity: NamedDependency[Integrity],
+        prove_integrity: NamedDependency[ProveIntegrity],
         tree_size: Annotated[str | None, integer_query(1, MAX_TREE_SIZE)] = None,
     ) -> ProofResponse:
         principal = current_principal(request)
         size = optional_int(tree_size, "tree_size", 1, MAX_TREE_SIZE)
-        proof = await integrity.inclusion(principal, session_id, parse_chunk_id(chunk_id), size)
+        proof = await prove_integrity.inclusion(
+            principal, session_id, parse_chunk_id(chunk_id), size
+        )
         return ProofResponse(
             sequence_number=proof.sequence_number,
             leaf_hash=proof.leaf_hash.hex(),
@@ -71,7 +73,7 @@ class IntegrityController(Controller):
         self,
         session_id: SessionId,
         request: Request[Any, Any, Any],
-        integrity: NamedDependency[Integrity],
+        prove_integrity: NamedDependency[ProveIntegrity],
         first: Annotated[str, QueryParameter(name="from", **_SIZE_DOC, description="older size")],
         second: Annotated[
             str | None,
@@ -79,7 +81,7 @@ class IntegrityController(Controller):
         ] = None,
     ) -> ConsistencyResponse:
         principal = current_principal(request)
-        proof = await integrity.consistency(
+        proof = await prove_integrity.consistency(
             principal,
             session_id,
             parse_chunk_id(first, "from"),
@@ -102,7 +104,7 @@ class IntegrityController(Controller):
         self,
         session_id: SessionId,
         request: Request[Any, Any, Any],
-        integrity: NamedDependency[Integrity],
+        prove_integrity: NamedDependency[ProveIntegrity],
     ) -> dict[str, Any]:
         principal = current_principal(request)
-        return await integrity.manifest(principal, session_id)
+        return await prove_integrity.manifest(principal, session_id)

@@ -19,7 +19,7 @@ from lucid_sessions.adapters.http.chunk_schemas import (
     TimeRange,
 )
 from lucid_sessions.adapters.http.openapi import READ_ERRORS, WRITE_ERRORS, SessionId
-from lucid_sessions.app.usecases.pipeline import PipelineControl, PipelineView
+from lucid_sessions.app.usecases.pipeline import ControlPipeline, PipelineView
 
 __all__ = ["PipelineController"]
 
@@ -63,10 +63,10 @@ class PipelineController(Controller):
         self,
         session_id: SessionId,
         request: Request[Any, Any, Any],
-        pipeline_control: NamedDependency[PipelineControl],
+        control_pipeline: NamedDependency[ControlPipeline],
     ) -> PipelineResponse:
         principal = current_principal(request)
-        return _pipeline_response(await pipeline_control.status(principal, session_id))
+        return _pipeline_response(await control_pipeline.status(principal, session_id))
 
     @post(
         "/pipeline/pause",
@@ -78,10 +78,10 @@ class PipelineController(Controller):
         self,
         session_id: SessionId,
         request: Request[Any, Any, Any],
-        pipeline_control: NamedDependency[PipelineControl],
+        control_pipeline: NamedDependency[ControlPipeline],
     ) -> PipelineResponse:
         principal = current_principal(request)
-        view = await pipeline_control.set_paused(principal, session_id, True)
+        view = await control_pipeline.set_paused(principal, session_id, True)
         return _pipeline_response(view)
 
     @post(
@@ -94,10 +94,10 @@ class PipelineController(Controller):
         self,
         session_id: SessionId,
         request: Request[Any, Any, Any],
-        pipeline_control: NamedDependency[PipelineControl],
+        control_pipeline: NamedDependency[ControlPipeline],
     ) -> PipelineResponse:
         principal = current_principal(request)
-        view = await pipeline_control.set_paused(principal, session_id, False)
+        view = await control_pipeline.set_paused(principal, session_id, False)
         return _pipeline_response(view)
 
     @get(
@@ -109,10 +109,10 @@ class PipelineController(Controller):
         self,
         session_id: SessionId,
         request: Request[Any, Any, Any],
-        pipeline_control: NamedDependency[PipelineControl],
+        control_pipeline: NamedDependency[ControlPipeline],
     ) -> StatisticsResponse:
         principal = current_principal(request)
-        view = await pipeline_control.status(principal, session_id)
+        view = await control_pipeline.status(principal, session_id)
         s, now = view.session, view.as_of
         storage, busy = view.figure("storage"), view.ingest_seconds
         return StatisticsResponse(

@@ -12,7 +12,7 @@ from lucid_sessions.adapters.http.auth import current_principal
 from lucid_sessions.adapters.http.errors import documented
 from lucid_sessions.adapters.http.inputs import bounded_int, optional_int
 from lucid_sessions.adapters.http.openapi import integer_query
-from lucid_sessions.app.usecases.session_log import SessionLogReader
+from lucid_sessions.app.usecases.session_log import ReadSessionLog
 from lucid_sessions.domain.errors import (
     Forbidden,
     InvalidValue,
@@ -66,8 +66,8 @@ class SessionLogController(Controller):
     tags = ["session log"]
 
     @get("", raises=HEAD_ERRORS, summary="The session log's signed tree head")
-    async def log_head(self, log_reader: NamedDependency[SessionLogReader]) -> TreeHeadResponse:
-        head = (await log_reader.head()).document()
+    async def log_head(self, read_session_log: NamedDependency[ReadSessionLog]) -> TreeHeadResponse:
+        head = (await read_session_log.head()).document()
         return TreeHeadResponse(**head)
 
     @get(
@@ -78,12 +78,12 @@ class SessionLogController(Controller):
     async def log_entries(
         self,
         request: Request[Any, Any, Any],
-        log_reader: NamedDependency[SessionLogReader],
+        read_session_log: NamedDependency[ReadSessionLog],
         start: Annotated[str | None, integer_query(0, MAX_POSITION, default=0)] = None,
         end: OptionalPosition = None,
     ) -> LogEntriesResponse:
         principal = current_principal(request)
-        entries = await log_reader.entries(
+        entries = await read_session_log.entries(
             principal,
             bounded_int(start, "start", 0, MAX_POSITION, 0),
             optional_int(end, "end", 0, MAX_POSITION),
@@ -94,12 +94,12 @@ class SessionLogController(Controller):
     async def log_inclusion_proof(
         self,
         request: Request[Any, Any, Any],
-        log_reader: NamedDependency[SessionLogReader],
+        read_session_log: NamedDependency[ReadSessionLog],
         index: Position,
         tree_size: OptionalPosition = None,
     ) -> LogProofResponse:
         principal = current_principal(request)
-        proof = await log_reader.inclusion(
+        proof = await read_session_log.inclusion(
             principal,
             bounded_int(index, "index", 0, MAX_POSITION, 0),
             optional_int(tree_size, "tree_size", 0, MAX_POSITION),
@@ -121,12 +121,12 @@ class SessionLogController(Controller):
     async def log_consistency_proof(
         self,
         request: Request[Any, Any, Any],
-        log_reader: NamedDependency[SessionLogReader],
+        read_session_log: NamedDependency[ReadSessionLog],
         first: Annotated[str, integer_query(0, MAX_POSITION, name="from")],
         second: Annotated[str | None, integer_query(0, MAX_POSITION, name="to")] = None,
     ) -> LogConsistencyResponse:
         principal = current_principal(request)
-        proof = await log_reader.consistency(
+        proof = await read_session_log.consistency(
             principal,
             bounded_int(first, "from", 0, MAX_POSITION, 0),
             optional_int(second, "to", 0, MAX_POSITION),

@@ -17,7 +17,7 @@ from lucid_sessions.adapters.http.errors import documented
 from lucid_sessions.adapters.http.openapi import METRICS_ERRORS
 from lucid_sessions.adapters.telemetry.prometheus import CONTENT_TYPE_LATEST, PrometheusTelemetry
 from lucid_sessions.app.usecases.health import CheckHealth
-from lucid_sessions.app.usecases.statistics import RefreshFigures, SystemStatistics
+from lucid_sessions.app.usecases.statistics import ReadStatistics, RefreshFigures
 from lucid_sessions.domain.errors import StorageUnavailable, Unauthenticated
 
 __all__ = ["HealthResponse", "SystemController", "SystemStatisticsResponse"]
@@ -151,11 +151,11 @@ class SystemController(Controller):
     )
     async def system_statistics_report(
         self,
-        system_statistics: NamedDependency[SystemStatistics],
+        read_statistics: NamedDependency[ReadStatistics],
         request: Request[Any, Any, Any],
     ) -> SystemStatisticsResponse:
         principal = current_principal(request)
-        report = await system_statistics(principal)
+        report = await read_statistics(principal)
         return SystemStatisticsResponse(
             sessions_total=report.summary.sessions_total,
             sessions_by_status=report.sessions_by_status,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from lucid_sessions.app.claims import Claims
-from lucid_sessions.app.usecases.session_log import SessionLogReader
+from lucid_sessions.app.usecases.session_log import ReadSessionLog
 from lucid_sessions.domain.ports.anchor import Anchor
 from lucid_sessions.domain.ports.session_log import SessionLog
 from lucid_sessions.domain.ports.telemetry import AnchoringOutcome, Telemetry
@@ -29,7 +29,7 @@ class AnchorLog:
     def __init__(
         self,
         log: SessionLog,
-        reader: SessionLogReader,
+        reader: ReadSessionLog,
         anchor: Anchor,
         telemetry: Telemetry,
         claims: Claims,

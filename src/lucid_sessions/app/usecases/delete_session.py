@@ -10,7 +10,7 @@ A deletion has two steps, each safe to repeat:
    the figures, and last the session itself.
 
 A crash between the steps leaves a claimed session that the retention sweep finishes once
-its claim is older than a lease (`RetentionSweep`), so a deletion is never lost half-way and
+its claim is older than a lease (`SweepRetention`), so a deletion is never lost half-way and
 its log entry is never missing or written twice.
 """
 

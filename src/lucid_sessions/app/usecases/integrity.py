@@ -6,7 +6,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from lucid_sessions.app.usecases.read_chunks import ChunkOpener, ChunkReader
+from lucid_sessions.app.usecases.read_chunks import ChunkOpener, ReadChunks
 from lucid_sessions.domain.chunk import validate_sequence_number
 from lucid_sessions.domain.errors import ChunkNotFound, InvalidValue
 from lucid_sessions.domain.manifest import build_manifest
@@ -15,7 +15,7 @@ from lucid_sessions.domain.ports.chunk_index import ChunkIndex
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import Session
 
-__all__ = ["ConsistencyProof", "InclusionProof", "Integrity"]
+__all__ = ["ConsistencyProof", "InclusionProof", "ProveIntegrity"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class ConsistencyProof:
     proof: list[bytes]
 
 
-class Integrity:
+class ProveIntegrity:
     """Answers proofs from a tree rebuilt from the chunk index, cached per session.
 
     The tree is append-only, so a cached tree of a session stays valid and is extended when
@@ -44,7 +44,7 @@ class Integrity:
     """
 
     def __init__(
-        self, reader: ChunkReader, index: ChunkIndex, opener: ChunkOpener, cached_trees: int = 16
+        self, reader: ReadChunks, index: ChunkIndex, opener: ChunkOpener, cached_trees: int = 16
     ) -> None:
         self._reader, self._index, self._opener = reader, index, opener
         self._trees: OrderedDict[str, MerkleTree] = OrderedDict()

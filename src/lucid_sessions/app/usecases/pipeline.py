@@ -13,7 +13,7 @@ from lucid_sessions.domain.ports.session_repository import SessionRepository
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import Session, SessionStatus
 
-__all__ = ["INGEST_STAGES", "STAGES", "PipelineControl", "PipelineView"]
+__all__ = ["INGEST_STAGES", "STAGES", "ControlPipeline", "PipelineView"]
 
 INGEST_STAGES = ("compression", "encryption", "merkle_building", "storage")
 STAGES = (*INGEST_STAGES, "finalization")
@@ -92,7 +92,7 @@ class PipelineView:
         return "completed" if figures.processed else "inactive"
 
 
-class PipelineControl:
+class ControlPipeline:
     def __init__(
         self,
         repo: SessionRepository,

@@ -1,6 +1,6 @@
 """Chunk listing, details, and authenticated reads of a chunk's or a recording's bytes.
 
-Every read that a client can ask for goes through `ChunkReader`, whose methods take the
+Every read that a client can ask for goes through `ReadChunks`, whose methods take the
 principal and check that it may see the session. `ChunkOpener` is the reading machinery
 underneath (no access check), shared with the background work (finalization, verification),
 which decides on its own who may run it.
@@ -28,7 +28,7 @@ from lucid_sessions.domain.ports.telemetry import Telemetry
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import Session
 
-__all__ = ["MAX_CHUNK_PAGE", "PIECE", "ChunkFilter", "ChunkOpener", "ChunkReader", "Content"]
+__all__ = ["MAX_CHUNK_PAGE", "PIECE", "ChunkFilter", "ChunkOpener", "Content", "ReadChunks"]
 
 _log = logging.getLogger("lucid_sessions.chunks")
 
@@ -165,7 +165,7 @@ def _plan(records: list[ChunkRecord], start: int, end: int) -> list[_Slice]:
     return plan
 
 
-class ChunkReader:
+class ReadChunks:
     """Reads of committed chunks only (sequence numbers below the session's chunks_count),
     each after checking that the principal may see the session."""
 

@@ -22,7 +22,7 @@ from lucid_sessions.domain.principal import SYSTEM
 from lucid_sessions.domain.session import Session, SessionStatus
 from lucid_sessions.domain.session_log import DeletionReason
 
-__all__ = ["RetentionSweep", "SweepOutcome", "Swept"]
+__all__ = ["SweepOutcome", "SweepRetention", "Swept"]
 
 _log = logging.getLogger("lucid_sessions.retention")
 _PAGE = 100
@@ -44,7 +44,7 @@ class Swept:
     detail: str = ""
 
 
-class RetentionSweep:
+class SweepRetention:
     def __init__(
         self,
         repo: SessionRepository,

@@ -20,7 +20,7 @@ from lucid_sessions.domain.ports.signer import Signer
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session_log import MAX_LOG_PAGE, LogEntry, TreeHead
 
-__all__ = ["LogConsistency", "LogInclusion", "SessionLogReader"]
+__all__ = ["LogConsistency", "LogInclusion", "ReadSessionLog"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,7 @@ class LogConsistency:
     proof: list[bytes]
 
 
-class SessionLogReader:
+class ReadSessionLog:
     def __init__(self, log: SessionLog, signer: Signer, clock: Clock) -> None:
         self._log, self._signer, self._clock = log, signer, clock
         self._tree = MerkleTree()

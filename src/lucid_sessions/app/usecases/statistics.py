@@ -11,7 +11,7 @@ from lucid_sessions.domain.ports.usage_probe import StorageUsage, UsageProbe
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session import VISIBLE_STATUSES
 
-__all__ = ["RefreshFigures", "SystemStatistics", "SystemStatisticsReport"]
+__all__ = ["ReadStatistics", "RefreshFigures", "SystemStatisticsReport"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,7 @@ class SystemStatisticsReport:
         return self.summary.size_bytes_total / self.summary.stored_bytes_total
 
 
-class SystemStatistics:
+class ReadStatistics:
     def __init__(self, repo: SessionRepository, usage: UsageProbe) -> None:
         self._repo, self._usage = repo, usage
 
@@ -50,7 +50,7 @@ class RefreshFigures:
     space, the session log's size and anchored size) and hands them to the telemetry, so
     every process reports the same levels whichever did the work."""
 
-    def __init__(self, statistics: SystemStatistics, log: SessionLog, telemetry: Telemetry) -> None:
+    def __init__(self, statistics: ReadStatistics, log: SessionLog, telemetry: Telemetry) -> None:
         self._statistics, self._log, self._telemetry = statistics, log, telemetry
 
     async def __call__(self) -> ServiceFigures:

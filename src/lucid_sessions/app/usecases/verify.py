@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lucid_sessions.app.usecases.read_chunks import ChunkOpener, ChunkReader
+from lucid_sessions.app.usecases.read_chunks import ChunkOpener, ReadChunks
 from lucid_sessions.domain.errors import IntegrityError
 from lucid_sessions.domain.manifest import build_manifest, canonical_bytes, manifest_root
 from lucid_sessions.domain.principal import Principal
@@ -44,7 +44,7 @@ class VerificationReport:
 
 class VerifySession:
     def __init__(
-        self, reader: ChunkReader, opener: ChunkOpener, check_signature: SignatureCheck
+        self, reader: ReadChunks, opener: ChunkOpener, check_signature: SignatureCheck
     ) -> None:
         self._reader, self._opener, self._check = reader, opener, check_signature
 
