@@ -12,6 +12,8 @@ from pathlib import Path
 
 import anyio
 import pytest
+from tests.factories import T0, make_session
+from tests.graph import fake_container
 
 from lucid_sessions.adapters.crypto import Ed25519Signer
 from lucid_sessions.adapters.crypto.signer import verify_signature
@@ -19,8 +21,8 @@ from lucid_sessions.adapters.memory import FrozenClock, InMemoryBlobStore, Recor
 from lucid_sessions.app.periodic import PeriodicJob
 from lucid_sessions.app.usecases.anchoring import ANCHOR_LEASE, AnchorLog
 from lucid_sessions.app.usecases.delete_session import DeleteSession, SessionDeleter
-from lucid_sessions.app.usecases.retention import RetentionSweep, SweepOutcome
-from lucid_sessions.app.usecases.session_log import SessionLogReader
+from lucid_sessions.app.usecases.retention import SweepOutcome, SweepRetention
+from lucid_sessions.app.usecases.session_log import ReadSessionLog
 from lucid_sessions.bootstrap.container import Container
 from lucid_sessions.domain.errors import (
     AnchorUnavailable,
@@ -37,8 +39,6 @@ from lucid_sessions.domain.principal import SYSTEM, Principal, Role
 from lucid_sessions.domain.session import SessionStatus
 from lucid_sessions.domain.session_log import DeletionReason, LogEventType, TreeHead
 from lucid_sessions.domain.values import StorageConfig
-from tests.factories import T0, make_session
-from tests.graph import fake_container
 
 pytestmark = pytest.mark.anyio
 
@@ -53,8 +53,8 @@ class Ops:
     clock: FrozenClock
     deleter: SessionDeleter
     delete: DeleteSession
-    sweep: RetentionSweep
-    reader: SessionLogReader
+    sweep: SweepRetention
+    reader: ReadSessionLog
     telemetry: RecordingTelemetry
     signer: Ed25519Signer
     graph: Callable[..., Container]
@@ -92,10 +92,10 @@ def ops(tmp_path: Path) -> Ops:
         container.session_deleter(),
         container.delete_session(),
         # No setting sets the sweep's lease on a stale deletion claim (the container leaves
-        # RetentionSweep's default, 600 s); these tests take over a claim after 120 s, so the
+        # SweepRetention's default, 600 s); these tests take over a claim after 120 s, so the
         # container's factory is called with the shorter lease.
-        container.retention_sweep(lease_seconds=60),
-        container.log_reader(),
+        container.sweep_retention(lease_seconds=60),
+        container.read_session_log(),
         telemetry,
         signer,
         graph,
