@@ -12,8 +12,6 @@ from pathlib import Path
 
 import anyio
 import pytest
-from tests.factories import T0, make_session
-from tests.graph import fake_container
 
 from lucid_sessions.adapters.crypto import Ed25519Signer
 from lucid_sessions.adapters.crypto.signer import verify_signature
@@ -39,6 +37,8 @@ from lucid_sessions.domain.principal import SYSTEM, Principal, Role
 from lucid_sessions.domain.session import SessionStatus
 from lucid_sessions.domain.session_log import DeletionReason, LogEventType, TreeHead
 from lucid_sessions.domain.values import StorageConfig
+from tests.factories import T0, make_session
+from tests.graph import fake_container
 
 pytestmark = pytest.mark.anyio
 
