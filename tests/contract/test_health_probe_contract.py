@@ -4,7 +4,8 @@ time even when the dependency hangs."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,17 @@ class Dependency:
 
     def close(self) -> None:
         """Release what the dependency holds."""
+
+
+@contextmanager
+def taken_down(dependency: Dependency) -> Iterator[None]:
+    """The dependency down for the block, and back after it whatever the block did: a failed
+    assert must not leave a shared server (the session's radosgw) hung for later tests."""
+    dependency.take_down()
+    try:
+        yield
+    finally:
+        dependency.bring_back()
 
 
 @dataclass
@@ -124,6 +136,9 @@ class ObjectStore(Dependency):
     def bring_back(self) -> None:
         self.server.gateway.resume()
 
+    def close(self) -> None:
+        self.server.gateway.resume()  # SIGCONT again: harmless when it runs already
+
 
 @pytest.fixture(params=["memory", "sqlite", "filesystem", "mongo", "s3"])
 async def dependency(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Dependency]:
@@ -141,12 +156,16 @@ async def dependency(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
             pytest.skip("MONGODB_TEST_URL names a shared server: a hang is tested on mongoeco")
         with running_or_skip(MongoecoServer(tmp_path / "mongoeco")) as server:
             mongo = Mongo(server)
-            yield mongo
-            server.resume()
-            await mongo.client.close()
+            try:
+                yield mongo
+            finally:
+                server.resume()
+                await mongo.client.close()
             return
-    yield made
-    made.close()
+    try:
+        yield made
+    finally:
+        made.close()
 
 
 async def ping(probe: HealthProbe) -> bool:
@@ -156,10 +175,9 @@ async def ping(probe: HealthProbe) -> bool:
 
 async def test_up_down_and_back(dependency: Dependency) -> None:
     assert await ping(dependency.probe) is True
-    dependency.take_down()
-    assert await ping(dependency.probe) is False
-    assert await ping(dependency.probe) is False
-    dependency.bring_back()
+    with taken_down(dependency):
+        assert await ping(dependency.probe) is False
+        assert await ping(dependency.probe) is False
     assert await ping(dependency.probe) is True
 
 

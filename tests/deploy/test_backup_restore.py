@@ -21,6 +21,7 @@ pytestmark = pytest.mark.e2e
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 BASE = "/api/v1/sessions"
 OCTETS = {"Content-Type": "application/octet-stream"}
+WAIT_SECONDS = 30  # the longest any wait of this test may take
 
 
 def _session(http: httpx.Client, name: str) -> str:
@@ -41,7 +42,7 @@ def _upload(http: httpx.Client, sid: str, seq: int) -> None:
 
 
 def _completed(http: httpx.Client, sid: str) -> dict[str, object]:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + WAIT_SECONDS
     while (body := http.get(f"{BASE}/{sid}").json())["status"] != "completed":
         assert time.monotonic() < deadline, body
         time.sleep(0.1)
@@ -68,22 +69,32 @@ def test_a_backup_taken_while_recording_restores_everything(tmp_path: Path) -> N
             head = http.get(f"{BASE}/log").json()
             recording = _session(http, "still recording")
             stop = threading.Event()
+            failed: list[BaseException] = []
 
             def recorder() -> None:  # uploads go on while the backup runs
-                with live.client() as uploads:
-                    seq = 0
-                    while not stop.is_set() and seq < 400:
-                        _upload(uploads, recording, seq)
-                        acknowledged.append(seq)
-                        seq += 1
+                try:
+                    with live.client() as uploads:
+                        seq = 0
+                        while not stop.is_set() and seq < 400:
+                            _upload(uploads, recording, seq)
+                            acknowledged.append(seq)
+                            seq += 1
+                except BaseException as exc:  # reported in the main thread
+                    failed.append(exc)
 
             thread = threading.Thread(target=recorder)
             thread.start()
+            deadline = time.monotonic() + WAIT_SECONDS
             while len(acknowledged) < 5:
+                assert not failed, failed
+                assert thread.is_alive(), "the recorder stopped before 5 chunks"
+                assert time.monotonic() < deadline, f"5 chunks not acknowledged in {WAIT_SECONDS}s"
                 time.sleep(0.01)
             backup = _script(str(DEPLOY / "backup.sh"), str(live.data_dir), str(archive))
             stop.set()
-            thread.join()
+            thread.join(WAIT_SECONDS)
+            assert not thread.is_alive(), f"the recorder did not stop in {WAIT_SECONDS}s"
+            assert not failed, failed
             assert backup.returncode == 0, backup.stderr
     finally:
         assert live.stop_gracefully()

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from lucid_sessions.domain.manifest import canonical_json
@@ -24,12 +25,14 @@ pytestmark = pytest.mark.e2e
 
 
 class Engine:
-    """A stand-in for the blockchain engine: records every head posted to it, or answers
-    with `status` (e.g. 503) while it is refusing."""
+    """A stand-in for the blockchain engine: records every head posted to it (`received`), or
+    answers with `status` (e.g. 503) while it is refusing, recording what it refused
+    (`refused`)."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.received: list[dict[str, Any]] = []
+        self.refused: list[dict[str, Any]] = []
         self.status = 200
         self._server: ThreadingHTTPServer | None = None
 
@@ -39,8 +42,8 @@ class Engine:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                if engine.status == 200:
-                    engine.received.append(json.loads(body))
+                kept = engine.received if engine.status == 200 else engine.refused
+                kept.append(json.loads(body))
                 self.send_response(engine.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -58,11 +61,25 @@ class Engine:
             self._server = None
 
 
-def _eventually(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+def _eventually(condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, "timed out"
+        assert time.monotonic() < deadline, f"timed out: {what}"
         time.sleep(0.1)
+
+
+def _gauge(http: httpx.Client, name: str) -> float | None:
+    """One unlabelled gauge of the service's /metrics (None while it is not exposed)."""
+    answer = http.get("/metrics")
+    assert answer.status_code == 200, answer.text
+    for line in answer.text.splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    return None
+
+
+def _sizes(posts: list[dict[str, Any]]) -> list[int]:
+    return [int(p["head"]["tree_size"]) for p in posts]
 
 
 @pytest.fixture
@@ -93,11 +110,16 @@ def test_heads_reach_the_engine_once_it_is_back(
             engine.start()
             _eventually(lambda: any(p["head"]["tree_size"] >= size for p in engine.received))
 
-            # The engine refuses for a while: the new head waits, then arrives.
+            # The engine refuses for a while: the new head is offered, refused, offered again
+            # (the job retries after 1 s), and arrives once the engine takes it.
             engine.status = 503
+            accepted = len(engine.received)
             _completed(http, name="anchored after a refusal")
             grown = http.get(LOG).json()["tree_size"]
-            time.sleep(1.5)
+            assert grown > size
+            _eventually(lambda: len(engine.refused) >= 2, what="two refused posts (a retry)")
+            assert max(_sizes(engine.refused)) == grown, _sizes(engine.refused)
+            assert len(engine.received) == accepted, "nothing was taken while refusing"
             engine.status = 200
             _eventually(lambda: any(p["head"]["tree_size"] >= grown for p in engine.received))
             assert http.get(f"/api/v1/sessions/{first}").status_code == 200
@@ -127,10 +149,22 @@ def test_heads_reach_the_engine_once_it_is_back(
         assert service.stop_gracefully()
 
     # The anchored size is kept in the store: a restart does not post the same head again.
+    # The restarted service reports that size; its anchoring job runs at start (and then every
+    # second): when the log grows, the one head it posts is the new one, never an old one.
     posted = len(engine.received)
+    anchored = max(_sizes(engine.received))
     service.start()
     try:
-        time.sleep(2.5)
-        assert len(engine.received) == posted
+        with service.client() as http:
+            assert _gauge(http, "lucid_session_log_anchored_size") == anchored
+            _completed(http, name="anchored after the restart")
+            newest = http.get(LOG).json()["tree_size"]
+            assert newest > anchored
+            _eventually(
+                lambda: any(p["head"]["tree_size"] >= newest for p in engine.received),
+                what="the restarted service anchors the grown log",
+            )
+            assert _sizes(engine.received[posted:]) == [newest], "no head posted twice"
+            assert _gauge(http, "lucid_session_log_anchored_size") == newest
     finally:
         assert service.stop_gracefully()

@@ -17,6 +17,7 @@ import pytest
 from lucid_sessions.domain.merkle import root_from_leaf_hashes
 from tests.e2e.test_sessions_http import assert_error, create
 from tests.servers import ServiceProcess
+from tests.stored_blobs import blob_names, on_s3
 
 pytestmark = pytest.mark.e2e
 
@@ -106,6 +107,14 @@ def counters(body: Mapping[str, Any]) -> dict[str, Any]:
     stats = body["statistics"]
     keys = ("chunks_count", "size_bytes", "stored_bytes", "frame_count", "compression_ratio")
     return {key: stats[key] for key in keys}
+
+
+def stored_objects(server: ServiceProcess, sid: str) -> list[str]:
+    """Everything stored for the session's blobs where `server` keeps them: every object under
+    `<sid>/` in the bucket on S3, else every file (temporaries too) in its chunk folder."""
+    if on_s3(server):
+        return blob_names(server, sid)  # the listing of the bucket under `<sid>/`, unfiltered
+    return sorted(path.name for path in (server.data_dir / "chunks").glob(f"*/{sid}/*"))
 
 
 def stamp(moment: datetime) -> str:
@@ -280,11 +289,12 @@ def test_body_over_the_cap_is_413_and_nothing_is_stored(
     assert_error(streamed, 413)
     assert session(capped, sid)["statistics"]["chunks_count"] == 0
     assert_error(capped.get(f"{BASE}/{sid}/chunks/0"), 404)
-    chunk_root = capped_server.data_dir / "chunks"
-    assert not list(chunk_root.glob(f"*/{sid}/*"))
+    assert stored_objects(capped_server, sid) == [], "no blob, no temporary"
     exact = screen_like(2, CAP)
     body = upload(capped, sid, 0, exact)
     assert body["size_bytes"] == CAP
+    # The same listing sees the blob that was stored: it looks where blobs really are.
+    assert stored_objects(capped_server, sid) == ["000000000000.lsb"]
     assert download(capped, sid, 0).content == exact
     assert session(capped, sid)["statistics"]["chunks_count"] == 1
 

@@ -4,21 +4,27 @@ one S3 bucket (a real RADOS Gateway), as several replicas behind the gateway run
 One session's chunks go alternately through both; duplicate uploads of one sequence number
 race through both (never a spurious 409, never two chunks); different bytes racing for one
 number leave exactly one, whole; a pause through one holds uploads through the other; a
-replica killed right after `stop` is taken over by the other once its lease expires. At the
-end: a contiguous sequence, every chunk byte-exact through either replica, one Merkle root,
-one `completed` entry in the session log."""
+replica killed while it finalizes (it holds the finalization lease, the session is
+`processing`) is taken over by the other once that lease expires, not before. At the end: a
+contiguous sequence, every chunk byte-exact through either replica, one Merkle root, one
+`completed` entry in the session log."""
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from pymongo import MongoClient
 
 from lucid_sessions.adapters.crypto.signer import Ed25519Signer
 from lucid_sessions.domain.merkle import root_from_leaf_hashes
@@ -104,13 +110,43 @@ def _race(calls: list[tuple[httpx.Client, str, int, bytes]]) -> list[httpx.Respo
     return [answer for answer in answers if answer is not None]
 
 
+def _finalization_lease(shared: dict[str, str], sid: str) -> dict[str, Any] | None:
+    """The lease document `finalize:<sid>` in the shared MongoDB ({_id, owner, until}), or None
+    when nobody holds it. A served replica's owner is `host:port` (bootstrap/main.py)."""
+    client: MongoClient[dict[str, Any]] = MongoClient(
+        shared["MONGODB_URL"], tz_aware=True, serverSelectionTimeoutMS=5000
+    )
+    try:
+        return client.get_default_database()["leases"].find_one({"_id": f"finalize:{sid}"})
+    finally:
+        client.close()
+
+
+def _owner_port(lease: dict[str, Any]) -> int:
+    return int(str(lease["owner"]).rsplit(":", 1)[-1])
+
+
+def _json_lines(path: Path) -> list[dict[str, Any]]:
+    found = []
+    for line in path.read_text().splitlines():
+        if line.startswith("{"):
+            found.append(json.loads(line))
+    return found
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def _log_entries(client: httpx.Client, sid: str) -> list[dict[str, object]]:
     size = client.get(f"{BASE}/log").json()["tree_size"]
     entries = client.get(f"{BASE}/log/entries", params={"start": 0, "end": size}).json()
     return [entry for entry in entries["entries"] if entry["session_id"] == sid]
 
 
-def test_two_replicas_share_one_recording(replicas: list[ServiceProcess]) -> None:
+def test_two_replicas_share_one_recording(
+    replicas: list[ServiceProcess], shared: dict[str, str]
+) -> None:
     a_server, b_server = replicas
     with a_server.client() as a, b_server.client() as b:
         sid = recording(a)
@@ -163,15 +199,32 @@ def test_two_replicas_share_one_recording(replicas: list[ServiceProcess]) -> Non
                 assert download(client, sid, seq).content == data, seq
 
         # Enough chunks that finalization (which re-reads every blob) is still running when
-        # replica A, which took the `stop`, is killed.
+        # replica A, which took the `stop`, is killed: killed once it is seen finalizing (the
+        # session `processing`, as B reports it, and A holding the lease in the database).
         for n in range(120):
             add((a, b)[n % 2], noise(1000 + n, 64_000))
         assert a.post(f"{BASE}/{sid}/stop").status_code == 200
+        deadline = time.monotonic() + 30
+        while True:
+            status = session(b, sid)["status"]
+            lease = _finalization_lease(shared, sid)
+            if status == "processing" and lease is not None:
+                break
+            assert status == "stopped", f"finalization ended before A was seen at it: {status}"
+            assert time.monotonic() < deadline, "A never started the finalization"
+            time.sleep(0.01)
     a_server.kill()
+    killed = datetime.now(UTC)
+    held = _finalization_lease(shared, sid)  # as A left it: nobody takes a live lease
+    assert held is not None
+    assert _owner_port(held) == a_server.port, ("A held the finalization lease", held)
+    assert held["until"] > killed, "A's lease was still live when A was killed"
 
     with b_server.client() as b:
         final = wait_status(b, sid, {"completed", "failed"}, timeout=60)
         assert final["status"] == "completed", final
+        # B completed it after A's lease expired, not before (not by ignoring the lease).
+        assert _instant(final["completed_at"]) >= held["until"], (final["completed_at"], held)
         manifest = b.get(f"{BASE}/{sid}/manifest").json()
         assert manifest["chunks_count"] == len(chunks)
         assert manifest["signature"]
@@ -179,7 +232,14 @@ def test_two_replicas_share_one_recording(replicas: list[ServiceProcess]) -> Non
         assert [entry["type"] for entry in entries] == ["completed"], entries  # one, once
         for seq in (0, len(chunks) // 2, len(chunks) - 1):
             assert download(b, sid, seq).content == chunks[seq]
-    assert '"finalized"' in b_server.log_path.read_text(), "B took the finalization over"
+    # B's log says it completed it (B also logs `finalized` with status `recording` for the
+    # no-op run the pipeline resume through B scheduled: that one does not count).
+    finalized = [
+        (event["session_id"], event["status"])
+        for event in _json_lines(b_server.log_path)
+        if event.get("event") == "finalized"
+    ]
+    assert (sid, "completed") in finalized, ("B took the finalization over", finalized)
 
 
 @pytest.mark.parametrize("broken", ["secret", "bucket"])

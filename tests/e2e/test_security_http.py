@@ -56,6 +56,21 @@ def bobs(server: ServiceProcess) -> str:
     return sid
 
 
+def state(owner: httpx.Client, sid: str) -> dict[str, Any]:
+    """What the owner sees of a session: its record (its `version` and `updated_at` move on
+    any write), its chunk list and its chunks' bytes. Less `duration_seconds`: while the
+    session records, that is now - started_at, not stored state."""
+    session = owner.get(f"{BASE}/{sid}")
+    assert session.status_code == 200, session.text
+    record = session.json()
+    del record["statistics"]["duration_seconds"]
+    chunks = owner.get(f"{BASE}/{sid}/chunks", params={"limit": 1000})
+    assert chunks.status_code == 200, chunks.text
+    listed = chunks.json()["chunks"]
+    blobs = [owner.get(f"{BASE}/{sid}/chunks/{c['chunk_id']}/download").content for c in listed]
+    return {"session": record, "chunks": listed, "blobs": blobs}
+
+
 def operations(http: httpx.Client) -> list[tuple[str, str]]:
     schema = http.get("/schema/openapi.json").json()
     return [
@@ -90,7 +105,10 @@ def test_every_operation_of_the_openapi_document_is_guarded(
         server.client(None) as anonymous,
         server.client(forged_token) as forged,
         server.client(ALICE_TOKEN) as alice,
+        server.client(BOB_TOKEN) as bob,
     ):
+        before = state(bob, bobs)
+        assert before["blobs"] == [b"bob"]
         found = operations(anonymous)
         assert len(found) >= 25
         for method, template in found:
@@ -109,10 +127,16 @@ def test_every_operation_of_the_openapi_document_is_guarded(
                 answer = request(alice, method, template, bobs)
                 assert answer.status_code == 404, (method, template, answer.text)
                 assert bobs not in answer.text or "not found" in answer.text
+            if method != "GET":  # an update, delete, action or upload refused: nothing changed
+                assert state(bob, bobs) == before, (method, template)
 
 
 def test_a_user_sees_and_changes_only_its_own_sessions(server: ServiceProcess, bobs: str) -> None:
-    with server.client(ALICE_TOKEN) as alice, server.client(ADMIN_TOKEN) as admin:
+    with (
+        server.client(ALICE_TOKEN) as alice,
+        server.client(ADMIN_TOKEN) as admin,
+        server.client(BOB_TOKEN) as bob,
+    ):
         mine = new_session(alice, metadata={"owner": "bob", "project": "p"})
         assert alice.get(f"{BASE}/{mine}").json()["metadata"]["owner"] == "alice"
         listed = alice.get(BASE, params={"limit": 1000}).json()
@@ -123,8 +147,10 @@ def test_a_user_sees_and_changes_only_its_own_sessions(server: ServiceProcess, b
         assert stats["sessions_total"] == listed["total"]
         assert admin.get(f"{BASE}/statistics").json()["sessions_total"] > stats["sessions_total"]
         assert admin.get(f"{BASE}/{bobs}").status_code == 200
+        before = state(bob, bobs)
         assert alice.delete(f"{BASE}/{bobs}", params={"force": "true"}).status_code == 404
         assert admin.get(f"{BASE}/{bobs}").status_code == 200, "nothing happened to bob's"
+        assert state(bob, bobs) == before, "nothing happened to bob's"
 
 
 def test_only_an_admin_places_or_lifts_a_legal_hold(server: ServiceProcess) -> None:
@@ -355,49 +381,3 @@ def test_a_stalled_upload_times_out_and_leaves_nothing(impatient_server: Service
         put = http.put(f"{BASE}/{sid}/chunks/0", content=b"complete", headers=OCTETS)
         assert put.status_code == 201
         assert http.get(f"{BASE}/{sid}/chunks/0/download").content == b"complete"
-
-
-# -- secrets hygiene -------------------------------------------------------------------------
-
-
-def test_no_secret_path_or_trace_in_the_log_or_any_error_body(
-    tmp_path: Path, stack_env: dict[str, str]
-) -> None:
-    password = pw = "rdp-Passw0rd-" + "q" * 12
-    probe_token = "probe-token-" + "z" * 24
-    service = ServiceProcess(tmp_path / "hygiene", env=stack_env)
-    service.data_dir.mkdir()
-    service.start()
-    bodies: list[str] = []
-    try:
-        with service.client() as http, service.client(probe_token) as stranger:
-            sid = new_session(http, rdp_config={"host": "h", "password": password})
-            errors = [
-                stranger.get(BASE),
-                http.get(f"{BASE}/sess-nope"),
-                http.get(f"{BASE}/bad id!"),
-                http.post(
-                    BASE, json={"name": "", "rdp_config": {"host": "h", "password": password}}
-                ),
-                http.post(BASE, json={"name": "x", "rdp_config": {"password": pw}}),
-                http.post(BASE, content=b"{", headers={"content-type": "application/json"}),
-                http.put(f"{BASE}/{sid}/chunks/0", content=b"early", headers=OCTETS),
-                http.put(f"{BASE}/{sid}/chunks/0", content=b"x", headers={"content-type": "a/b"}),
-                http.get(f"{BASE}/{sid}/chunks/99/download"),
-                http.get(f"{BASE}/{sid}/consistency", params={"from": "9"}),
-                http.post(f"{BASE}/{sid}/stop"),
-                http.get(f"{BASE}?limit=0"),
-            ]
-            for answer in errors:
-                assert 400 <= answer.status_code < 500, (answer.request.url, answer.text)
-                bodies.append(answer.text)
-            bodies.append(http.get(f"{BASE}/{sid}").text)
-    finally:
-        service.stop()
-    log = service.log_path.read_text()
-    for text in [*bodies, log]:
-        for secret in (password, probe_token, ADMIN_TOKEN, ALICE_TOKEN, JWT_SECRET):
-            assert secret not in text
-        assert str(service.data_dir) not in text
-        assert str(tmp_path) not in text
-        assert "Traceback" not in text

@@ -46,8 +46,13 @@ def test_a_full_then_read_only_chunk_store_loses_nothing(
 ) -> None:
     if stack_env.get("LUCID_BLOB_STORE") == "s3":
         pytest.skip(
-            "a full volume is a filesystem fault; the object store's faults (gateway killed "
-            "mid-upload, hung, a wrong secret) are in tests/contract/test_s3_blob_store.py"
+            "a full volume is a filesystem fault; the object store's faults are contract "
+            "tests on a real radosgw: killed mid-upload (test_s3_blob_store.py::"
+            "test_an_upload_cut_off_halfway_leaves_the_old_object), a wrong secret "
+            "(test_s3_blob_store.py::test_a_wrong_secret_is_refused_by_the_signature_check), "
+            "hung (test_hung_s3_gateway.py::"
+            "test_put_and_get_on_a_hung_gateway_answer_unavailable_within_a_bound; "
+            "test_health_probe_contract.py::test_up_down_and_back[s3] for the probe)"
         )
     env = {
         **stack_env,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
+import selectors
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -297,7 +299,34 @@ async def test_a_log_line_is_not_an_anchor(ops: Ops) -> None:
     assert ops.telemetry.counts[("anchoring", "anchored")] == 0
 
 
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An asyncio loop on virtual time: whenever it would wait for its next timer with nothing
+    to do, its clock jumps to that timer instead. anyio's sleeps, timeouts and
+    `current_time()` read this clock, so PeriodicJob (which takes no clock of its own) runs
+    its backoff without waiting, and the gaps measured are exactly those it chose."""
+
+    def __init__(self) -> None:
+        super().__init__(selectors.DefaultSelector())
+        self._now = 0.0
+        wait = self._selector.select
+
+        def select(timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+            ready = wait(0)
+            if not ready and timeout is not None and timeout > 0:
+                self._now += timeout
+            elif not ready and timeout is None:
+                raise AssertionError("nothing to do and no timer: the test would hang")
+            return ready
+
+        self._selector.select = select  # type: ignore[method-assign]
+
+    def time(self) -> float:
+        return self._now
+
+
+@pytest.mark.parametrize("anyio_backend", [("asyncio", {"loop_factory": VirtualTimeLoop})])
 async def test_a_periodic_job_backs_off_and_recovers() -> None:
+    assert isinstance(asyncio.get_running_loop(), VirtualTimeLoop)
     calls: list[float] = []
     failing = True
 

@@ -1,0 +1,188 @@
+"""Secrets hygiene, on every stack (S3 included: this module is not in BLOB_INDEPENDENT):
+no secret of the configuration, no data path and no traceback in the server's log or in
+any answer, error answers included.
+
+The secrets are real ones the server is configured with: the API tokens, a JWT secret, an
+inline master key, the S3 secret key (on the S3 stack) and the MongoDB password. The
+stack's MongoDB URL carries no password (its wire server runs without users), so on the
+MongoDB stacks this test runs a wire server of its own that requires SCRAM with one user,
+and gives the server a URL with that user's password. (With MONGODB_TEST_URL, its
+password is used when it has one.)
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import pytest
+
+from tests.e2e.test_security_http import JWT_SECRET, OCTETS, new_session
+from tests.servers import ADMIN_TOKEN, ALICE_TOKEN, ServiceProcess
+from tests.servers_db import (
+    MongoecoServer,
+    fresh_database_name,
+    mongo_target_from_env,
+    mongoeco_python,
+    running_or_skip,
+)
+
+pytestmark = pytest.mark.e2e
+
+BASE = "/api/v1/sessions"
+MONGO_USER = "lucid"
+# The wire server's SCRAM-SHA-1 refuses good passwords, and pymongo falls back to it when it
+# negotiates: the URLs name SCRAM-SHA-256.
+_OPTIONS = "directConnection=true&authSource=admin&authMechanism=SCRAM-SHA-256"
+
+# tests/servers_db.py's launcher, with one SCRAM user: every command needs authentication.
+_AUTHENTICATING_LAUNCHER = r"""
+import argparse, asyncio, signal
+from mongoeco.engines import MemoryEngine
+from mongoeco.wire import AsyncMongoEcoProxyServer, WireAuthUser
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--password-file", required=True)
+    args = parser.parse_args()
+    password = open(args.password_file).read()
+    user = WireAuthUser(args.user, password, roles=({"role": "root", "db": "admin"},))
+    server = AsyncMongoEcoProxyServer(
+        engine=MemoryEngine(), host="127.0.0.1", port=args.port, auth_users=(user,)
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    address = await server.start()
+    print("mongoeco ready", address.uri, flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+
+asyncio.run(main())
+"""
+
+
+@dataclass
+class AuthenticatingMongoeco(MongoecoServer):
+    """mongoeco's wire server requiring SCRAM as `MONGO_USER` with `password` (passed in a
+    file, not on the command line)."""
+
+    name: str = "mongoeco-auth"
+    password: str = ""
+
+    @property
+    def url(self) -> str:
+        secret = quote(self.password, safe="")
+        return f"mongodb://{MONGO_USER}:{secret}@127.0.0.1:{self.port}/?{_OPTIONS}"
+
+    def database_url(self, database: str) -> str:
+        secret = quote(self.password, safe="")
+        return f"mongodb://{MONGO_USER}:{secret}@127.0.0.1:{self.port}/{database}?{_OPTIONS}"
+
+    def start(self, timeout: float = 30.0) -> AuthenticatingMongoeco:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        password_file = self.data_dir / "password"
+        password_file.write_text(self.password)
+        password_file.chmod(0o600)
+        command = [mongoeco_python(), "-c", _AUTHENTICATING_LAUNCHER, "--port", str(self.port)]
+        self._spawn([*command, "--user", MONGO_USER, "--password-file", str(password_file)])
+        self._wait(self._answers, timeout)
+        return self
+
+    def _answers(self) -> bool:
+        from pymongo import MongoClient
+        from pymongo.errors import PyMongoError
+
+        client: MongoClient[dict[str, object]] = MongoClient(self.url, serverSelectionTimeoutMS=300)
+        try:
+            client.admin.command("ping")
+            return True
+        except PyMongoError:
+            return False
+        finally:
+            client.close()
+
+
+@contextmanager
+def mongo_with_password(stack_env: dict[str, str], folder: Path) -> Iterator[tuple[str, str]]:
+    """A MongoDB URL with a password, and that password ("" when the stack has no MongoDB,
+    or MONGODB_TEST_URL names a server without one)."""
+    if "MONGODB_URL" not in stack_env:
+        yield "", ""
+        return
+    if mongo_target_from_env() is not None:
+        yield stack_env["MONGODB_URL"], urlsplit(stack_env["MONGODB_URL"]).password or ""
+        return
+    password = "mongo-Passw0rd-" + secrets.token_urlsafe(18)
+    with running_or_skip(AuthenticatingMongoeco(folder, password=password)) as server:
+        yield server.database_url(fresh_database_name()), password
+
+
+def test_no_secret_path_or_trace_in_the_log_or_any_error_body(
+    tmp_path: Path, stack_env: dict[str, str]
+) -> None:
+    password = pw = "rdp-Passw0rd-" + "q" * 12
+    probe_token = "probe-token-" + "z" * 24
+    master_key = base64.b64encode(os.urandom(32)).decode()
+    with mongo_with_password(stack_env, tmp_path / "mongo") as (mongodb_url, mongo_password):
+        env = {**stack_env, "LUCID_MASTER_KEY": master_key, "JWT_SECRET_KEY": JWT_SECRET}
+        if mongodb_url:
+            env["MONGODB_URL"] = mongodb_url
+        configured = [password, probe_token, ADMIN_TOKEN, ALICE_TOKEN, JWT_SECRET, master_key]
+        if "LUCID_S3_SECRET_ACCESS_KEY" in env:
+            configured.append(env["LUCID_S3_SECRET_ACCESS_KEY"])
+        if mongo_password:
+            configured.append(mongo_password)
+        service = ServiceProcess(tmp_path / "hygiene", env=env)
+        service.data_dir.mkdir()
+        service.start()
+        bodies: list[str] = []
+        try:
+            with service.client() as http, service.client(probe_token) as stranger:
+                sid = new_session(http, rdp_config={"host": "h", "password": password})
+                errors = [
+                    stranger.get(BASE),
+                    http.get(f"{BASE}/sess-nope"),
+                    http.get(f"{BASE}/bad id!"),
+                    http.post(
+                        BASE, json={"name": "", "rdp_config": {"host": "h", "password": password}}
+                    ),
+                    http.post(BASE, json={"name": "x", "rdp_config": {"password": pw}}),
+                    http.post(BASE, content=b"{", headers={"content-type": "application/json"}),
+                    http.put(f"{BASE}/{sid}/chunks/0", content=b"early", headers=OCTETS),
+                    http.put(
+                        f"{BASE}/{sid}/chunks/0", content=b"x", headers={"content-type": "a/b"}
+                    ),
+                    http.get(f"{BASE}/{sid}/chunks/99/download"),
+                    http.get(f"{BASE}/{sid}/consistency", params={"from": "9"}),
+                    http.post(f"{BASE}/{sid}/stop"),
+                    http.get(f"{BASE}?limit=0"),
+                ]
+                for answer in errors:
+                    assert 400 <= answer.status_code < 500, (answer.request.url, answer.text)
+                    bodies.append(answer.text)
+                bodies.append(http.get(f"{BASE}/{sid}").text)
+                bodies.append(http.get("/health").text)
+            shown = service.run_cli("check-config")  # shows paths, never a secret
+            assert shown.returncode == 0, shown.stderr
+        finally:
+            service.stop()
+    log = service.log_path.read_text()
+    for text in [*bodies, log, shown.stdout + shown.stderr]:
+        for secret in configured:
+            assert secret not in text
+    for text in [*bodies, log]:
+        assert str(service.data_dir) not in text
+        assert str(tmp_path) not in text
+        assert "Traceback" not in text
