@@ -20,12 +20,22 @@ __all__ = [
     "ADMIN_TOKEN",
     "ALICE_TOKEN",
     "BOB_TOKEN",
+    "LONGEST_SUBPROCESS",
+    "PER_TEST_TIMEOUT",
     "TEST_TOKENS",
     "ServiceProcess",
     "bearer",
     "free_port",
     "lucid_sessions_command",
 ]
+
+# pyproject.toml's [tool.pytest.ini_options] `timeout`: pytest-timeout kills a test after it
+# (tests/unit/test_test_timeouts.py checks that the two agree).
+PER_TEST_TIMEOUT = 300.0
+# The longest any one subprocess or wait of a test may take: below PER_TEST_TIMEOUT with room
+# for the test's other work, so that a slow command fails the test with its own message (and
+# its output so far) instead of pytest-timeout killing the test first without either.
+LONGEST_SUBPROCESS = 240.0
 
 # The tokens every test server accepts (LUCID_API_TOKENS): one admin, two users.
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"

@@ -28,19 +28,19 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from tests.components import unavailable
 from tests.servers import free_port
 
 __all__ = [
     "MONGOECO_VENV",
+    "REDIS_DATABASES",
     "DatabaseServers",
     "MongoTarget",
     "MongoecoServer",
     "RedisServer",
     "ServerUnavailable",
-    "database_servers",
     "fresh_database_name",
     "mongo_target_from_env",
     "mongoeco_python",
@@ -51,19 +51,29 @@ __all__ = [
 ROOT = Path(__file__).resolve().parents[1]
 MONGOECO_VENV = Path(os.environ.get("LUCID_MONGOECO_VENV", str(ROOT / ".venv-mongoeco")))
 
+# With --user and --password-file: one SCRAM user (role root), and every command needs
+# authentication (the password is read from the file, never passed on the command line).
 _MONGOECO_LAUNCHER = r"""
 import argparse, asyncio, signal
 from mongoeco.engines import MemoryEngine, SQLiteEngine
-from mongoeco.wire import AsyncMongoEcoProxyServer
+from mongoeco.wire import AsyncMongoEcoProxyServer, WireAuthUser
 
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--sqlite")
+    parser.add_argument("--user")
+    parser.add_argument("--password-file")
     args = parser.parse_args()
     engine = SQLiteEngine(args.sqlite, executor_workers=1) if args.sqlite else MemoryEngine()
-    server = AsyncMongoEcoProxyServer(engine=engine, host=args.host, port=args.port)
+    users = ()
+    if args.user:
+        password = open(args.password_file).read()
+        users = (WireAuthUser(args.user, password, roles=({"role": "root", "db": "admin"},)),)
+    server = AsyncMongoEcoProxyServer(
+        engine=engine, host=args.host, port=args.port, auth_users=users
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -93,6 +103,11 @@ def fresh_database_name() -> str:
 
 
 # -- Redis ---------------------------------------------------------------------------------------
+
+
+# The session redis-server's numbered databases (tests/conftest.py `session_redis`), one per
+# user, so that none sees another's keys (0 stays unused).
+REDIS_DATABASES = {"mongo+redis": 1, "mongo+redis+s3": 2, "replicas": 3, "secret-files": 4}
 
 
 def redis_server_binary() -> str:
@@ -200,7 +215,12 @@ class RedisServer(_Process):
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return self.url_for(0)
+
+    def url_for(self, database: int) -> str:
+        """The URL of one of the server's numbered databases (0-15): users of the session's
+        server keep apart by number (REDIS_DATABASES)."""
+        return f"redis://127.0.0.1:{self.port}/{database}"
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         self._spawn(
@@ -256,6 +276,11 @@ def mongoeco_python() -> str:
     return str(python)
 
 
+# The wire server's SCRAM-SHA-1 refuses good passwords, and pymongo falls back to it when it
+# negotiates: an authenticating server's URL names SCRAM-SHA-256.
+_AUTH_OPTIONS = "directConnection=true&authSource=admin&authMechanism=SCRAM-SHA-256"
+
+
 def _mongo_answers(url: str) -> bool:
     from pymongo import MongoClient
     from pymongo.errors import PyMongoError
@@ -273,20 +298,36 @@ def _mongo_answers(url: str) -> bool:
 @dataclass
 class MongoecoServer(_Process):
     """mongoeco's wire server; in memory, or on a SQLite file (`sqlite_path`) that outlives
-    restarts."""
+    restarts. With `auth_user`, it requires SCRAM as that user with `password` (handed to
+    the server in a file of mode 0600 beside its log, not on the command line), and `url`
+    carries both."""
 
     name: str = "mongoeco"
     component: ClassVar[str] = "mongo"
     sqlite_path: Path | None = None
+    auth_user: str | None = None
+    password: str = ""
 
     @property
     def url(self) -> str:
-        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+        if self.auth_user is None:
+            return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+        user, secret = quote(self.auth_user, safe=""), quote(self.password, safe="")
+        return f"mongodb://{user}:{secret}@127.0.0.1:{self.port}/?{_AUTH_OPTIONS}"
+
+    @property
+    def password_file(self) -> Path:
+        return self.data_dir / "password"
 
     def start(self, timeout: float = 30.0) -> MongoecoServer:
         command = [mongoeco_python(), "-c", _MONGOECO_LAUNCHER, "--port", str(self.port)]
         if self.sqlite_path is not None:
             command += ["--sqlite", str(self.sqlite_path)]
+        if self.auth_user is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.password_file.write_text(self.password)
+            self.password_file.chmod(0o600)
+            command += ["--user", self.auth_user, "--password-file", str(self.password_file)]
         self._spawn(command)
         self._wait(lambda: _mongo_answers(self.url), timeout)
         return self
@@ -355,35 +396,10 @@ def mongo_target_from_env() -> MongoTarget | None:
 
 @dataclass
 class DatabaseServers:
-    """A MongoDB database and a redis-server for one service process (e2e tests)."""
+    """A MongoDB database and a Redis database for one service process (e2e tests), on the
+    session's servers (tests/conftest.py)."""
 
     env: dict[str, str]  # MONGODB_URL and REDIS_URL, for tests.servers.ServiceProcess(env=...)
-    redis: RedisServer  # kill / restart it to prove the cache is optional
-    mongo: MongoecoServer | None  # None when MONGODB_TEST_URL is used
-    s3: Any = None  # a tests.servers_s3.S3Server when chunk blobs go to S3
-
-
-@contextmanager
-def database_servers(data_dir: Path) -> Iterator[DatabaseServers]:
-    """Start redis-server and (unless MONGODB_TEST_URL is set) mongoeco; a fresh database.
-
-    Raises ServerUnavailable when one cannot be started (`tests.components.unavailable`).
-    """
-    target = mongo_target_from_env()
-    mongo = None
-    redis = RedisServer(data_dir / "redis")
-    database = fresh_database_name()
-    try:
-        if target is None:
-            mongo = MongoecoServer(data_dir / "mongoeco").start()
-            target = MongoTarget(mongo.url, emulated=True)
-        redis.start()
-        yield DatabaseServers(
-            {"MONGODB_URL": target.url(database), "REDIS_URL": redis.url}, redis, mongo
-        )
-    finally:
-        redis.stop()
-        if mongo is not None:
-            mongo.stop()
-        elif target is not None:
-            target.drop(database)
+    redis: RedisServer  # the session's: shared, so never killed (start your own to do that)
+    mongo: MongoTarget  # the session's mongoeco server, or MONGODB_TEST_URL
+    s3: Any = None  # the session's tests.servers_s3.S3Server when chunk blobs go to S3

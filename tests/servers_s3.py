@@ -4,7 +4,9 @@ Debian's `radosgw`, `ceph-mon`, `ceph-osd` and `ceph-common` (16.2; installed by
 scripts/ensure-test-services.sh) run as three foreground processes on free 127.0.0.1 ports:
 one monitor, one OSD keeping objects in memory (`memstore`), pool size 1, no cephx (`auth *
 required = none`; `ms mon client mode = crc`, else radosgw loops on an auth error), quick
-consensus (`paxos propose interval = 0.05`), and deleted objects collected within seconds
+consensus (`paxos propose interval = 0.05`), a killed gateway's stale RADOS watches dropped
+after 10 s rather than 30 (`osd client watch timeout`: until then, the new gateway's first
+bucket creation waits on a notify to the dead one), and deleted objects collected within seconds
 (`rgw gc obj min wait = 0`, `rgw gc processor period = 5`). radosgw checks SigV4 signatures
 like any S3 service. A user with a random key pair comes from `radosgw-admin user create`;
 buckets are made with a presigned PUT (obstore cannot create buckets).
@@ -72,6 +74,7 @@ osd crush chooseleaf type = 0
 osd objectstore = memstore
 memstore device bytes = {memstore_bytes}
 paxos propose interval = 0.05
+osd client watch timeout = 10
 run dir = {dir}/run
 log file = {dir}/log/$name.log
 admin socket = {dir}/run/$name.asok
@@ -212,6 +215,10 @@ class S3Server:
             return False
         osds = json.loads(done.stdout).get("osds", [])
         return any(osd.get("up") == 1 for osd in osds)
+
+    def wait_until_answering(self, timeout: float = 30.0) -> None:
+        """Back from `gateway.pause()`/`resume()`: wait until the gateway answers again."""
+        self.gateway._wait(self._gateway_answers, timeout)
 
     def _gateway_answers(self) -> bool:
         try:

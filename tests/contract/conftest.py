@@ -1,8 +1,8 @@
 """Ports under contract: each fixture hands a test every implementation of one port.
 
-"mongo" runs the Beanie adapters against one mongoeco wire server per test session (or the
-real server named by MONGODB_TEST_URL), each test on a fresh database; without mongoeco
-(no Python 3.13 here) those cases skip with the reason.
+"mongo" runs the Beanie adapters against the session's mongoeco wire server (or the real
+server named by MONGODB_TEST_URL; `mongo_target` in tests/conftest.py), each test on a fresh
+database; "s3" against the session's RADOS Gateway (`s3_server`), each test in a fresh bucket.
 """
 
 from __future__ import annotations
@@ -45,14 +45,9 @@ from lucid_sessions.domain.ports.session_repository import (
     SessionSummary,
 )
 from lucid_sessions.domain.session import Session
-from tests.components import unavailable
 from tests.servers_db import (
-    MongoecoServer,
     MongoTarget,
-    ServerUnavailable,
     fresh_database_name,
-    mongo_target_from_env,
-    running_or_skip,
 )
 from tests.servers_s3 import S3Server
 
@@ -77,17 +72,6 @@ class Opened:
 
 
 # -- MongoDB -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def mongo_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoTarget]:
-    """MONGODB_TEST_URL, or one mongoeco server (in memory) for the whole test session."""
-    configured = mongo_target_from_env()
-    if configured is not None:
-        yield configured
-        return
-    with running_or_skip(MongoecoServer(tmp_path_factory.mktemp("mongoeco"))) as server:
-        yield MongoTarget(server.url, emulated=True)
 
 
 @pytest.fixture
@@ -209,18 +193,6 @@ def pipeline_stats(request: pytest.FixtureRequest) -> PipelineStats:
 @pytest.fixture(params=METADATA_STORES)
 def session_log(request: pytest.FixtureRequest) -> SessionLog:
     return _metadata_store(request, InMemorySessionLog, "session_log", SqliteSessionLog)
-
-
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """One RADOS Gateway (its own throwaway Ceph cluster) for the whole test session."""
-    server = S3Server(tmp_path_factory.mktemp("radosgw"))
-    try:
-        server.start()
-    except ServerUnavailable as exc:
-        unavailable("s3", str(exc))
-    yield server
-    server.stop()
 
 
 def s3_blob_store(server: S3Server, bucket: str, prefix: str = "") -> S3BlobStore:

@@ -41,12 +41,14 @@ def impatient_store(server: S3Server, bucket: str, timeout_seconds: float) -> S3
 
 @contextmanager
 def hung(server: S3Server) -> Iterator[None]:
-    """The gateway stopped (SIGSTOP) for the block, and resumed after it, always."""
+    """The gateway stopped (SIGSTOP) for the block, and resumed after it, always (and
+    answering again before the test goes on)."""
     server.gateway.pause()
     try:
         yield
     finally:
         server.gateway.resume()
+        server.wait_until_answering()
 
 
 async def unavailable_within_bound(call: Callable[[], Awaitable[object]]) -> float:

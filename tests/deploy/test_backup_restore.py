@@ -14,13 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.http import BASE, OCTETS
 from tests.servers import ServiceProcess
 
 pytestmark = pytest.mark.e2e
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-BASE = "/api/v1/sessions"
-OCTETS = {"Content-Type": "application/octet-stream"}
 WAIT_SECONDS = 30  # the longest any wait of this test may take
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import LONGEST_SUBPROCESS
+
 ROOT = Path(__file__).resolve().parents[2]
 WHEEL = re.compile(
     r"^(?P<name>[^-]+)-[^-]+(-\d[^-]*)?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>.+)\.whl$"
@@ -32,7 +34,7 @@ def arm64_wheels(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
         env={**os.environ, "WHEELS_OUT": str(out), "PIP": str(pip)},
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=LONGEST_SUBPROCESS,
         cwd=ROOT,
     )
     assert done.returncode == 0, f"no aarch64 wheel set for CPython 3.11:\n{done.stderr[-3000:]}"

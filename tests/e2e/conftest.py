@@ -4,7 +4,8 @@ Every e2e test runs against the configurations of the service (the S3 one leaves
 modules in BLOB_INDEPENDENT): `embedded` (SQLite and
 the filesystem, no cache), `mongo+redis` (MongoDB through Beanie, on the mongoeco wire server
 or MONGODB_TEST_URL, and a real redis-server as the cache, chunks on the filesystem) and
-`mongo+redis+s3` (the same with chunk blobs in a bucket of a real RADOS Gateway).
+`mongo+redis+s3` (the same with chunk blobs in a bucket of a real RADOS Gateway). The stacks
+share the run's servers (tests/conftest.py), each on a database and a bucket of its own.
 """
 
 from __future__ import annotations
@@ -17,13 +18,12 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
-from tests.components import unavailable
 from tests.servers import ServiceProcess
 from tests.servers_db import (
+    REDIS_DATABASES,
     DatabaseServers,
     MongoTarget,
-    ServerUnavailable,
-    database_servers,
+    RedisServer,
     fresh_database_name,
 )
 from tests.servers_s3 import S3Server
@@ -71,26 +71,27 @@ def s3_env(server: S3Server, bucket: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session", params=STACKS)
-def stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[DatabaseServers | None]:
+def stack(request: pytest.FixtureRequest) -> Iterator[DatabaseServers | None]:
+    """The stack's settings, on the session's servers (tests/conftest.py): a MongoDB database
+    and a Redis database of its own, and on S3 a bucket of its own."""
     if request.param == "embedded":
         yield None
         return
+    target: MongoTarget = request.getfixturevalue("mongo_target")
+    redis: RedisServer = request.getfixturevalue("session_redis")
+    database = fresh_database_name()
+    env = {
+        "MONGODB_URL": target.url(database),
+        "REDIS_URL": redis.url_for(REDIS_DATABASES[request.param]),
+    }
+    s3: S3Server | None = None
+    if request.param == "mongo+redis+s3":
+        s3 = request.getfixturevalue("s3_server")
+        env.update(s3_env(s3, s3.make_bucket()))
     try:
-        with database_servers(tmp_path_factory.mktemp("databases")) as servers:
-            if request.param == "mongo+redis":
-                yield servers
-                return
-            s3 = S3Server(tmp_path_factory.mktemp("radosgw"))
-            s3.start()
-            try:
-                env = {**servers.env, **s3_env(s3, s3.make_bucket())}
-                yield DatabaseServers(env, servers.redis, servers.mongo, s3)
-            finally:
-                s3.stop()
-    except ServerUnavailable as exc:
-        unavailable(exc.component, f"the {request.param} stack cannot start: {exc}")
+        yield DatabaseServers(env, redis, target, s3)
+    finally:
+        target.drop(database)
 
 
 @pytest.fixture(scope="session")

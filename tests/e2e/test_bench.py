@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.components import unavailable
+from tests.servers import LONGEST_SUBPROCESS
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +42,7 @@ def test_the_benchmark_command_prints_every_goal() -> None:
         [sys.executable, str(ROOT / "bench" / "run.py"), "--tiny", "--runs", "1"],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=LONGEST_SUBPROCESS,
         check=False,
         cwd=ROOT,
     )

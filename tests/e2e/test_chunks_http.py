@@ -15,14 +15,13 @@ import httpx
 import pytest
 
 from lucid_sessions.domain.merkle import root_from_leaf_hashes
+from tests.e2e.http import BASE, OCTET_STREAM, OCTETS
 from tests.e2e.test_sessions_http import assert_error, create
 from tests.servers import ServiceProcess
 from tests.stored_blobs import blob_names, on_s3
 
 pytestmark = pytest.mark.e2e
 
-BASE = "/api/v1/sessions"
-OCTETS = "application/octet-stream"
 CIPHERS = {"aes-256-gcm", "chacha20-poly1305"}
 CAP = 65536
 
@@ -67,7 +66,7 @@ def put_chunk(
     data: bytes,
     headers: Mapping[str, str] | None = None,
 ) -> httpx.Response:
-    sent = {"Content-Type": OCTETS, **(headers or {})}
+    sent = {**OCTETS, **(headers or {})}
     return client.put(f"{BASE}/{sid}/chunks/{seq}", content=data, headers=sent)
 
 
@@ -268,7 +267,7 @@ def test_wrong_content_type_is_415(client: httpx.Client, content_type: str | Non
     sid = recording(client)
     headers = {} if content_type is None else {"Content-Type": content_type}
     response = client.put(f"{BASE}/{sid}/chunks/0", content=b"data", headers=headers)
-    assert_error(response, 415, OCTETS)
+    assert_error(response, 415, OCTET_STREAM)
     assert session(client, sid)["statistics"]["chunks_count"] == 0
 
 
@@ -283,9 +282,7 @@ def test_body_over_the_cap_is_413_and_nothing_is_stored(
         for _ in range(5):
             yield b"\x07" * (CAP // 4)
 
-    streamed = capped.put(
-        f"{BASE}/{sid}/chunks/0", content=pieces(), headers={"Content-Type": OCTETS}
-    )
+    streamed = capped.put(f"{BASE}/{sid}/chunks/0", content=pieces(), headers=OCTETS)
     assert_error(streamed, 413)
     assert session(capped, sid)["statistics"]["chunks_count"] == 0
     assert_error(capped.get(f"{BASE}/{sid}/chunks/0"), 404)
@@ -461,7 +458,7 @@ def test_download_is_byte_exact_with_headers(client: httpx.Client, stored: dict[
         assert response.status_code == 200, response.text
         assert response.content == data
         headers = response.headers
-        assert headers["content-type"].split(";")[0] == OCTETS
+        assert headers["content-type"].split(";")[0] == OCTET_STREAM
         assert int(headers["content-length"]) == len(data)
         assert headers["etag"] == f'"{b3(data)}"'
         assert headers["content-disposition"].startswith("attachment")
@@ -507,7 +504,7 @@ def test_recording_is_the_concatenation(client: httpx.Client, stored: dict[str, 
     assert response.status_code == 200, response.text
     assert response.content == whole
     assert int(response.headers["content-length"]) == len(whole)
-    assert response.headers["content-type"].split(";")[0] == OCTETS
+    assert response.headers["content-type"].split(";")[0] == OCTET_STREAM
     # Ranges that cross chunk boundaries (300 | 1000 | 70000).
     for start, end in [(290, 310), (250, 1400), (0, len(whole)), (1299, 1301), (5, 6)]:
         ranged = client.get(
@@ -638,7 +635,7 @@ def test_health_answers_during_a_large_upload(client: httpx.Client, server: Serv
                 result["response"] = http.put(
                     f"{BASE}/{sid}/chunks/0",
                     content=slow_body(),
-                    headers={"Content-Type": OCTETS, "X-Content-BLAKE3": b3(big)},
+                    headers={**OCTETS, "X-Content-BLAKE3": b3(big)},
                 )
         except BaseException as exc:
             result["error"] = exc

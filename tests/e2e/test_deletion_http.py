@@ -19,8 +19,7 @@ session on one of its periodic sweeps.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -28,11 +27,11 @@ import anyio
 import httpx
 import obstore
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from lucid_sessions.bootstrap.container import open_container
 from lucid_sessions.bootstrap.settings.loading import load_settings
 from tests.e2e.conftest import own_database
+from tests.e2e.http import BASE, eventually, metric
 from tests.e2e.test_chunks_http import recording, session, upload, wait_status
 from tests.e2e.test_session_log_http import LOG
 from tests.servers import ServiceProcess
@@ -40,7 +39,6 @@ from tests.servers_db import DatabaseServers
 
 pytestmark = pytest.mark.e2e
 
-BASE = "/api/v1/sessions"
 SWEEP_SECONDS = 1
 CHUNKS = 3
 
@@ -119,22 +117,6 @@ def deletions(http: httpx.Client) -> list[dict[str, Any]]:
     return [entry for entry in found if entry["type"] == "deleted"]
 
 
-def metric(http: httpx.Client, name: str, **labels: str) -> float:
-    text = http.get("/metrics").text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    return 0.0
-
-
-def eventually(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        time.sleep(0.1)
-
-
 # -- tests ------------------------------------------------------------------------------------
 
 
@@ -166,7 +148,7 @@ def test_the_service_sweeps_expired_sessions_by_itself(
         fresh = completed(http, name="stopped just now", storage_config={"retention_days": 1})
         long_kept = completed(http, name="kept 30 days", storage_config={"retention_days": 30})
         root = session(http, expiring)["merkle_root"]
-        assert metric(http, "lucid_session_deletions_total", reason="retention") == 0
+        assert metric(http, "lucid_session_deletions_total", missing=0.0, reason="retention") == 0
 
         # Two days ago for each but `fresh`: past the retention of `expiring` and `held`, within
         # that of `long_kept`. `expiring` last, so the sweep that deletes it met the others
@@ -191,10 +173,12 @@ def test_the_service_sweeps_expired_sessions_by_itself(
         eventually(lambda: stored_objects(server, stack, expiring) == [], "its blobs are removed")
         # Counted once the sweep that deleted it has met every expired session.
         eventually(
-            lambda: metric(http, "lucid_retention_sessions_total", outcome="deleted") == 1,
+            lambda: (
+                metric(http, "lucid_retention_sessions_total", missing=0.0, outcome="deleted") == 1
+            ),
             "the sweep is counted",
         )
-        assert metric(http, "lucid_session_deletions_total", reason="retention") == 1
+        assert metric(http, "lucid_session_deletions_total", missing=0.0, reason="retention") == 1
 
         for kept in (held, fresh, long_kept):
             assert http.get(f"{BASE}/{kept}").status_code == 200, kept

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.components import unavailable
-from tests.servers import ADMIN_TOKEN, ServiceProcess
+from tests.servers import ADMIN_TOKEN, LONGEST_SUBPROCESS, ServiceProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -74,7 +74,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
         command,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=LONGEST_SUBPROCESS,
         check=False,
         cwd=tmp_path,
         env={**os.environ, "SCHEMATHESIS_HOOKS": ""},

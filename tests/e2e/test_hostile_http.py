@@ -21,11 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.e2e.conftest import own_database
+from tests.e2e.http import BASE, JSON, OCTETS
 from tests.servers import ADMIN_TOKEN, ALICE_TOKEN, BOB_TOKEN, ServiceProcess
 
 pytestmark = pytest.mark.e2e
 
-BASE = "/api/v1/sessions"
 HEADER_TIMEOUT = 2.0
 BODY_TIMEOUT = 2.0
 MAX_HEADER_BYTES = 32 * 1024  # the default
@@ -253,9 +253,6 @@ def test_malformed_http_is_a_json_400(edge: ServiceProcess) -> None:
 
 
 # -- the corpus --------------------------------------------------------------------------
-
-JSON = {"Content-Type": "application/json"}
-OCTETS = {"Content-Type": "application/octet-stream"}
 
 
 @pytest.mark.parametrize(

@@ -19,12 +19,10 @@ import httpx
 import pytest
 
 from tests.components import unavailable
+from tests.e2e.http import BASE, OCTETS, eventually
 from tests.servers import ADMIN_TOKEN, ServiceProcess, lucid_sessions_command
 
 pytestmark = pytest.mark.e2e
-
-BASE = "/api/v1/sessions"
-OCTETS = {"content-type": "application/octet-stream"}
 
 
 def tool(name: str) -> str:
@@ -151,10 +149,11 @@ def test_a_generated_client_drives_the_whole_journey(
     stop = importlib.import_module("lucid_client.api.sessions.stop_recording")
     assert stop.sync(sid, client=client).status.value in ("stopped", "processing", "completed")
     get = importlib.import_module("lucid_client.api.sessions.get_session")
-    deadline = time.monotonic() + 30
-    while get.sync(sid, client=client).status.value != "completed":
-        assert time.monotonic() < deadline, "finalization did not complete"
-        time.sleep(0.1)
+    eventually(
+        lambda: get.sync(sid, client=client).status.value == "completed",
+        "finalization did not complete",
+        timeout=30,
+    )
     manifest = importlib.import_module("lucid_client.api.integrity.manifest").sync(
         sid, client=client
     )

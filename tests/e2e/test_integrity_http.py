@@ -21,6 +21,7 @@ from lucid_sessions.domain.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.e2e.http import BASE
 from tests.e2e.test_chunks_http import (
     leaf_hex,
     noise,
@@ -35,7 +36,6 @@ from tests.servers import ServiceProcess, lucid_sessions_command
 
 pytestmark = pytest.mark.e2e
 
-BASE = "/api/v1/sessions"
 TOTAL = 13
 SIZES = (1, 2, 3, 4, 5, 7, 8, 12, 13)
 

@@ -16,14 +16,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.e2e.http import BASE, JSON
 from tests.e2e.test_sessions_http import assert_error
 from tests.servers import ServiceProcess
 
 pytestmark = pytest.mark.e2e
 
-BASE = "/api/v1/sessions"
 LIMIT = 4096  # well under the default of 256 KiB
-JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.components import unavailable
+from tests.e2e.http import BASE, metric_value
 from tests.e2e.test_chunks_http import recording, upload, wait_status
 from tests.servers import ServiceProcess
 
 pytestmark = pytest.mark.e2e
 
-BASE = "/api/v1/sessions"
 CHUNK_ROUTE = "/api/v1/sessions/{session_id}/chunks/{chunk_id}"
 
 
@@ -43,14 +43,6 @@ def exposition(server: ServiceProcess) -> Iterator[str]:
 
 def _families(text: str) -> dict[str, Any]:
     return {family.name: family for family in text_string_to_metric_families(text)}
-
-
-def _value(text: str, name: str, **labels: str) -> float:
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    raise AssertionError(f"no sample {name}{labels}")
 
 
 def test_exposition_parses_with_the_expected_types(exposition: str) -> None:
@@ -83,34 +75,34 @@ def test_exposition_parses_with_the_expected_types(exposition: str) -> None:
 
 def test_the_work_done_shows(exposition: str, server: ServiceProcess) -> None:
     text = exposition
-    assert _value(text, "lucid_sessions", status="completed") >= 1
+    assert metric_value(text, "lucid_sessions", status="completed") >= 1
     assert "deleting" not in {
         s.labels.get("status") for s in _families(text)["lucid_sessions"].samples
     }
-    assert _value(text, "lucid_chunks_ingested_total") >= 3
-    assert _value(text, "lucid_ingested_bytes_total") >= 3 * 160_000
-    assert _value(text, "lucid_stored_bytes") > 0
-    assert _value(text, "lucid_storage_free_bytes") > 0
-    assert _value(text, "lucid_chunk_ingest_duration_seconds_count") >= 3
-    assert _value(text, "lucid_chunk_download_duration_seconds_count") >= 1
-    assert _value(text, "lucid_pipeline_stage_seconds_total", stage="compression") > 0
-    assert _value(text, "lucid_pipeline_stage_seconds_total", stage="finalization") > 0
-    assert _value(text, "lucid_finalizations_total", outcome="completed") >= 1
-    assert _value(text, "lucid_session_deletions_total", reason="force") >= 1
-    assert _value(text, "lucid_session_log_size") >= 2  # a completion and a deletion
-    assert _value(text, "lucid_quota_refusals_total", reason="free_space") == 0
-    assert _value(text, "lucid_anchoring_attempts_total", outcome="failed") == 0
-    uploads = _value(
+    assert metric_value(text, "lucid_chunks_ingested_total") >= 3
+    assert metric_value(text, "lucid_ingested_bytes_total") >= 3 * 160_000
+    assert metric_value(text, "lucid_stored_bytes") > 0
+    assert metric_value(text, "lucid_storage_free_bytes") > 0
+    assert metric_value(text, "lucid_chunk_ingest_duration_seconds_count") >= 3
+    assert metric_value(text, "lucid_chunk_download_duration_seconds_count") >= 1
+    assert metric_value(text, "lucid_pipeline_stage_seconds_total", stage="compression") > 0
+    assert metric_value(text, "lucid_pipeline_stage_seconds_total", stage="finalization") > 0
+    assert metric_value(text, "lucid_finalizations_total", outcome="completed") >= 1
+    assert metric_value(text, "lucid_session_deletions_total", reason="force") >= 1
+    assert metric_value(text, "lucid_session_log_size") >= 2  # a completion and a deletion
+    assert metric_value(text, "lucid_quota_refusals_total", reason="free_space") == 0
+    assert metric_value(text, "lucid_anchoring_attempts_total", outcome="failed") == 0
+    uploads = metric_value(
         text, "lucid_http_requests_total", method="PUT", route=CHUNK_ROUTE, status="201"
     )
     assert uploads >= 3
-    assert _value(text, "lucid_http_requests_total", route="unmatched", status="404") >= 1
-    lookups = _value(text, "lucid_session_cache_lookups_total", result="hit") + _value(
+    assert metric_value(text, "lucid_http_requests_total", route="unmatched", status="404") >= 1
+    lookups = metric_value(text, "lucid_session_cache_lookups_total", result="hit") + metric_value(
         text, "lucid_session_cache_lookups_total", result="miss"
     )
     if server.env.get("REDIS_URL"):
         assert lookups > 0
-        assert 0 <= _value(text, "lucid_session_cache_hit_ratio") <= 1
+        assert 0 <= metric_value(text, "lucid_session_cache_hit_ratio") <= 1
     else:
         assert lookups == 0  # no cache configured
 

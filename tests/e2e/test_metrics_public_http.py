@@ -15,11 +15,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.e2e.http import BASE
 from tests.servers import ADMIN_TOKEN, ALICE_TOKEN, ServiceProcess
 
 pytestmark = pytest.mark.e2e
-
-BASE = "/api/v1/sessions"
 
 
 def _service(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> ServiceProcess:

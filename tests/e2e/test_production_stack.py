@@ -6,22 +6,22 @@ from __future__ import annotations
 import base64
 import os
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
+from tests.e2e.http import BASE, eventually
 from tests.servers import ServiceProcess, free_port
 from tests.servers_db import MongoecoServer, RedisServer, running_or_skip
 
 pytestmark = pytest.mark.e2e
 
-BASE = "/api/v1/sessions"
 
-
+# Servers of the test's own, not the session's (tests/conftest.py): these tests kill them and
+# start them again (Redis mid-run, MongoDB at run time), or need MongoDB on a SQLite file
+# that outlives its restart.
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     with running_or_skip(RedisServer(tmp_path / "redis")) as server:
@@ -37,15 +37,6 @@ def mongo_server(tmp_path: Path) -> Iterator[MongoecoServer]:
 
 def mongo_url(server: MongoecoServer) -> str:
     return server.url.replace("/?", "/lucid_e2e?") + "&serverSelectionTimeoutMS=1500"
-
-
-def wait_for(check: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not reached in time")
 
 
 def new_session(http: httpx.Client, name: str = "prod") -> str:
@@ -83,18 +74,20 @@ def test_killing_redis_mid_run_loses_no_request(
     worker.start()
     try:
         with service.client(timeout=30.0) as http:
-            wait_for(lambda: count >= 5)
+            eventually(lambda: count >= 5, "traffic flows")
             redis_server.kill()
-            wait_for(lambda: http.get("/health").json()["status"] == "degraded")
+            eventually(
+                lambda: http.get("/health").json()["status"] == "degraded", "health degraded"
+            )
             health = http.get("/health")
             assert health.status_code == 200
             assert health.json()["checks"]["cache"] == "down"
             seen = count
-            wait_for(lambda: count >= seen + 5)
+            eventually(lambda: count >= seen + 5, "traffic flows on")
             redis_server.start()
-            wait_for(lambda: http.get("/health").json()["status"] == "healthy")
+            eventually(lambda: http.get("/health").json()["status"] == "healthy", "health healthy")
             seen = count
-            wait_for(lambda: count >= seen + 5)
+            eventually(lambda: count >= seen + 5, "traffic flows on")
     finally:
         done.set()
         worker.join(timeout=60)
@@ -126,7 +119,7 @@ def test_database_outage_answers_503_and_recovers(
             assert health.status_code == 503
             assert health.json()["checks"]["database"] == "down"
             mongo_server.start()
-            wait_for(lambda: http.get(f"{BASE}/{sid}").status_code == 200)
+            eventually(lambda: http.get(f"{BASE}/{sid}").status_code == 200, "the session answers")
             assert http.get(f"{BASE}/{sid}").json()["name"] == "survivor"
             assert http.get("/health").json()["status"] == "healthy"
     finally:

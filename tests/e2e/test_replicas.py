@@ -1,5 +1,6 @@
 """Two `lucid-sessions serve` replicas sharing one MongoDB (the wire server), one Redis and
-one S3 bucket (a real RADOS Gateway), as several replicas behind the gateway run.
+one S3 bucket (a real RADOS Gateway), as several replicas behind the gateway run. The
+module's database, Redis database and bucket are its own, on the run's servers.
 
 One session's chunks go alternately through both; duplicate uploads of one sequence number
 race through both (never a spurious 409, never two chunks); different bytes racing for one
@@ -28,8 +29,8 @@ from pymongo import MongoClient
 
 from lucid_sessions.adapters.crypto.signer import Ed25519Signer
 from lucid_sessions.domain.merkle import root_from_leaf_hashes
-from tests.components import unavailable
 from tests.e2e.conftest import s3_env
+from tests.e2e.http import BASE
 from tests.e2e.test_chunks_http import (
     download,
     leaf_hex,
@@ -42,42 +43,39 @@ from tests.e2e.test_chunks_http import (
     wait_status,
 )
 from tests.servers import ServiceProcess, lucid_sessions_command
-from tests.servers_db import DatabaseServers, ServerUnavailable, database_servers
+from tests.servers_db import REDIS_DATABASES, MongoTarget, RedisServer, fresh_database_name
 from tests.servers_s3 import S3Server
 
 pytestmark = pytest.mark.e2e
 
-BASE = "/api/v1/sessions"
 LEASE_SECONDS = 2
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """MongoDB, Redis and a bucket, and the keys every replica must share."""
+def shared(
+    tmp_path_factory: pytest.TempPathFactory,
+    mongo_target: MongoTarget,
+    session_redis: RedisServer,
+    s3_server: S3Server,
+) -> Iterator[dict[str, str]]:
+    """A MongoDB database, a Redis database and a bucket of the module's own on the session's
+    servers (tests/conftest.py), and the keys every replica must share."""
     folder = tmp_path_factory.mktemp("replicas")
-    try:
-        with database_servers(folder / "databases") as servers:
-            s3 = S3Server(folder / "radosgw")
-            s3.start()
-            try:
-                yield _environment(servers, s3, folder)
-            finally:
-                s3.stop()
-    except ServerUnavailable as exc:
-        unavailable(exc.component, f"the replicas' servers cannot start: {exc}")
-
-
-def _environment(servers: DatabaseServers, s3: S3Server, folder: Path) -> dict[str, str]:
+    database = fresh_database_name()
     signing = folder / "signing-key.pem"
     signing.write_bytes(Ed25519Signer.generate().to_pem())
     signing.chmod(0o600)
-    return {
-        **servers.env,
-        **s3_env(s3, s3.make_bucket()),
-        "LUCID_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
-        "LUCID_SIGNING_KEY_FILE": str(signing),
-        "LUCID_LEASE_SECONDS": str(LEASE_SECONDS),
-    }
+    try:
+        yield {
+            "MONGODB_URL": mongo_target.url(database),
+            "REDIS_URL": session_redis.url_for(REDIS_DATABASES["replicas"]),
+            **s3_env(s3_server, s3_server.make_bucket()),
+            "LUCID_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "LUCID_SIGNING_KEY_FILE": str(signing),
+            "LUCID_LEASE_SECONDS": str(LEASE_SECONDS),
+        }
+    finally:
+        mongo_target.drop(database)
 
 
 @pytest.fixture

@@ -3,10 +3,11 @@ service down: uploads and downloads 503 with `Retry-After` after three quick ret
 3 s); hung: 503 after `LUCID_S3_TIMEOUT_SECONDS`; `/health` `storage: down`; automatic
 recovery), on a real RADOS Gateway.
 
-S3 only, by nature. The module starts a radosgw of its own (not the e2e stack's, which other
-modules share) and one server on the embedded metadata store with its blobs in that gateway;
-so these tests are not parametrized over the stacks. The gateway is stopped (connections
-refused) or hung (SIGSTOP), and always brought back in a `finally`.
+S3 only, by nature. The module runs one server on the embedded metadata store with its blobs
+in a bucket of its own on the session's radosgw (shared with every S3 test; tests run one at
+a time); so these tests are not parametrized over the stacks. The gateway is stopped
+(connections refused) or hung (SIGSTOP), and always brought back in a `finally`, which waits
+until it answers again.
 """
 
 from __future__ import annotations
@@ -18,16 +19,14 @@ import httpx
 import obstore
 import pytest
 
-from tests.components import unavailable
 from tests.e2e.conftest import s3_env
-from tests.e2e.test_chunks_http import OCTETS, download, noise, recording, session, upload
+from tests.e2e.http import BASE, OCTETS
+from tests.e2e.test_chunks_http import download, noise, recording, session, upload
 from tests.servers import ServiceProcess
-from tests.servers_db import ServerUnavailable
 from tests.servers_s3 import S3Server
 
 pytestmark = pytest.mark.e2e
 
-BASE = "/api/v1/sessions"
 DOCUMENTED_SECONDS = 3.0  # "after three quick retries (at most 3 s)"
 SLACK_SECONDS = 3.0  # the server's own work and a loaded test machine
 S3_TIMEOUT_SECONDS = 2.0  # LUCID_S3_TIMEOUT_SECONDS for this module's server
@@ -36,16 +35,9 @@ HUNG_SECONDS = 2 * S3_TIMEOUT_SECONDS + 1.0
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    s3 = S3Server(tmp_path_factory.mktemp("outage-radosgw"))
-    try:
-        s3.start()
-    except ServerUnavailable as exc:
-        unavailable("s3", str(exc))
-    try:
-        yield s3
-    finally:
-        s3.stop()
+def gateway(s3_server: S3Server) -> S3Server:
+    """The session's RADOS Gateway (tests/conftest.py), under the name these tests give it."""
+    return s3_server
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +82,7 @@ def test_a_stopped_gateway_answers_503_and_the_service_recovers(
         gateway.gateway.stop()
         try:
             started = time.monotonic()
-            refused = http.put(
-                f"{BASE}/{sid}/chunks/1", content=second, headers={"Content-Type": OCTETS}
-            )
+            refused = http.put(f"{BASE}/{sid}/chunks/1", content=second, headers=OCTETS)
             assert_unavailable(refused, time.monotonic() - started)
 
             started = time.monotonic()
@@ -130,15 +120,14 @@ def test_a_hung_gateway_answers_503_within_the_s3_timeout(
     try:
         with outage_server.client(timeout=budget) as http:
             started = time.monotonic()
-            hung = http.put(
-                f"{BASE}/{sid}/chunks/1", content=noise(4, 10_000), headers={"Content-Type": OCTETS}
-            )
+            hung = http.put(f"{BASE}/{sid}/chunks/1", content=noise(4, 10_000), headers=OCTETS)
             assert_unavailable(hung, time.monotonic() - started, within=HUNG_SECONDS)
             started = time.monotonic()
             unreadable = download(http, sid, 0)
             assert_unavailable(unreadable, time.monotonic() - started, within=HUNG_SECONDS)
     finally:
         gateway.gateway.resume()
+        gateway.wait_until_answering()
         deadline = time.monotonic() + 60
         with outage_server.client() as http:
             while http.get("/health").status_code != 200:

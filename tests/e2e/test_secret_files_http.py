@@ -14,28 +14,30 @@ from __future__ import annotations
 
 import os
 import stat
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
-from prometheus_client.parser import text_string_to_metric_families
 
+from tests.e2e.http import BASE, eventually, metric_value
 from tests.e2e.test_anchoring_http import Engine
 from tests.e2e.test_session_log_http import LOG, _completed
 from tests.servers import ServiceProcess, free_port
-from tests.servers_db import RedisServer, running_or_skip
+from tests.servers_db import REDIS_DATABASES, RedisServer
 
 pytestmark = pytest.mark.e2e
 
-BASE = "/api/v1/sessions"
-
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    with running_or_skip(RedisServer(tmp_path / "redis")) as server:
-        yield server
+def redis_url(session_redis: RedisServer) -> Iterator[str]:
+    """A Redis database of the module's own on the session's redis-server, empty at first
+    (and emptied afterwards)."""
+    url = session_redis.url_for(REDIS_DATABASES["secret-files"])
+    with redis.Redis.from_url(url) as database:
+        database.flushdb()
+        yield url
+        database.flushdb()
 
 
 @pytest.fixture
@@ -56,29 +58,17 @@ def secret_file(path: Path, value: str) -> str:
 
 
 def cache_hits(text: str) -> float:
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            hit = sample.labels.get("result") == "hit"
-            if sample.name == "lucid_session_cache_lookups_total" and hit:
-                return float(sample.value)
-    return 0.0
-
-
-def eventually(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        time.sleep(0.1)
+    return metric_value(text, "lucid_session_cache_lookups_total", missing=0.0, result="hit")
 
 
 def test_redis_and_engine_urls_come_from_private_files(
-    tmp_path: Path, redis_server: RedisServer, engine: Engine
+    tmp_path: Path, redis_url: str, engine: Engine
 ) -> None:
     secrets = tmp_path / "secrets"
     secrets.mkdir(mode=0o700)
     engine_url = f"http://127.0.0.1:{engine.port}/anchor"
     env = {
-        "REDIS_URL_FILE": secret_file(secrets / "redis_url", redis_server.url),
+        "REDIS_URL_FILE": secret_file(secrets / "redis_url", redis_url),
         "BLOCKCHAIN_ENGINE_URL_FILE": secret_file(secrets / "engine_url", engine_url),
         "LUCID_ANCHOR_INTERVAL_SECONDS": "1",
     }
@@ -87,7 +77,7 @@ def test_redis_and_engine_urls_come_from_private_files(
     environment = service.environment()
     assert "REDIS_URL" not in environment
     assert "BLOCKCHAIN_ENGINE_URL" not in environment
-    cached = redis.Redis.from_url(redis_server.url)
+    cached = redis.Redis.from_url(redis_url)
     assert cached.dbsize() == 0
     service.start()
     try:

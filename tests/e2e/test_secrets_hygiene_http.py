@@ -5,9 +5,9 @@ any answer, error answers included.
 The secrets are real ones the server is configured with: the API tokens, a JWT secret, an
 inline master key, the S3 secret key (on the S3 stack) and the MongoDB password. The
 stack's MongoDB URL carries no password (its wire server runs without users), so on the
-MongoDB stacks this test runs a wire server of its own that requires SCRAM with one user,
-and gives the server a URL with that user's password. (With MONGODB_TEST_URL, its
-password is used when it has one.)
+MongoDB stacks this test runs a wire server of its own that requires SCRAM with one user
+(MongoecoServer's `auth_user`), and gives the server a URL with that user's password. (With
+MONGODB_TEST_URL, its password is used when it has one.)
 """
 
 from __future__ import annotations
@@ -17,101 +17,25 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.test_security_http import JWT_SECRET, OCTETS, new_session
+from tests.e2e.http import BASE, OCTETS
+from tests.e2e.test_security_http import JWT_SECRET, new_session
 from tests.servers import ADMIN_TOKEN, ALICE_TOKEN, ServiceProcess
 from tests.servers_db import (
     MongoecoServer,
+    MongoTarget,
     fresh_database_name,
     mongo_target_from_env,
-    mongoeco_python,
     running_or_skip,
 )
 
 pytestmark = pytest.mark.e2e
 
-BASE = "/api/v1/sessions"
 MONGO_USER = "lucid"
-# The wire server's SCRAM-SHA-1 refuses good passwords, and pymongo falls back to it when it
-# negotiates: the URLs name SCRAM-SHA-256.
-_OPTIONS = "directConnection=true&authSource=admin&authMechanism=SCRAM-SHA-256"
-
-# tests/servers_db.py's launcher, with one SCRAM user: every command needs authentication.
-_AUTHENTICATING_LAUNCHER = r"""
-import argparse, asyncio, signal
-from mongoeco.engines import MemoryEngine
-from mongoeco.wire import AsyncMongoEcoProxyServer, WireAuthUser
-
-async def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--user", required=True)
-    parser.add_argument("--password-file", required=True)
-    args = parser.parse_args()
-    password = open(args.password_file).read()
-    user = WireAuthUser(args.user, password, roles=({"role": "root", "db": "admin"},))
-    server = AsyncMongoEcoProxyServer(
-        engine=MemoryEngine(), host="127.0.0.1", port=args.port, auth_users=(user,)
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    address = await server.start()
-    print("mongoeco ready", address.uri, flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await server.close()
-
-asyncio.run(main())
-"""
-
-
-@dataclass
-class AuthenticatingMongoeco(MongoecoServer):
-    """mongoeco's wire server requiring SCRAM as `MONGO_USER` with `password` (passed in a
-    file, not on the command line)."""
-
-    name: str = "mongoeco-auth"
-    password: str = ""
-
-    @property
-    def url(self) -> str:
-        secret = quote(self.password, safe="")
-        return f"mongodb://{MONGO_USER}:{secret}@127.0.0.1:{self.port}/?{_OPTIONS}"
-
-    def database_url(self, database: str) -> str:
-        secret = quote(self.password, safe="")
-        return f"mongodb://{MONGO_USER}:{secret}@127.0.0.1:{self.port}/{database}?{_OPTIONS}"
-
-    def start(self, timeout: float = 30.0) -> AuthenticatingMongoeco:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        password_file = self.data_dir / "password"
-        password_file.write_text(self.password)
-        password_file.chmod(0o600)
-        command = [mongoeco_python(), "-c", _AUTHENTICATING_LAUNCHER, "--port", str(self.port)]
-        self._spawn([*command, "--user", MONGO_USER, "--password-file", str(password_file)])
-        self._wait(self._answers, timeout)
-        return self
-
-    def _answers(self) -> bool:
-        from pymongo import MongoClient
-        from pymongo.errors import PyMongoError
-
-        client: MongoClient[dict[str, object]] = MongoClient(self.url, serverSelectionTimeoutMS=300)
-        try:
-            client.admin.command("ping")
-            return True
-        except PyMongoError:
-            return False
-        finally:
-            client.close()
 
 
 @contextmanager
@@ -125,8 +49,10 @@ def mongo_with_password(stack_env: dict[str, str], folder: Path) -> Iterator[tup
         yield stack_env["MONGODB_URL"], urlsplit(stack_env["MONGODB_URL"]).password or ""
         return
     password = "mongo-Passw0rd-" + secrets.token_urlsafe(18)
-    with running_or_skip(AuthenticatingMongoeco(folder, password=password)) as server:
-        yield server.database_url(fresh_database_name()), password
+    authenticating = MongoecoServer(folder, auth_user=MONGO_USER, password=password)
+    with running_or_skip(authenticating) as server:
+        target = MongoTarget(server.url, emulated=True)
+        yield target.url(fresh_database_name()), password
 
 
 def test_no_secret_path_or_trace_in_the_log_or_any_error_body(

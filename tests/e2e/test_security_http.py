@@ -16,6 +16,7 @@ import jwt
 import pytest
 import yaml
 
+from tests.e2e.http import BASE, OCTETS
 from tests.servers import (
     ADMIN_TOKEN,
     ALICE_TOKEN,
@@ -26,10 +27,8 @@ from tests.servers import (
 
 pytestmark = pytest.mark.e2e
 
-BASE = "/api/v1/sessions"
 PUBLIC = {("GET", "/"), ("GET", "/health")}
 JWT_SECRET = "platform-jwt-secret-for-the-tests-0123456789"
-OCTETS = {"content-type": "application/octet-stream"}
 
 
 def new_session(http: httpx.Client, **body: Any) -> str:

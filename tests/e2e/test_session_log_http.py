@@ -18,13 +18,13 @@ from cryptography.hazmat.primitives import serialization
 
 from lucid_sessions.domain.manifest import canonical_json, manifest_sha256
 from lucid_sessions.domain.merkle import verify_consistency, verify_inclusion
+from tests.e2e.http import BASE
 from tests.e2e.test_chunks_http import recording, stamp, upload, wait_status
 from tests.e2e.test_integrity_http import _trusted_public_key
 from tests.servers import ALICE_TOKEN, ServiceProcess, lucid_sessions_command
 
 pytestmark = pytest.mark.e2e
 
-BASE = "/api/v1/sessions"
 LOG = f"{BASE}/log"
 
 

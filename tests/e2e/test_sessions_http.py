@@ -8,11 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.http import BASE
 from tests.servers import ServiceProcess
 
 pytestmark = pytest.mark.e2e
-
-BASE = "/api/v1/sessions"
 
 
 def create(client: httpx.Client, **overrides: Any) -> dict[str, Any]:

@@ -18,16 +18,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_chunks_http import OCTETS, b3, noise, recording, session, upload
+from tests.e2e.http import BASE, OCTETS
+from tests.e2e.test_chunks_http import b3, noise, recording, session, upload
 from tests.servers import ServiceProcess
 from tests.stored_blobs import blob_names, temporaries
 
 pytestmark = pytest.mark.e2e
 
-BASE = "/api/v1/sessions"
 RECORDERS = 3
 CHUNK = 512 * 1024
-OCTETS_HEADER = {"Content-Type": OCTETS}
 GRACE_SECONDS = 20  # LUCID_SHUTDOWN_GRACE_SECONDS
 SLOW_PIECES, SLOW_PIECE = 24, 16 * 1024
 SLOW_BEFORE = 6  # pieces sent before SIGTERM; the rest after it, 50 ms apart
@@ -69,7 +68,7 @@ def test_sigterm_during_uploads_loses_nothing_acknowledged(
         try:
             with service.client(timeout=60.0) as http:
                 slow["response"] = http.put(
-                    f"{BASE}/{slow_sid}/chunks/0", content=slow_body(), headers=OCTETS_HEADER
+                    f"{BASE}/{slow_sid}/chunks/0", content=slow_body(), headers=OCTETS
                 )
                 slow["answered"] = time.monotonic()
         except BaseException as exc:  # reported in the main thread
@@ -82,7 +81,7 @@ def test_sigterm_during_uploads_loses_nothing_acknowledged(
                     response = http.put(
                         f"{BASE}/{sids[n]}/chunks/{seq}",
                         content=_chunk(n, seq),
-                        headers={"Content-Type": OCTETS},
+                        headers=OCTETS,
                     )
                 except httpx.TransportError as exc:
                     endings[n] = type(exc).__name__  # the server closed its side

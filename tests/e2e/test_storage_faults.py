@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 
 from tests.components import unavailable
+from tests.e2e.http import BASE, OCTETS
 from tests.servers import ServiceProcess
 
 pytestmark = pytest.mark.e2e
 
-BASE = "/api/v1/sessions"
-OCTETS = {"content-type": "application/octet-stream"}
 CHUNK = 256 * 1024
 
 

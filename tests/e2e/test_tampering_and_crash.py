@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from lucid_sessions.domain.merkle import root_from_leaf_hashes
+from tests.e2e.http import BASE, OCTETS, metric
 from tests.e2e.test_chunks_http import (
-    OCTETS,
     assert_no_path,
     b3,
     download,
@@ -35,8 +35,6 @@ from tests.servers import ServiceProcess
 from tests.stored_blobs import StoredBlob, blob_names, on_s3, stored_blob, temporaries
 
 pytestmark = pytest.mark.e2e
-
-BASE = "/api/v1/sessions"
 
 
 def verify_cli(server: ServiceProcess, sid: str) -> subprocess.CompletedProcess[str]:
@@ -208,19 +206,6 @@ def test_first_chunk_corrupt_refuses_the_recording(
     assert_error(response, 500, "corrupt", "chunk 0")
 
 
-def metric(client: httpx.Client, name: str) -> float:
-    """One unlabelled sample of /metrics (parsed with prometheus_client's parser)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    response = client.get("/metrics")
-    assert response.status_code == 200, response.text
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            if sample.name == name and not sample.labels:
-                return float(sample.value)
-    raise AssertionError(f"{name} not exposed")
-
-
 def test_recording_breaks_off_visibly_at_a_corrupt_chunk(
     vclient: httpx.Client, vault: ServiceProcess
 ) -> None:
@@ -231,14 +216,14 @@ def test_recording_breaks_off_visibly_at_a_corrupt_chunk(
     for seq, data in enumerate(chunks):
         upload(vclient, sid, seq, data)
     flip(lambda n: n // 2)(stored_blob(vault, sid, 1), stored_blob(vault, sid, 2))
-    before = metric(vclient, "lucid_chunks_corrupt_total")
+    before = metric(vclient, "lucid_chunks_corrupt_total", exact=True)
     status, announced, received, broke = read_recording(vclient, sid)
     assert status == 200
     assert announced == sum(len(c) for c in chunks)
     assert broke, "the client sees an error, not a short body that looks whole"
     assert received == chunks[0][: len(received)]
     assert len(received) <= len(chunks[0])
-    assert metric(vclient, "lucid_chunks_corrupt_total") == before + 1
+    assert metric(vclient, "lucid_chunks_corrupt_total", exact=True) == before + 1
     log = vault.log_path.read_text()
     assert '"chunk_corrupt"' in log
     assert f'"session_id": "{sid}"' in log or f'"session_id":"{sid}"' in log
@@ -451,9 +436,7 @@ def test_upload_survives_a_restart_between_chunks(
             assert session(http, sid)["statistics"]["chunks_count"] == 3
             for seq, chunk in enumerate(data):
                 assert download(http, sid, seq).content == chunk
-            response = http.put(
-                f"{BASE}/{sid}/chunks/3", content=b"more", headers={"Content-Type": OCTETS}
-            )
+            response = http.put(f"{BASE}/{sid}/chunks/3", content=b"more", headers=OCTETS)
             assert response.status_code == 201, response.text
     finally:
         service.stop()

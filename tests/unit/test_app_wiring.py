@@ -15,9 +15,8 @@ from lucid_sessions.bootstrap.app import HTTP_DEPENDENCIES, create_app
 from lucid_sessions.bootstrap.container import Container
 from lucid_sessions.bootstrap.factories import DataFolders
 from lucid_sessions.bootstrap.settings import load_settings
+from tests.e2e.http import BASE
 from tests.graph import fake_container, fake_stores
-
-BASE = "/api/v1/sessions"
 
 
 def test_every_provider_resolves(tmp_path: Path) -> None:

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 from litestar.testing import TestClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from lucid_sessions.adapters.memory import InMemoryBlobStore
 from lucid_sessions.bootstrap.app import create_app
 from lucid_sessions.domain.errors import StorageFull, StorageUnavailable
+from tests.e2e.http import BASE, OCTETS, metric
 from tests.graph import fake_container
-
-BASE = "/api/v1/sessions"
-OCTETS = {"content-type": "application/octet-stream"}
 
 
 class FaultyBlobStore(InMemoryBlobStore):
@@ -74,16 +70,6 @@ def test_a_failing_store_loses_nothing(tmp_path: Path, fault: Exception, status:
         assert client.get(f"{BASE}/{sid}/recording").content == b"".join(chunks)
 
 
-def sample(client: TestClient[Any], name: str, **labels: str) -> float:
-    """One sample of /metrics, read with prometheus_client's parser."""
-    text = client.get("/metrics").text
-    for family in text_string_to_metric_families(text):
-        for found in family.samples:
-            if found.name == name and found.labels == labels:
-                return float(found.value)
-    raise AssertionError(f"{name}{labels} not exposed")
-
-
 def test_the_quota_and_the_free_space_floor_refuse_new_chunks_only(tmp_path: Path) -> None:
     container = fake_container(tmp_path)
     with TestClient(create_app(container)) as client:
@@ -104,8 +90,8 @@ def test_the_quota_and_the_free_space_floor_refuse_new_chunks_only(tmp_path: Pat
         assert fits.status_code == 201
         assert client.get(f"{BASE}/{sid}").json()["statistics"]["size_bytes"] == 1_000_000
         assert client.get(f"{BASE}/{sid}/chunks/0/download").content == first
-        assert sample(client, "lucid_quota_refusals_total", reason="session_quota") == 1
-        assert sample(client, "lucid_quota_refusals_total", reason="free_space") == 0
+        assert metric(client, "lucid_quota_refusals_total", exact=True, reason="session_quota") == 1
+        assert metric(client, "lucid_quota_refusals_total", exact=True, reason="free_space") == 0
         assert client.get("/health").json()["checks"]["free_space"] == "ok"
 
 
@@ -120,7 +106,7 @@ def test_below_the_free_space_floor_reads_and_stop_still_work(tmp_path: Path) ->
         assert "free-space floor" in refused.json()["detail"]
         assert client.get(f"{BASE}/{sid}/chunks").json()["total"] == 0
         assert client.post(f"{BASE}/{sid}/stop").status_code == 200
-        assert sample(client, "lucid_quota_refusals_total", reason="free_space") == 1
+        assert metric(client, "lucid_quota_refusals_total", exact=True, reason="free_space") == 1
         health = client.get("/health")
         assert health.status_code == 200  # degraded: reads and finalization still work
         assert health.json()["status"] == "degraded"
