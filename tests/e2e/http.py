@@ -1,6 +1,6 @@
 """What the HTTP tests share: the API's base path, the content-type headers, a polling helper
-with a deadline, and samples of the Prometheus exposition (read with prometheus_client's
-parser)."""
+with a deadline, the session log's entries, and samples of the Prometheus exposition (read
+with prometheus_client's parser)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,24 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 __all__ = [
     "BASE",
     "JSON",
     "JSON_TYPE",
+    "LOG",
     "OCTETS",
     "OCTET_STREAM",
     "eventually",
+    "log_entries",
     "metric",
     "metric_value",
 ]
 
 BASE = "/api/v1/sessions"
+LOG = f"{BASE}/log"
 
 OCTET_STREAM = "application/octet-stream"  # a chunk's media type
 JSON_TYPE = "application/json"
@@ -35,6 +39,17 @@ def eventually(condition: Callable[[], bool], what: str, timeout: float = 20.0) 
     while not condition():
         assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
         time.sleep(0.1)
+
+
+def log_entries(http: httpx.Client) -> list[dict[str, Any]]:
+    """Every entry of the session log, read page by page up to its current tree size."""
+    size = http.get(LOG).json()["tree_size"]
+    found: list[dict[str, Any]] = []
+    while len(found) < size:
+        response = http.get(f"{LOG}/entries", params={"start": len(found), "end": size})
+        assert response.status_code == 200, response.text
+        found += response.json()["entries"]
+    return found
 
 
 _MISSING: Any = object()

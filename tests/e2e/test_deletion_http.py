@@ -31,9 +31,8 @@ import pytest
 from lucid_sessions.bootstrap.container import open_container
 from lucid_sessions.bootstrap.settings.loading import load_settings
 from tests.e2e.conftest import own_database
-from tests.e2e.http import BASE, eventually, metric
+from tests.e2e.http import BASE, eventually, log_entries, metric
 from tests.e2e.test_chunks_http import recording, session, upload, wait_status
-from tests.e2e.test_session_log_http import LOG
 from tests.servers import ServiceProcess
 from tests.servers_db import DatabaseServers
 
@@ -108,13 +107,7 @@ def backdate(server: ServiceProcess, sid: str, days: float) -> None:
 
 def deletions(http: httpx.Client) -> list[dict[str, Any]]:
     """The `deleted` entries of the session log."""
-    size = http.get(LOG).json()["tree_size"]
-    found: list[dict[str, Any]] = []
-    while len(found) < size:
-        answer = http.get(f"{LOG}/entries", params={"start": len(found), "end": size})
-        assert answer.status_code == 200, answer.text
-        found += answer.json()["entries"]
-    return [entry for entry in found if entry["type"] == "deleted"]
+    return [entry for entry in log_entries(http) if entry["type"] == "deleted"]
 
 
 # -- tests ------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from pymongo import MongoClient
 from lucid_sessions.adapters.crypto.signer import Ed25519Signer
 from lucid_sessions.domain.merkle import root_from_leaf_hashes
 from tests.e2e.conftest import s3_env
-from tests.e2e.http import BASE
+from tests.e2e.http import BASE, log_entries
 from tests.e2e.test_chunks_http import (
     download,
     leaf_hex,
@@ -137,9 +137,7 @@ def _instant(text: str) -> datetime:
 
 
 def _log_entries(client: httpx.Client, sid: str) -> list[dict[str, object]]:
-    size = client.get(f"{BASE}/log").json()["tree_size"]
-    entries = client.get(f"{BASE}/log/entries", params={"start": 0, "end": size}).json()
-    return [entry for entry in entries["entries"] if entry["session_id"] == sid]
+    return [entry for entry in log_entries(client) if entry["session_id"] == sid]
 
 
 def test_two_replicas_share_one_recording(

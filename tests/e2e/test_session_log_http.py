@@ -18,14 +18,12 @@ from cryptography.hazmat.primitives import serialization
 
 from lucid_sessions.domain.manifest import canonical_json, manifest_sha256
 from lucid_sessions.domain.merkle import verify_consistency, verify_inclusion
-from tests.e2e.http import BASE
+from tests.e2e.http import BASE, LOG, log_entries
 from tests.e2e.test_chunks_http import recording, stamp, upload, wait_status
 from tests.e2e.test_integrity_http import _trusted_public_key
 from tests.servers import ALICE_TOKEN, ServiceProcess, lucid_sessions_command
 
 pytestmark = pytest.mark.e2e
-
-LOG = f"{BASE}/log"
 
 
 def _public_hex(server: ServiceProcess) -> str:
@@ -42,18 +40,8 @@ def _completed(http: httpx.Client, **overrides: Any) -> str:
     return sid
 
 
-def _entries(http: httpx.Client) -> list[dict[str, Any]]:
-    size = http.get(LOG).json()["tree_size"]
-    found: list[dict[str, Any]] = []
-    while len(found) < size:
-        response = http.get(f"{LOG}/entries", params={"start": len(found), "end": size})
-        assert response.status_code == 200, response.text
-        found += response.json()["entries"]
-    return found
-
-
 def _entry_of(http: httpx.Client, sid: str, kind: str) -> dict[str, Any]:
-    matching = [e for e in _entries(http) if e["session_id"] == sid and e["type"] == kind]
+    matching = [e for e in log_entries(http) if e["session_id"] == sid and e["type"] == kind]
     assert len(matching) == 1, matching
     return matching[0]
 
@@ -249,7 +237,7 @@ def test_retention_sweep_from_the_command_line(server: ServiceProcess) -> None:
         entry = _entry_of(http, expiring, "deleted")
         assert entry["reason"] == "retention"
         assert entry["principal"] == "system"
-        deleted = {e["session_id"] for e in _entries(http) if e["type"] == "deleted"}
+        deleted = {e["session_id"] for e in log_entries(http) if e["type"] == "deleted"}
         assert held not in deleted
 
     again = _cli("retention", "sweep", "--as-of", later, server=server)
