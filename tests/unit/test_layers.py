@@ -6,9 +6,11 @@ and so does this test, which reads the contracts from there and checks each on t
 knows the contract types and options the project uses and fails on any other, so a contract
 added to pyproject.toml is checked here too or the test says why not.
 
-Besides the contracts it checks one convention that keeps them whole: a forbidden contract
-names every third-party package its modules import, forbidden or allowed by `ignore_imports`.
-A forbidden list alone would let a layer use any library nobody thought to list.
+The contracts have no exceptions: an `ignore_imports` option fails this test. Besides the
+contracts it checks one convention that keeps them whole: every third-party package an inner
+layer imports is forbidden by its contract or named in `[tool.lucid_sessions.layer_libraries]`
+(the library the layer is built on, and which its contract therefore does not forbid). A
+forbidden list alone would let a layer use any library nobody thought to list.
 """
 
 from __future__ import annotations
@@ -26,15 +28,15 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"][
-    "importlinter"
-]
+TOOLS: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]
+CONFIG: dict[str, Any] = TOOLS["importlinter"]
+LIBRARIES: dict[str, list[str]] = TOOLS["lucid_sessions"]["layer_libraries"]
 PACKAGE: str = CONFIG["root_package"]
 SOURCE = ROOT / "src" / PACKAGE
 CONTRACTS: list[dict[str, Any]] = CONFIG["contracts"]
 
 # What this test can check, by contract type: the options it understands.
-COMMON = {"name", "type", "ignore_imports", "unmatched_ignore_imports_alerting"}
+COMMON = {"name", "type"}  # no ignore_imports: the contracts hold without exceptions
 OPTIONS = {
     "layers": COMMON | {"layers"},
     "forbidden": COMMON | {"source_modules", "forbidden_modules", "allow_indirect_imports"},
@@ -104,25 +106,6 @@ def within(name: str, patterns: Iterable[str]) -> bool:
     )
 
 
-def ignored(contract: dict[str, Any]) -> set[tuple[str, str]]:
-    """The imports the contract's `ignore_imports` lets through; fails on an expression that
-    matches no import, as lint-imports does."""
-    edges: set[tuple[str, str]] = set()
-    for line in contract.get("ignore_imports", []):
-        importer, imported = (part.strip() for part in line.split("->"))
-        matched = {
-            (source, target)
-            for source, targets in IMPORTS.items()
-            if expression(importer).fullmatch(source)
-            for target in targets
-            if expression(imported).fullmatch(target)
-        }
-        if not matched and contract.get("unmatched_ignore_imports_alerting", "error") == "error":
-            pytest.fail(f"ignore_imports {line!r} matches no import")
-        edges |= matched
-    return edges
-
-
 def modules_named(patterns: Iterable[str]) -> list[str]:
     patterns = list(patterns)
     for pattern in patterns:
@@ -131,7 +114,7 @@ def modules_named(patterns: Iterable[str]) -> list[str]:
     return [module for module in FILES if within(module, patterns)]
 
 
-def chains(starts: list[str], goals: list[str], skip: set[tuple[str, str]]) -> list[str]:
+def chains(starts: list[str], goals: list[str]) -> list[str]:
     """Every module in `goals` that `starts` import, directly or through the project's other
     modules, each with the chain of imports that reaches it."""
     came_from: dict[str, str | None] = dict.fromkeys(starts)
@@ -140,7 +123,7 @@ def chains(starts: list[str], goals: list[str], skip: set[tuple[str, str]]) -> l
     while queue:
         module = queue.popleft()
         for target in sorted(IMPORTS.get(module, ())):
-            if (module, target) in skip or target in came_from:
+            if target in came_from:
                 continue
             came_from[target] = module
             if within(target, goals):
@@ -160,33 +143,41 @@ def broken_layers(contract: dict[str, Any]) -> list[str]:
     for layer in layers:
         if not re.fullmatch(r"[\w.*]+", layer):
             pytest.fail(f"layer {layer!r}: only plain module names are understood here")
-    skip = ignored(contract)
     broken: list[str] = []
     for index, lower in enumerate(layers[1:], start=1):
         higher = layers[:index]
-        broken += chains(modules_named([lower]), higher, skip)
+        broken += chains(modules_named([lower]), higher)
     return broken
 
 
 def broken_forbidden(contract: dict[str, Any]) -> list[str]:
     """The source modules import none of the forbidden ones (directly only, when indirect
-    imports are allowed); and every third-party package they import is named."""
+    imports are allowed); and every third-party package they import is forbidden or one of
+    the layer's own libraries."""
     forbidden: list[str] = contract["forbidden_modules"]
     sources = modules_named(contract["source_modules"])
-    skip = ignored(contract)
-    broken: list[str] = []
+    libraries = {
+        library
+        for layer, named in LIBRARIES.items()
+        if any(within(source, [layer]) for source in sources)
+        for library in named
+    }
+    broken = [
+        f"{library}: named a library of the layer, and forbidden to it"
+        for library in sorted(libraries)
+        if within(library, forbidden)
+    ]
     for source in sources:
         for target in sorted(IMPORTS[source]):
-            allowed = (source, target) in skip
-            if is_third_party(target) and not allowed and not within(target, forbidden):
+            if within(target, forbidden) and not within(source, forbidden):
+                broken.append(f"{source} -> {target}")
+            elif is_third_party(target) and target not in libraries:
                 broken.append(
                     f"{source} -> {target}: a third-party package the contract does not name "
-                    "(forbid it, or allow it with ignore_imports)"
+                    "(forbid it, or name it in [tool.lucid_sessions.layer_libraries])"
                 )
-            if within(target, forbidden) and not allowed and not within(source, forbidden):
-                broken.append(f"{source} -> {target}")
     if not contract.get("allow_indirect_imports", False):
-        broken += chains(sources, forbidden, skip)
+        broken += chains(sources, forbidden)
     return sorted(set(broken))
 
 
@@ -195,7 +186,6 @@ def broken_protected(contract: dict[str, Any]) -> list[str]:
     protected: list[str] = contract["protected_modules"]
     allowed: list[str] = contract["allowed_importers"]
     modules_named(allowed)
-    skip = ignored(contract)
     importers = [
         (source, target)
         for source, targets in IMPORTS.items()
@@ -203,11 +193,7 @@ def broken_protected(contract: dict[str, Any]) -> list[str]:
         if within(target, protected) and not within(source, protected)
     ]
     assert importers, f"nothing imports {protected}: the contract guards nothing"
-    return [
-        f"{source} -> {target}"
-        for source, target in importers
-        if not within(source, allowed) and (source, target) not in skip
-    ]
+    return [f"{source} -> {target}" for source, target in importers if not within(source, allowed)]
 
 
 CHECKS = {"layers": broken_layers, "forbidden": broken_forbidden, "protected": broken_protected}
@@ -232,3 +218,10 @@ def test_the_contracts_cover_the_four_layers() -> None:
     )
     sources = {s for c in CONTRACTS if c["type"] == "forbidden" for s in c["source_modules"]}
     assert inner <= sources
+
+
+@pytest.mark.parametrize("layer", sorted(LIBRARIES))
+def test_each_named_library_is_one_its_layer_uses(layer: str) -> None:
+    """A library named for a layer is imported there (a stale name would let it back in)."""
+    used = {target for source in modules_named([layer]) for target in IMPORTS[source]}
+    assert set(LIBRARIES[layer]) <= used
