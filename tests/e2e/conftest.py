@@ -115,13 +115,29 @@ def own_database(stack_env: dict[str, str]) -> Iterator[dict[str, str]]:
         MongoTarget(stack_env["MONGODB_URL"], emulated=False).drop(database)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(
     tmp_path_factory: pytest.TempPathFactory, stack_env: dict[str, str]
 ) -> Iterator[ServiceProcess]:
-    """The module's server, on a database of its own."""
+    """The stack's server, shared by every module that needs no settings of its own: each
+    test works on sessions it creates (names, owners and projects of its own), so that what
+    other modules left on it is never what a test counts. A module whose subject is the whole
+    server (a count of everything, a fresh log, settings) starts its own."""
+    service = ServiceProcess(tmp_path_factory.mktemp("server"), env=stack_env)
+    service.start()
+    yield service
+    assert service.stop_gracefully(), "the server shuts down cleanly on SIGTERM"
+
+
+@pytest.fixture(scope="module")
+def own_server(
+    tmp_path_factory: pytest.TempPathFactory, stack_env: dict[str, str]
+) -> Iterator[ServiceProcess]:
+    """A server of the module's own, on a database of its own: for a module that reaches every
+    session the server holds (a fuzzer walking the API as admin would find the sessions other
+    modules corrupted on purpose, whose reads answer 500 by contract)."""
     with own_database(stack_env) as env:
-        service = ServiceProcess(tmp_path_factory.mktemp("server"), env=env)
+        service = ServiceProcess(tmp_path_factory.mktemp("own-server"), env=env)
         service.start()
         yield service
         assert service.stop_gracefully(), "the server shuts down cleanly on SIGTERM"

@@ -44,7 +44,7 @@ def schemathesis() -> str:
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
-    server: ServiceProcess, tmp_path: Path
+    own_server: ServiceProcess, tmp_path: Path
 ) -> None:
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG)
@@ -53,7 +53,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
         "--config-file",
         str(config),
         "run",
-        f"{server.url}/schema/openapi.json",
+        f"{own_server.url}/schema/openapi.json",
         "--header",
         f"Authorization: Bearer {ADMIN_TOKEN}",
         "--checks",
