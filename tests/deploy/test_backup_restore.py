@@ -8,13 +8,12 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.http import BASE, OCTETS
+from tests.e2e.http import BASE, OCTETS, eventually
 from tests.servers import ServiceProcess
 
 pytestmark = pytest.mark.e2e
@@ -41,10 +40,11 @@ def _upload(http: httpx.Client, sid: str, seq: int) -> None:
 
 
 def _completed(http: httpx.Client, sid: str) -> dict[str, object]:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while (body := http.get(f"{BASE}/{sid}").json())["status"] != "completed":
-        assert time.monotonic() < deadline, body
-        time.sleep(0.1)
+    eventually(
+        lambda: http.get(f"{BASE}/{sid}").json()["status"] == "completed",
+        f"session {sid} completes",
+        WAIT_SECONDS,
+    )
     return dict(http.get(f"{BASE}/{sid}/manifest").json())
 
 
@@ -83,12 +83,13 @@ def test_a_backup_taken_while_recording_restores_everything(tmp_path: Path) -> N
 
             thread = threading.Thread(target=recorder)
             thread.start()
-            deadline = time.monotonic() + WAIT_SECONDS
-            while len(acknowledged) < 5:
+
+            def five_acknowledged() -> bool:
                 assert not failed, failed
                 assert thread.is_alive(), "the recorder stopped before 5 chunks"
-                assert time.monotonic() < deadline, f"5 chunks not acknowledged in {WAIT_SECONDS}s"
-                time.sleep(0.01)
+                return len(acknowledged) >= 5
+
+            eventually(five_acknowledged, "5 chunks acknowledged", WAIT_SECONDS, 0.01)
             backup = _script(str(DEPLOY / "backup.sh"), str(live.data_dir), str(archive))
             stop.set()
             thread.join(WAIT_SECONDS)

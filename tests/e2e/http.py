@@ -33,12 +33,15 @@ OCTETS = {"Content-Type": OCTET_STREAM}  # the header of a chunk upload
 JSON = {"Content-Type": JSON_TYPE}
 
 
-def eventually(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    """Poll `condition` until it holds; fail naming `what` once `timeout` seconds passed."""
+def eventually(
+    condition: Callable[[], bool], what: str, timeout: float = 20.0, every: float = 0.1
+) -> None:
+    """Poll `condition` every `every` seconds until it holds; fail naming `what` once `timeout`
+    seconds passed. An assertion inside `condition` fails at once (a state it must not see)."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        time.sleep(0.1)
+        time.sleep(every)
 
 
 def log_entries(http: httpx.Client) -> list[dict[str, Any]]:

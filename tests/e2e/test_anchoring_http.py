@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from lucid_sessions.domain.manifest import canonical_json
 from lucid_sessions.domain.merkle import verify_consistency
+from tests.e2e.http import eventually, metric
 from tests.e2e.test_integrity_http import _trusted_public_key
 from tests.e2e.test_session_log_http import LOG, _completed
 from tests.servers import ServiceProcess, free_port
@@ -61,23 +60,6 @@ class Engine:
             self._server = None
 
 
-def _eventually(condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out: {what}"
-        time.sleep(0.1)
-
-
-def _gauge(http: httpx.Client, name: str) -> float | None:
-    """One unlabelled gauge of the service's /metrics (None while it is not exposed)."""
-    answer = http.get("/metrics")
-    assert answer.status_code == 200, answer.text
-    for line in answer.text.splitlines():
-        if line.startswith(f"{name} "):
-            return float(line.split()[1])
-    return None
-
-
 def _sizes(posts: list[dict[str, Any]]) -> list[int]:
     return [int(p["head"]["tree_size"]) for p in posts]
 
@@ -108,7 +90,10 @@ def test_heads_reach_the_engine_once_it_is_back(
             size = http.get(LOG).json()["tree_size"]
             assert size >= 1
             engine.start()
-            _eventually(lambda: any(p["head"]["tree_size"] >= size for p in engine.received))
+            eventually(
+                lambda: any(p["head"]["tree_size"] >= size for p in engine.received),
+                "the engine, once up, receives the head",
+            )
 
             # The engine refuses for a while: the new head is offered, refused, offered again
             # (the job retries after 1 s), and arrives once the engine takes it.
@@ -117,11 +102,14 @@ def test_heads_reach_the_engine_once_it_is_back(
             _completed(http, name="anchored after a refusal")
             grown = http.get(LOG).json()["tree_size"]
             assert grown > size
-            _eventually(lambda: len(engine.refused) >= 2, what="two refused posts (a retry)")
+            eventually(lambda: len(engine.refused) >= 2, "two refused posts (a retry)")
             assert max(_sizes(engine.refused)) == grown, _sizes(engine.refused)
             assert len(engine.received) == accepted, "nothing was taken while refusing"
             engine.status = 200
-            _eventually(lambda: any(p["head"]["tree_size"] >= grown for p in engine.received))
+            eventually(
+                lambda: any(p["head"]["tree_size"] >= grown for p in engine.received),
+                "the refused head arrives once the engine takes it",
+            )
             assert http.get(f"/api/v1/sessions/{first}").status_code == 200
         key = _trusted_public_key(service)
         for posted in engine.received:
@@ -156,15 +144,15 @@ def test_heads_reach_the_engine_once_it_is_back(
     service.start()
     try:
         with service.client() as http:
-            assert _gauge(http, "lucid_session_log_anchored_size") == anchored
+            assert metric(http, "lucid_session_log_anchored_size", exact=True) == anchored
             _completed(http, name="anchored after the restart")
             newest = http.get(LOG).json()["tree_size"]
             assert newest > anchored
-            _eventually(
+            eventually(
                 lambda: any(p["head"]["tree_size"] >= newest for p in engine.received),
-                what="the restarted service anchors the grown log",
+                "the restarted service anchors the grown log",
             )
             assert _sizes(engine.received[posted:]) == [newest], "no head posted twice"
-            assert _gauge(http, "lucid_session_log_anchored_size") == newest
+            assert metric(http, "lucid_session_log_anchored_size", exact=True) == newest
     finally:
         assert service.stop_gracefully()

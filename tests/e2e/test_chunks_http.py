@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from lucid_sessions.domain.merkle import root_from_leaf_hashes
-from tests.e2e.http import BASE, OCTET_STREAM, OCTETS
+from tests.e2e.http import BASE, OCTET_STREAM, OCTETS, eventually
 from tests.e2e.test_sessions_http import assert_error, create
 from tests.servers import ServiceProcess
 from tests.stored_blobs import blob_names, on_s3
@@ -123,13 +123,17 @@ def stamp(moment: datetime) -> str:
 def wait_status(
     client: httpx.Client, sid: str, wanted: set[str], timeout: float = 20.0
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    body = session(client, sid)
-    while body["status"] not in wanted and time.monotonic() < deadline:
-        time.sleep(0.05)
-        body = session(client, sid)
-    assert body["status"] in wanted, body
-    return body
+    seen: dict[str, Any] = {}
+
+    def reached() -> bool:
+        seen.update(session(client, sid))
+        return seen["status"] in wanted
+
+    try:
+        eventually(reached, f"the session reaches {sorted(wanted)}", timeout, every=0.05)
+    except AssertionError as failed:
+        raise AssertionError(f"{failed}; last seen: {seen}") from None
+    return seen
 
 
 # -- fixtures ---------------------------------------------------------------------------------

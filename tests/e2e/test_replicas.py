@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +29,7 @@ from pymongo import MongoClient
 from lucid_sessions.adapters.crypto.signer import Ed25519Signer
 from lucid_sessions.domain.merkle import root_from_leaf_hashes
 from tests.e2e.conftest import s3_env
-from tests.e2e.http import BASE, log_entries
+from tests.e2e.http import BASE, eventually, log_entries
 from tests.e2e.test_chunks_http import (
     download,
     leaf_hex,
@@ -200,15 +199,15 @@ def test_two_replicas_share_one_recording(
         for n in range(120):
             add((a, b)[n % 2], noise(1000 + n, 64_000))
         assert a.post(f"{BASE}/{sid}/stop").status_code == 200
-        deadline = time.monotonic() + 30
-        while True:
+
+        def finalizing() -> bool:
             status = session(b, sid)["status"]
-            lease = _finalization_lease(shared, sid)
-            if status == "processing" and lease is not None:
-                break
+            if status == "processing" and _finalization_lease(shared, sid) is not None:
+                return True
             assert status == "stopped", f"finalization ended before A was seen at it: {status}"
-            assert time.monotonic() < deadline, "A never started the finalization"
-            time.sleep(0.01)
+            return False
+
+        eventually(finalizing, "A starts the finalization", timeout=30, every=0.01)
     a_server.kill()
     killed = datetime.now(UTC)
     held = _finalization_lease(shared, sid)  # as A left it: nobody takes a live lease

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.http import BASE, OCTETS
+from tests.e2e.http import BASE, OCTETS, eventually
 from tests.e2e.test_chunks_http import b3, noise, recording, session, upload
 from tests.servers import ServiceProcess
 from tests.stored_blobs import blob_names, temporaries
@@ -98,9 +98,12 @@ def test_sigterm_during_uploads_loses_nothing_acknowledged(
     slow_thread = threading.Thread(target=slow_recorder)
     for thread in [*threads, slow_thread]:
         thread.start()
-    deadline = time.monotonic() + 60
-    while sum(map(len, acked.values())) < 8 * RECORDERS and time.monotonic() < deadline:
-        time.sleep(0.01)
+    eventually(
+        lambda: sum(map(len, acked.values())) >= 8 * RECORDERS,
+        f"8 chunks of each of the {RECORDERS} recorders acknowledged",
+        timeout=60,
+        every=0.01,
+    )
     assert in_flight.wait(30), slow
     assert service.process is not None
     service.process.send_signal(signal.SIGTERM)
