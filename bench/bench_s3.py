@@ -103,11 +103,24 @@ async def _aiobotocore(server: S3Server, bucket: str, count: int) -> tuple[float
     return put, get
 
 
+def _gateway(scratch: Path) -> S3Server:
+    """The gateway named by BENCH_S3_ENDPOINT, BENCH_S3_ACCESS_KEY_ID and
+    BENCH_S3_SECRET_ACCESS_KEY (the test suite passes its own), else a new one-node cluster."""
+    endpoint = os.environ.get("BENCH_S3_ENDPOINT")
+    if endpoint:
+        return S3Server.attach(
+            endpoint,
+            os.environ["BENCH_S3_ACCESS_KEY_ID"],
+            os.environ["BENCH_S3_SECRET_ACCESS_KEY"],
+        )
+    return S3Server(scratch).start()
+
+
 def run(env: Mapping[str, str] | None = None, tiny: bool = False) -> list[Figure]:
     chunks = screen_chunks(TINY_CHUNKS if tiny else CHUNKS, size=MIB)
     objects = TINY_OBJECTS if tiny else OBJECTS
     with tempfile.TemporaryDirectory(prefix="lucid-bench-s3-") as scratch:
-        server = S3Server(Path(scratch)).start()
+        server = _gateway(Path(scratch))
         try:
             bucket = server.make_bucket()
             fs_in, fs_out = _through_service(dict(env or {}), chunks)

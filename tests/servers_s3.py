@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import obstore
@@ -136,6 +137,15 @@ class S3Server:
         self.gateway.stop()
         self._processes = [p for p in self._processes if p.name != "radosgw"]
         self._daemon("radosgw", self._commands["radosgw"], self._gateway_answers, timeout)
+
+    @classmethod
+    def attach(cls, endpoint: str, access_key: str, secret_key: str) -> S3Server:
+        """A gateway already running at `endpoint` (http://127.0.0.1:PORT), say the test
+        session's: buckets can be made on it and `stop()` leaves it running."""
+        port = urlsplit(endpoint).port
+        if port is None:
+            raise ValueError(f"{endpoint!r} names no port")
+        return cls(Path("."), access_key=access_key, secret_key=secret_key, rgw_port=port)
 
     def start(self, timeout: float = 60.0) -> S3Server:
         tools = s3_binaries()
