@@ -236,9 +236,13 @@ def run(server_env: Mapping[str, str] | None = None, tiny: bool = False) -> list
     seconds = TINY_SECONDS if tiny else SECONDS
     headers = bearer(ADMIN_TOKEN)
 
+    def warm_up(url: str, connections: int, warm_headers: Mapping[str, str]) -> None:
+        if not tiny:  # a tiny run checks the command: its figures mean nothing anyway
+            wrk(url, connections, 1, warm_headers)
+
     with _minimal_app(prepared.document) as minimal:
         path = f"/api/v1/sessions/{prepared.session_id}"
-        wrk(minimal + path, CONNECTIONS, 1, {})  # warm-up
+        warm_up(minimal + path, CONNECTIONS, {})
         floor = _checked(wrk(minimal + path, CONNECTIONS, seconds, {}), "minimal app")
 
     server = ServiceProcess(
@@ -247,12 +251,12 @@ def run(server_env: Mapping[str, str] | None = None, tiny: bool = False) -> list
     server.start()
     try:
         url = server.url + f"/api/v1/sessions/{prepared.session_id}"
-        wrk(url, CONNECTIONS, 1, headers)  # warm-up
+        warm_up(url, CONNECTIONS, headers)
         got = _checked(wrk(url, CONNECTIONS, seconds, headers), "GET session")
         listed: dict[str, tuple[WrkResult, WrkResult | None]] = {}
         for name, query in LIST_QUERIES.items():
             list_url = f"{server.url}/api/v1/sessions?{query}"
-            wrk(list_url, 1, 1, headers)  # warm-up
+            warm_up(list_url, 1, headers)
             one = _checked(wrk(list_url, 1, seconds, headers), f"list {name}")
             four = None
             if name != "no_filter":
@@ -260,7 +264,7 @@ def run(server_env: Mapping[str, str] | None = None, tiny: bool = False) -> list
             listed[name] = (one, four)
     finally:
         server.stop()
-    bounded, unbounded = _limits_cost(prepared, env, seconds)
+    bounded, unbounded = _limits_cost(prepared, env, seconds, rounds=1 if tiny else 2)
 
     figures = [
         Figure("api.minimal_app", floor.requests_per_second, "req/s", note="the baseline"),
@@ -332,13 +336,13 @@ def _get_rate(
 
 
 def _limits_cost(
-    prepared: _Prepared, env: Mapping[str, str], seconds: int
+    prepared: _Prepared, env: Mapping[str, str], seconds: int, rounds: int
 ) -> tuple[WrkResult, WrkResult]:
-    """The same GET with and without the limits before the app, alternated twice (best of
-    each), so that drift on the machine touches both alike."""
+    """The same GET with and without the limits before the app, alternated `rounds` times
+    (best of each), so that drift on the machine touches both alike."""
     bounded: list[WrkResult] = []
     unbounded: list[WrkResult] = []
-    for _ in range(2):
+    for _ in range(rounds):
         bounded.append(_get_rate(prepared, env, seconds, pinned(SERVER_CORE)))
         unbounded.append(_get_rate(prepared, env, seconds, [*pinned(SERVER_CORE), *UNBOUNDED]))
 
