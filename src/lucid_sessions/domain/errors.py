@@ -11,11 +11,13 @@ __all__ = [
     "DomainError",
     "Forbidden",
     "IntegrityError",
+    "InvalidLink",
     "InvalidTransition",
     "InvalidValue",
     "NotFound",
     "PipelinePaused",
     "PolicyViolation",
+    "RangeNotSatisfiable",
     "SessionNotFound",
     "StorageFull",
     "StorageUnavailable",
@@ -78,6 +80,11 @@ class Unauthenticated(DomainError):
     """No credentials, or credentials that name nobody (unknown, expired, badly signed)."""
 
 
+class InvalidLink(Unauthenticated):
+    """A playback link that grants nothing here: malformed, badly signed, signed by a key this
+    service no longer has, expired, or for another session."""
+
+
 class Forbidden(DomainError):
     """The principal is known but its role does not allow the action."""
 
@@ -104,6 +111,10 @@ class StorageUnavailable(DomainError):
 
 class StorageFull(DomainError):
     """Storing this would pass a quota or the store's free-space floor; nothing was stored."""
+
+
+class RangeNotSatisfiable(DomainError):
+    """The range of media time asked for selects nothing of the recording (HTTP 416)."""
 
 
 class AnchorUnavailable(DomainError):

@@ -333,6 +333,12 @@ class Session:
         return self.stopped_at + timedelta(days=self.storage_config.retention_days)
 
     @property
+    def can_grow(self) -> bool:
+        """Whether chunks may still be added (created, recording or paused): its recording,
+        and what is derived from it, may still change."""
+        return self.status in (SessionStatus.CREATED, SessionStatus.RECORDING, SessionStatus.PAUSED)
+
+    @property
     def compression_ratio(self) -> float | None:
         if self.stored_bytes == 0:
             return None

@@ -6,7 +6,8 @@ fragmented MP4 (ffmpeg ``-movflags frag_keyframe+empty_moov+default_base_moof``:
 service can serve it as HLS while it is still being recorded: the init segment is every byte
 before the first ``moof`` (EXT-X-MAP with a byte range), and each media segment is the byte
 range of whole fragments. `MediaReader` finds those ranges and their times from the bytes,
-fed in order in pieces of any size; `segments` groups fragments into HLS segments.
+fed in order in pieces of any size; `segments` groups fragments into HLS segments;
+`media_playlist` writes their HLS media playlist and `clip_fragments` picks a clip's fragments.
 
 Decisions (what the reader accepts and why):
 
@@ -36,6 +37,15 @@ Decisions (what the reader accepts and why):
   indexing resumes exactly after a restart between chunks.
 """
 
+from lucid_sessions.domain.media.playlist import (
+    HLS_VERSION,
+    LIVE_TARGET_SECONDS,
+    PLAYLIST_MEDIA_TYPE,
+    RangeNotSatisfiable,
+    clip_fragments,
+    listed_segments,
+    media_playlist,
+)
 from lucid_sessions.domain.media.reader import BETWEEN_FRAGMENTS, MediaReader
 from lucid_sessions.domain.media.segments import Segment, segments
 from lucid_sessions.domain.media.values import (
@@ -52,16 +62,23 @@ from lucid_sessions.domain.media.values import (
 
 __all__ = [
     "BETWEEN_FRAGMENTS",
+    "HLS_VERSION",
+    "LIVE_TARGET_SECONDS",
     "MAX_BUFFERED_BYTES",
     "MAX_INIT_BYTES",
     "MAX_MOOF_BYTES",
     "MAX_MOOV_BYTES",
     "MAX_TRACKS",
+    "PLAYLIST_MEDIA_TYPE",
     "Fragment",
     "InitSegment",
     "MediaReader",
     "NotPlayable",
+    "RangeNotSatisfiable",
     "Segment",
     "Track",
+    "clip_fragments",
+    "listed_segments",
+    "media_playlist",
     "segments",
 ]
