@@ -17,6 +17,7 @@ from lucid_sessions.adapters.memory import (
     InMemorySessionRepository,
     SequentialIdGenerator,
 )
+from lucid_sessions.adapters.memory.media_index import InMemoryMediaIndex
 from lucid_sessions.adapters.system.local_leases import LocalLeases
 from lucid_sessions.bootstrap.container import Container
 from lucid_sessions.bootstrap.factories import data_folders
@@ -38,6 +39,7 @@ def fake_stores() -> Stores:
         None,
         InMemorySessionLog(),
         LocalLeases(),
+        InMemoryMediaIndex(),
     )
 
 

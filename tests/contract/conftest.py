@@ -23,12 +23,14 @@ from lucid_sessions.adapters.memory import (
     InMemorySessionLog,
     InMemorySessionRepository,
 )
+from lucid_sessions.adapters.memory.media_index import InMemoryMediaIndex
 from lucid_sessions.adapters.mongo import MongoStores, open_mongo
 from lucid_sessions.adapters.s3.blob_store import S3BlobStore
 from lucid_sessions.adapters.sqlite import (
     SqliteChunkIndex,
     SqliteDatabase,
     SqliteDataKeyStore,
+    SqliteMediaIndex,
     SqlitePipelineStats,
     SqliteSessionLog,
     SqliteSessionRepository,
@@ -36,6 +38,7 @@ from lucid_sessions.adapters.sqlite import (
 from lucid_sessions.domain.ports.blob_store import BlobStore
 from lucid_sessions.domain.ports.chunk_index import ChunkIndex
 from lucid_sessions.domain.ports.data_key_store import DataKeyStore
+from lucid_sessions.domain.ports.media_index import MediaIndex
 from lucid_sessions.domain.ports.pipeline_stats import PipelineStats
 from lucid_sessions.domain.ports.session_log import SessionLog
 from lucid_sessions.domain.ports.session_repository import (
@@ -193,6 +196,11 @@ def pipeline_stats(request: pytest.FixtureRequest) -> PipelineStats:
 @pytest.fixture(params=METADATA_STORES)
 def session_log(request: pytest.FixtureRequest) -> SessionLog:
     return _metadata_store(request, InMemorySessionLog, "session_log", SqliteSessionLog)
+
+
+@pytest.fixture(params=METADATA_STORES)
+def media_index(request: pytest.FixtureRequest) -> MediaIndex:
+    return _metadata_store(request, InMemoryMediaIndex, "media", SqliteMediaIndex)
 
 
 def s3_blob_store(server: S3Server, bucket: str, prefix: str = "") -> S3BlobStore:

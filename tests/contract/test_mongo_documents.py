@@ -18,7 +18,9 @@ from lucid_sessions.adapters.mongo.documents import (
     LeaseDocument,
     collection_of,
 )
+from lucid_sessions.domain.media import Fragment
 from lucid_sessions.domain.ports.keyring import WrappedKey
+from lucid_sessions.domain.ports.media_index import MediaProgress
 from lucid_sessions.domain.ports.pipeline_stats import StageFigures
 from lucid_sessions.domain.session_log import LogEntry, LogEventType
 from tests.contract.conftest import open_mongo_stores
@@ -58,6 +60,8 @@ def test_every_collection_is_declared_once() -> None:
         "session_log",
         "log_state",
         "leases",
+        "media_progress",
+        "media_fragments",
     }
 
 
@@ -121,5 +125,8 @@ async def test_every_collection_the_adapters_write_is_a_declared_document(
         await stores.session_log.record_anchored(1)
         now = datetime.now(UTC)
         await stores.leases.acquire("upload:sess-a", "a", now, now + timedelta(seconds=10))
+        fragment = Fragment(0, 40, 60, 0, 90_000, 90_000, starts_on_sync=True)
+        progress = MediaProgress("sess-a", 1, 100, 1, b"state", at(0))
+        assert await stores.media.advance(None, progress, [fragment])
         written = set(await database.list_collection_names())
     assert written == set(DECLARED)

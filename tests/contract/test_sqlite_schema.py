@@ -10,11 +10,18 @@ from pathlib import Path
 import anyio
 import pytest
 
-from lucid_sessions.adapters.sqlite import SqliteChunkIndex, SqliteDatabase, SqliteSessionRepository
+from lucid_sessions.adapters.sqlite import (
+    SqliteChunkIndex,
+    SqliteDatabase,
+    SqliteMediaIndex,
+    SqliteSessionRepository,
+)
 from lucid_sessions.adapters.sqlite.schema import MIGRATIONS, epoch_micros
 from lucid_sessions.domain.errors import StorageUnavailable
+from lucid_sessions.domain.media import Fragment
 from lucid_sessions.domain.merkle import blake3_256, leaf_hash
 from lucid_sessions.domain.ports.chunk_index import ChunkQuery
+from lucid_sessions.domain.ports.media_index import MediaProgress
 from lucid_sessions.domain.ports.session_repository import SessionQuery
 from tests.factories import at, make_chunk_record
 
@@ -135,6 +142,37 @@ async def test_a_version_2_database_is_upgraded_in_place(tmp_path: Path) -> None
         page = await index.find(ChunkQuery("sess-old", 1, start_time=at(2), end_time=at(3)))
         assert page.chunks == [expected]
         assert await index.leaf_hashes("sess-old", 1) == [leaf_hash(digest)]
+    finally:
+        database.close()
+
+
+async def test_a_version_5_database_gains_the_media_index(tmp_path: Path) -> None:
+    """A store made before playback (schema 5) opens with the media index's tables, empty,
+    and keeps what it held."""
+    path = tmp_path / "sessions.sqlite3"
+    old = SqliteDatabase(path)
+    old.open(MIGRATIONS[:5])
+    await SqliteChunkIndex(old).put(make_chunk_record("sess-old", 0))
+    old.close()
+
+    database = SqliteDatabase(path)
+    database.open()
+    try:
+
+        def version(conn: sqlite3.Connection) -> int:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+        assert await database.read(version) == len(MIGRATIONS) >= 6
+        assert await SqliteChunkIndex(database).get("sess-old", 0) == make_chunk_record(
+            "sess-old", 0
+        )
+        media = SqliteMediaIndex(database)
+        assert await media.progress("sess-old") is None
+        after = MediaProgress("sess-old", 1, 100, 1, b"state", at(0))
+        fragment = Fragment(0, 40, 60, 0, 90_000, 90_000, starts_on_sync=True)
+        assert await media.advance(None, after, [fragment])
+        assert await media.progress("sess-old") == after
+        assert await media.fragments("sess-old", 1) == [fragment]
     finally:
         database.close()
 

@@ -21,6 +21,7 @@ from lucid_sessions.domain.ports.chunk_index import ChunkIndex
 from lucid_sessions.domain.ports.data_key_store import DataKeyStore
 from lucid_sessions.domain.ports.health_probe import HealthProbe
 from lucid_sessions.domain.ports.leases import Leases
+from lucid_sessions.domain.ports.media_index import MediaIndex
 from lucid_sessions.domain.ports.pipeline_stats import PipelineStats
 from lucid_sessions.domain.ports.session_cache import SessionCache
 from lucid_sessions.domain.ports.session_log import SessionLog
@@ -42,6 +43,8 @@ class Stores:
     session_log: SessionLog
     leases: Leases
     """Shared by every replica on MongoDB; one process's own on the embedded store."""
+    media: MediaIndex
+    """Playback's media index of each session's recording."""
 
 
 @asynccontextmanager
@@ -59,6 +62,7 @@ async def _mongo(url: str) -> AsyncIterator[Stores]:
             None,
             mongo.session_log,
             mongo.leases,
+            mongo.media,
         )
 
 
@@ -68,6 +72,7 @@ async def _sqlite(folder: Path, create: bool) -> AsyncIterator[Stores]:
         SqliteChunkIndex,
         SqliteDatabase,
         SqliteDataKeyStore,
+        SqliteMediaIndex,
         SqlitePipelineStats,
         SqliteSessionLog,
         SqliteSessionRepository,
@@ -86,6 +91,7 @@ async def _sqlite(folder: Path, create: bool) -> AsyncIterator[Stores]:
             None,
             SqliteSessionLog(database),
             LocalLeases(),
+            SqliteMediaIndex(database),
         )
     finally:
         await anyio.to_thread.run_sync(database.close)

@@ -11,6 +11,7 @@ from lucid_sessions.adapters.mongo.client import DEFAULT_DATABASE, MongoStores, 
 from lucid_sessions.adapters.mongo.data_key_store import MongoDataKeyStore
 from lucid_sessions.adapters.mongo.health_probe import MongoHealthProbe
 from lucid_sessions.adapters.mongo.leases import MongoLeases
+from lucid_sessions.adapters.mongo.media_index import MongoMediaIndex
 from lucid_sessions.adapters.mongo.pipeline_stats import MongoPipelineStats
 from lucid_sessions.adapters.mongo.session_log import MongoSessionLog
 from lucid_sessions.adapters.mongo.session_repository import MongoSessionRepository
@@ -21,6 +22,7 @@ __all__ = [
     "MongoDataKeyStore",
     "MongoHealthProbe",
     "MongoLeases",
+    "MongoMediaIndex",
     "MongoPipelineStats",
     "MongoSessionLog",
     "MongoSessionRepository",

@@ -21,6 +21,8 @@ from lucid_sessions.adapters.mongo.documents import (
     LeaseDocument,
     LogEntryDocument,
     LogStateDocument,
+    MediaFragmentDocument,
+    MediaProgressDocument,
     SessionDocument,
     StageDocument,
     collection_of,
@@ -28,6 +30,7 @@ from lucid_sessions.adapters.mongo.documents import (
 from lucid_sessions.adapters.mongo.errors import UNAVAILABLE, redact_url
 from lucid_sessions.adapters.mongo.health_probe import MongoHealthProbe
 from lucid_sessions.adapters.mongo.leases import MongoLeases
+from lucid_sessions.adapters.mongo.media_index import MongoMediaIndex
 from lucid_sessions.adapters.mongo.pipeline_stats import MongoPipelineStats
 from lucid_sessions.adapters.mongo.session_log import MongoSessionLog
 from lucid_sessions.adapters.mongo.session_repository import MongoSessionRepository
@@ -49,6 +52,7 @@ class MongoStores:
     health: MongoHealthProbe
     session_log: MongoSessionLog
     leases: MongoLeases
+    media: MongoMediaIndex
     database_name: str
 
 
@@ -118,6 +122,10 @@ async def open_mongo(
                 collection_of(database, LogEntryDocument), collection_of(database, LogStateDocument)
             ),
             leases=MongoLeases(collection_of(database, LeaseDocument)),
+            media=MongoMediaIndex(
+                collection_of(database, MediaProgressDocument),
+                collection_of(database, MediaFragmentDocument),
+            ),
             database_name=database.name,
         )
     finally:

@@ -17,6 +17,11 @@ exists nowhere else (`leases`, `log_state`) declare their fields here.
 - `log_state`: `{_id: "anchored_size", value}`.
 - `leases`: `{_id: name, owner, until}`; a TTL index on `until` removes a lease an hour after
   it expired (`until_1`, the name the index has had since leases were first stored).
+- `media_progress`: a MediaProgress (the reader's state a binary); `_id` = session_id, so
+  `_id_` is its unique index by session.
+- `media_fragments`: a Fragment plus its `session_id`; `_id` = f"{session_id}:{index:013d}",
+  so `_id_` keeps (session_id, index) unique; `session_index` reads a session's fragments in
+  order. It is not declared unique too: that would check the same key twice on every write.
 
 Index names are part of the stored schema: MongoDB refuses an index whose keys match an
 existing one under another name, so a name here changes only together with a migration.
@@ -40,6 +45,8 @@ __all__ = [
     "LeaseDocument",
     "LogEntryDocument",
     "LogStateDocument",
+    "MediaFragmentDocument",
+    "MediaProgressDocument",
     "SessionDocument",
     "StageDocument",
     "collection_of",
@@ -142,6 +149,23 @@ class LeaseDocument(Document):
         ]
 
 
+class MediaProgressDocument(Document):
+    id: str  # type: ignore[assignment]
+
+    class Settings:
+        name = "media_progress"
+
+
+class MediaFragmentDocument(Document):
+    id: str  # type: ignore[assignment]
+
+    class Settings:
+        name = "media_fragments"
+        indexes = [
+            IndexModel([("session_id", ASCENDING), ("index", ASCENDING)], name="session_index")
+        ]
+
+
 DOCUMENT_MODELS: list[type[Document]] = [
     SessionDocument,
     ChunkDocument,
@@ -150,6 +174,8 @@ DOCUMENT_MODELS: list[type[Document]] = [
     LogEntryDocument,
     LogStateDocument,
     LeaseDocument,
+    MediaProgressDocument,
+    MediaFragmentDocument,
 ]
 
 

@@ -3,6 +3,7 @@
 from lucid_sessions.adapters.sqlite.chunk_index import SqliteChunkIndex
 from lucid_sessions.adapters.sqlite.data_key_store import SqliteDataKeyStore
 from lucid_sessions.adapters.sqlite.database import SqliteDatabase
+from lucid_sessions.adapters.sqlite.media_index import SqliteMediaIndex
 from lucid_sessions.adapters.sqlite.pipeline_stats import SqlitePipelineStats
 from lucid_sessions.adapters.sqlite.session_log import SqliteSessionLog
 from lucid_sessions.adapters.sqlite.session_repository import SqliteSessionRepository
@@ -11,6 +12,7 @@ __all__ = [
     "SqliteChunkIndex",
     "SqliteDataKeyStore",
     "SqliteDatabase",
+    "SqliteMediaIndex",
     "SqlitePipelineStats",
     "SqliteSessionLog",
     "SqliteSessionRepository",

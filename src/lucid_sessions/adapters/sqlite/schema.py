@@ -21,7 +21,7 @@ from lucid_sessions.domain.chunk import ChunkRecord
 from lucid_sessions.domain.errors import StorageUnavailable
 from lucid_sessions.domain.session import Session
 
-__all__ = ["MIGRATIONS", "Migration", "epoch_micros", "upgrade"]
+__all__ = ["EPOCH", "MIGRATIONS", "Migration", "epoch_micros", "upgrade"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -161,6 +161,30 @@ def _list_indexes_and_totals(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+_MEDIA_INDEX = """
+    CREATE TABLE media_progress (
+        session_id TEXT PRIMARY KEY,
+        chunks     INTEGER NOT NULL,
+        position   INTEGER NOT NULL,
+        fragments  INTEGER NOT NULL,
+        reader     BLOB NOT NULL,
+        started_us INTEGER
+    );
+    CREATE TABLE media_fragments (
+        session_id TEXT NOT NULL,
+        idx        INTEGER NOT NULL,
+        offset     INTEGER NOT NULL,
+        length     INTEGER NOT NULL,
+        start      INTEGER NOT NULL,
+        duration   INTEGER NOT NULL,
+        timescale  INTEGER NOT NULL,
+        sync       INTEGER NOT NULL,
+        PRIMARY KEY (session_id, idx)
+    ) WITHOUT ROWID;
+"""
+"""Version 6: playback's media index (`SqliteMediaIndex`). `media_progress` keeps its rowid:
+its `reader` may hold megabytes, and a WITHOUT ROWID table suits small rows only."""
+
 Migration = str | Callable[[sqlite3.Connection], None]
 
 # Each entry upgrades the schema by one version (PRAGMA user_version).
@@ -230,6 +254,7 @@ MIGRATIONS: list[Migration] = [
     _stored_shapes,
     _session_log_and_expiry,
     _list_indexes_and_totals,
+    _MEDIA_INDEX,
 ]
 
 
