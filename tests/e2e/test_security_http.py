@@ -27,7 +27,7 @@ from tests.servers import (
 
 pytestmark = pytest.mark.e2e
 
-PUBLIC = {("GET", "/"), ("GET", "/health")}
+PUBLIC = {("GET", "/"), ("GET", "/health"), ("GET", "/player/{session_id}")}
 JWT_SECRET = "platform-jwt-secret-for-the-tests-0123456789"
 
 
@@ -93,6 +93,8 @@ def request(http: httpx.Client, method: str, template: str, sid: str) -> httpx.R
     if method in ("POST", "PUT") and template in (BASE, f"{BASE}/{{session_id}}"):
         body = {"name": "x", "rdp_config": {"host": "h"}} if method == "POST" else {"name": "x"}
         return http.request(method, path, json=body, params=params)
+    if path.endswith("/playback/links"):
+        return http.request(method, path, json={"expires_in_seconds": 60})
     return http.request(method, path, params=params)
 
 

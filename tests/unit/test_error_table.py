@@ -12,7 +12,7 @@ from lucid_sessions.bootstrap.app import create_litestar
 from lucid_sessions.domain import errors
 from tests.graph import fake_container
 
-HTTP_ONLY = {408, 413, 415, 416}
+HTTP_ONLY = {408, 413, 415, 416}  # 416 also answers a Range header no content satisfies
 
 
 def every_domain_error() -> list[type[errors.DomainError]]:
@@ -34,11 +34,13 @@ EXPECTED: dict[str, int] = {
     "DomainError": 500,
     "Forbidden": 403,
     "IntegrityError": 500,
+    "InvalidLink": 401,  # a playback link that grants nothing
     "InvalidTransition": 409,
     "InvalidValue": 400,
     "NotFound": 404,
     "PipelinePaused": 503,
     "PolicyViolation": 409,
+    "RangeNotSatisfiable": 416,  # a clip's time range that selects nothing
     "SessionNotFound": 404,
     "StorageFull": 507,
     "StorageUnavailable": 503,
@@ -115,6 +117,11 @@ SUCCESSES: dict[tuple[str, str], set[int]] = {
     ("get", "/api/v1/sessions/log/entries"): {200},
     ("get", "/api/v1/sessions/log/proof"): {200},
     ("get", "/api/v1/sessions/log/consistency"): {200},
+    ("get", f"{SESSION}/playback"): {200},
+    ("get", f"{SESSION}/playback/index.m3u8"): {200},
+    ("get", f"{SESSION}/playback/recording.mp4"): {200, 206, 304},
+    ("post", f"{SESSION}/playback/links"): {201},
+    ("get", "/player/{session_id}"): {200},
 }
 
 

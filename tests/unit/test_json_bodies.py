@@ -31,6 +31,7 @@ from lucid_sessions.adapters.http.body import (
     json_body,
     strict_body,
 )
+from lucid_sessions.adapters.http.playback import PlaybackLinkRequest
 from lucid_sessions.adapters.http.schemas import CreateSessionRequest, UpdateSessionRequest
 from lucid_sessions.bootstrap.app import create_litestar
 from tests.graph import fake_container
@@ -102,6 +103,7 @@ def test_every_route_with_a_body_declares_its_json_model(tmp_path: Path) -> None
     assert declared == {
         "create_session": CreateSessionRequest,
         "update_session": UpdateSessionRequest,
+        "make_playback_link": PlaybackLinkRequest,
     }
 
 

@@ -27,6 +27,8 @@ from lucid_sessions.adapters.http.docs import docs_assets_router, docs_render_pl
 from lucid_sessions.adapters.http.errors import exception_handlers
 from lucid_sessions.adapters.http.integrity import IntegrityController
 from lucid_sessions.adapters.http.pipeline import PipelineController
+from lucid_sessions.adapters.http.playback import PlaybackController
+from lucid_sessions.adapters.http.player import player_router
 from lucid_sessions.adapters.http.session_log import SessionLogController
 from lucid_sessions.adapters.http.sessions import SessionController
 from lucid_sessions.adapters.http.system import SystemController
@@ -58,6 +60,8 @@ HTTP_DEPENDENCIES: tuple[str, ...] = (
     "prove_integrity",
     "control_pipeline",
     "read_session_log",
+    "read_playback",
+    "playback_links",
 )
 """What handlers ask for by name; each is the container's provider of the same name. The
 principal is not one of them: handlers read what the authentication layer found
@@ -166,6 +170,8 @@ def create_litestar(container: Container) -> Litestar:
             IntegrityController,
             PipelineController,
             SessionLogController,
+            PlaybackController,
+            player_router(),
             docs_assets_router(SCHEMA_PATH),
         ],
         dependencies=dependencies,
@@ -177,6 +183,7 @@ def create_litestar(container: Container) -> Litestar:
                 authenticate=container.authenticate(),
                 metrics_public=settings.metrics_public,
                 schema_path=SCHEMA_PATH,
+                open_link=container.playback_links().open,
             ),
             DefineMiddleware(
                 JsonBodyMiddleware,

@@ -43,9 +43,11 @@ from lucid_sessions.app.usecases.create_session import CreateSession
 from lucid_sessions.app.usecases.delete_session import DeleteSession, SessionDeleter
 from lucid_sessions.app.usecases.finalize import FinalizeSession
 from lucid_sessions.app.usecases.health import CheckHealth
+from lucid_sessions.app.usecases.index_media import IndexMedia
 from lucid_sessions.app.usecases.ingest_chunk import IngestChunk
 from lucid_sessions.app.usecases.integrity import ProveIntegrity
 from lucid_sessions.app.usecases.pipeline import ControlPipeline
+from lucid_sessions.app.usecases.playback import PlaybackLinks, ReadPlayback
 from lucid_sessions.app.usecases.read_chunks import ChunkOpener, ReadChunks
 from lucid_sessions.app.usecases.read_sessions import GetSession, ListSessions
 from lucid_sessions.app.usecases.retention import SweepRetention
@@ -114,6 +116,7 @@ class Container(containers.DeclarativeContainer):
     # -- crypto ------------------------------------------------------------------------------
     keyring = providers.Singleton(factories.keyring, settings, folders, create_missing)
     signer = providers.Singleton(factories.signer, settings, folders, create_missing)
+    link_signer = providers.Singleton(factories.link_signer, settings, folders, create_missing)
     cipher_name = providers.Singleton(factories.cipher_name, settings)
     ciphers = providers.Dict(
         {
@@ -141,6 +144,24 @@ class Container(containers.DeclarativeContainer):
     )
     verify_session = providers.Factory(
         VerifySession, reader=read_chunks, opener=chunk_opener, check_signature=check_signature
+    )
+
+    # -- playback ----------------------------------------------------------------------------
+    media_index = stores.provided.media
+    index_media = providers.Singleton(
+        IndexMedia, media=media_index, chunks=chunk_index, opener=chunk_opener
+    )
+    read_playback = providers.Singleton(
+        ReadPlayback,
+        repo=session_repository,
+        media=media_index,
+        indexer=index_media,
+        reader=read_chunks,
+        locks=locks,
+        claims=claims,
+    )
+    playback_links = providers.Singleton(
+        PlaybackLinks, repo=session_repository, signer=link_signer, clock=clock
     )
 
     # -- the session log and anchoring -------------------------------------------------------
@@ -199,6 +220,7 @@ class Container(containers.DeclarativeContainer):
         log=session_log,
         clock=clock,
         telemetry=telemetry,
+        media=media_index,
         on_logged=poke_anchoring,
     )
     delete_session = providers.Factory(
@@ -230,6 +252,7 @@ class Container(containers.DeclarativeContainer):
         claims=claims,
         cipher=cipher_name,
         telemetry=telemetry,
+        media=index_media,
         space=free_space,
         min_free_bytes=min_free_bytes,
     )

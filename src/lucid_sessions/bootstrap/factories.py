@@ -20,6 +20,7 @@ from lucid_sessions.adapters.crypto.keyring import (
     master_key_file_path,
     rotate_master_key,
 )
+from lucid_sessions.adapters.crypto.link_signer import ReloadingLinkSigner
 from lucid_sessions.adapters.crypto.reloading_keyring import ReloadingKeyRing
 from lucid_sessions.adapters.fs.blob_store import FilesystemBlobStore
 from lucid_sessions.adapters.fs.storage_probe import FilesystemStorageProbe
@@ -32,6 +33,7 @@ from lucid_sessions.domain.ports.authenticator import Authenticator
 from lucid_sessions.domain.ports.blob_store import BlobStore
 from lucid_sessions.domain.ports.cipher import CipherName
 from lucid_sessions.domain.ports.health_probe import HealthProbe
+from lucid_sessions.domain.ports.link_signer import LinkSigner
 from lucid_sessions.domain.ports.session_repository import SessionRepository
 from lucid_sessions.domain.ports.signer import Signer
 from lucid_sessions.domain.ports.telemetry import Telemetry
@@ -108,6 +110,21 @@ def keyring(settings: Settings, folders: DataFolders, create: bool) -> Reloading
 
 def signer(settings: Settings, folders: DataFolders, create: bool) -> Signer:
     return load_signer(key_sources(settings), folders.storage, settings.production, generate=create)
+
+
+def link_signer(settings: Settings, folders: DataFolders, create: bool) -> LinkSigner:
+    """The key that signs playback links (reloaded when its file is replaced)."""
+    return ReloadingLinkSigner(
+        settings.link_key_file, folders.storage, settings.production, generate=create
+    )
+
+
+def rotate_link_key(settings: Settings) -> str:
+    """Replace the playback link key (every outstanding link ends) and return its id."""
+    from lucid_sessions.adapters.crypto.link_signer import link_key_file_path
+    from lucid_sessions.adapters.crypto.link_signer import rotate_link_key as rotate
+
+    return rotate(link_key_file_path(settings.link_key_file, Path(settings.storage_path)))
 
 
 def add_master_key(settings: Settings) -> str:

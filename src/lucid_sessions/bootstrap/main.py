@@ -25,7 +25,7 @@ from lucid_sessions.adapters.cli.parser import parse
 from lucid_sessions.adapters.configuration import ConfigurationError
 from lucid_sessions.adapters.crypto import verify_signature
 from lucid_sessions.bootstrap.container import Container, open_container
-from lucid_sessions.bootstrap.factories import add_master_key
+from lucid_sessions.bootstrap.factories import add_master_key, rotate_link_key
 from lucid_sessions.bootstrap.settings import Settings, SettingsError, load_settings
 from lucid_sessions.domain.errors import DomainError
 
@@ -66,6 +66,7 @@ async def _opened(
         async with open_container(settings, create=create, **given) as container:
             container.keyring()  # the keys load (production never generates them)
             container.signer()
+            container.link_signer()
             container.authenticate()  # the tokens load
             await _check_object_store(container)
             return await work(container)
@@ -221,6 +222,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return await commands.rotate_keys(new_key_id, opened.rewrap_data_keys())
 
         return anyio.run(operate, rotate)
+    if args.command == "keys" and args.keys_command == "rotate-link":
+        try:
+            link_key_id = rotate_link_key(settings)
+        except ConfigurationError as exc:
+            print(f"lucid-sessions keys rotate-link: {exc}", file=sys.stderr)
+            return 2
+        print(f"playback link key rotated: {link_key_id}; every earlier link has ended")
+        return 0
     return 2
 
 

@@ -65,9 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--as-of", help="sweep as if it were this RFC 3339 time")
     sweep.add_argument("--dry-run", action="store_true", help="list, delete nothing")
-    keys = commands.add_parser("keys", help="master key management")
+    keys = commands.add_parser("keys", help="key management")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     key_commands.add_parser("rotate", help="new master key id; re-wraps every data key")
+    key_commands.add_parser(
+        "rotate-link", help="new playback link key; every outstanding playback link ends"
+    )
     return parser
 
 

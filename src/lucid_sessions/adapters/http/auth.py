@@ -1,13 +1,18 @@
 """Authentication on every route: the bearer token becomes the principal of the request.
 
-Every route needs a bearer token except those marked `PUBLIC` (`GET /`, `GET /health`) and
-the OpenAPI document and docs pages under the schema path. `/metrics` is public only when
-configured so, and otherwise for admins only. The check runs before the request body is read.
+Every route needs a bearer token except those marked `PUBLIC` (`GET /`, `GET /health`, the
+player page) and the OpenAPI document and docs pages under the schema path. `/metrics` is
+public only when configured so, and otherwise for admins only. The `PLAYBACK` routes take a
+signed link's `access_token` query parameter instead: when it is there, the link alone
+decides (a bearer token beside it is not looked at), and its grant is what the route reads.
+The check runs before the request body is read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from litestar import Request
 from litestar.enums import ScopeType
@@ -15,13 +20,17 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from lucid_sessions.adapters.http.inputs import scope_header
 from lucid_sessions.app.usecases.authenticate import Authenticate
+from lucid_sessions.domain.playback_link import PlaybackGrant
 from lucid_sessions.domain.principal import Principal
 
 __all__ = [
     "METRICS",
+    "PLAYBACK",
     "PUBLIC",
     "AuthenticationMiddleware",
+    "OpenLink",
     "bearer_credential",
+    "current_access",
     "current_principal",
 ]
 
@@ -30,6 +39,12 @@ PUBLIC: dict[str, Any] = {"public": True}
 
 METRICS: dict[str, Any] = {"metrics": True}
 """`opt` of the metrics routes: public when configured so, else for admins."""
+
+PLAYBACK: dict[str, Any] = {"playback": True}
+"""`opt` of the playback reads: a bearer token, or a signed link's `access_token`."""
+
+OpenLink = Callable[[str, str], PlaybackGrant]
+"""(token, session id) -> the grant, or `InvalidLink` (401)."""
 
 _STATE_KEY = "principal"
 
@@ -58,8 +73,9 @@ class AuthenticationMiddleware:
         authenticate: Authenticate,
         metrics_public: bool,
         schema_path: str,
+        open_link: OpenLink,
     ) -> None:
-        self._app, self._authenticate = app, authenticate
+        self._app, self._authenticate, self._open_link = app, authenticate, open_link
         self._metrics_public = metrics_public
         self._schema_path = schema_path
         self._schema_prefix = schema_path.rstrip("/") + "/"
@@ -76,6 +92,13 @@ class AuthenticationMiddleware:
         path = scope["path"]
         if path == self._schema_path or path.startswith(self._schema_prefix):
             return
+        if opt.get("playback"):
+            token = _access_token(scope)
+            if token is not None:
+                session_id = str(scope["path_params"].get("session_id", ""))
+                grant = self._open_link(token, session_id)  # InvalidLink: 401
+                scope.setdefault("state", {})[_STATE_KEY] = grant
+                return
         authorization = scope_header(scope, b"authorization")
         principal = self._authenticate(bearer_credential(authorization))  # 401
         if opt.get("metrics"):
@@ -87,3 +110,18 @@ def current_principal(request: Request[Any, Any, Any]) -> Principal:
     """The principal `AuthenticationMiddleware` authenticated for this request."""
     principal: Principal = request.state[_STATE_KEY]
     return principal
+
+
+def current_access(request: Request[Any, Any, Any]) -> Principal | PlaybackGrant:
+    """Who reads on a `PLAYBACK` route: the principal, or the signed link's grant."""
+    access: Principal | PlaybackGrant = request.state[_STATE_KEY]
+    return access
+
+
+def _access_token(scope: Scope) -> str | None:
+    """The `access_token` query parameter (the last one, if repeated), or None."""
+    found = None
+    for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+        if name == "access_token":
+            found = value
+    return found

@@ -40,20 +40,22 @@ def etag(content: Content) -> str:
     return f'"{content.version}"'
 
 
-def filename(content: Content) -> str:
+def filename(content: Content, extension: str = "bin") -> str:
     """What a browser saves the download as."""
     if content.sequence_number is None:
-        return f"{content.session_id}.recording.bin"
-    return f"{content.session_id}-{content.sequence_number:06d}.bin"
+        return f"{content.session_id}.recording.{extension}"
+    return f"{content.session_id}-{content.sequence_number:06d}.{extension}"
 
 
-def _download_headers(content: Content, tag: str, length: int) -> dict[str, str]:
+def _download_headers(
+    content: Content, tag: str, length: int, disposition: str, extension: str
+) -> dict[str, str]:
     return {
         "ETag": tag,
         "Accept-Ranges": "bytes",
         "Content-Length": str(length),
-        "Content-Disposition": f'attachment; filename="{filename(content)}"',
-        "Cache-Control": "private, no-transform",
+        "Content-Disposition": f'{disposition}; filename="{filename(content, extension)}"',
+        "Cache-Control": "private, no-transform" if content.final else "no-store",
     }
 
 
@@ -62,10 +64,18 @@ async def _nothing() -> AsyncIterator[bytes]:
     yield b""  # an async generator that yields nothing
 
 
-async def send_download(request: Request[Any, Any, Any], content: Content) -> Response[Any]:
+async def send_download(
+    request: Request[Any, Any, Any],
+    content: Content,
+    *,
+    media_type: str = OCTETS,
+    disposition: str = "attachment",
+    extension: str = "bin",
+) -> Response[Any]:
     """304 on a matching If-None-Match, 416 on an unsatisfiable Range, else 200 or 206
     streaming the content (authenticated before the headers are sent). A HEAD gets the same
-    status and headers; only the first piece is read, to authenticate it."""
+    status and headers; only the first piece is read, to authenticate it. `disposition`:
+    "attachment" (save it) or "inline" (a player plays it)."""
     tag = etag(content)
     if etag_matches(request.headers.get("if-none-match"), tag):
         return Response(b"", status_code=304, headers={"ETag": tag})
@@ -75,8 +85,8 @@ async def send_download(request: Request[Any, Any, Any], content: Content) -> Re
     if is_head(request.scope):
         await stream.aclose()  # type: ignore[attr-defined]
         stream = _nothing()
-    headers = _download_headers(content, tag, end - start)
+    headers = _download_headers(content, tag, end - start, disposition, extension)
     if wanted is None:
-        return Stream(stream, media_type=OCTETS, headers=headers)
+        return Stream(stream, media_type=media_type, headers=headers)
     headers["Content-Range"] = wanted.content_range(content.size)
-    return Stream(stream, status_code=206, media_type=OCTETS, headers=headers)
+    return Stream(stream, status_code=206, media_type=media_type, headers=headers)

@@ -28,6 +28,7 @@ from lucid_sessions.domain.ports.blob_store import BlobStore
 from lucid_sessions.domain.ports.chunk_index import ChunkIndex
 from lucid_sessions.domain.ports.clock import Clock
 from lucid_sessions.domain.ports.data_key_store import DataKeyStore
+from lucid_sessions.domain.ports.media_index import MediaIndex
 from lucid_sessions.domain.ports.pipeline_stats import PipelineStats
 from lucid_sessions.domain.ports.session_log import SessionLog
 from lucid_sessions.domain.ports.session_repository import SessionRepository
@@ -56,10 +57,11 @@ class SessionDeleter:
         log: SessionLog,
         clock: Clock,
         telemetry: Telemetry,
+        media: MediaIndex,
         on_logged: Callable[[], None] | None = None,
     ) -> None:
         self._repo, self._index, self._blobs, self._keys = repo, index, blobs, keys
-        self._telemetry = telemetry
+        self._telemetry, self._media = telemetry, media
         self._stats, self._log, self._clock, self._on_logged = stats, log, clock, on_logged
 
     async def claim(
@@ -99,6 +101,7 @@ class SessionDeleter:
         )
         sid = session.session_id
         await self._index.delete_session(sid)
+        await self._media.delete_session(sid)
         await self._blobs.delete_session(sid)
         await self._keys.delete(sid)
         await self._stats.delete_session(sid)

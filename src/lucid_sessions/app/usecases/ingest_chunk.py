@@ -15,6 +15,7 @@ from lucid_sessions.app.blob_codec import BlobCodec, SealedBlob, Sealer
 from lucid_sessions.app.claims import Claims
 from lucid_sessions.app.locks import KeyedLocks
 from lucid_sessions.app.usecases.common import MAX_ATTEMPTS, all_at_once, load_visible
+from lucid_sessions.app.usecases.index_media import IndexMedia
 from lucid_sessions.domain.chunk import ChunkRecord, check_timestamp, validate_sequence_number
 from lucid_sessions.domain.errors import (
     ChunkConflict,
@@ -143,15 +144,18 @@ class IngestChunk:
         claims: Claims,
         cipher: CipherName,
         telemetry: Telemetry,
+        media: IndexMedia,
         space: UsageProbe | None = None,
         min_free_bytes: int = 0,
     ) -> None:
-        """`space` measures the chunk store: below `min_free_bytes` free, new chunks are
-        refused with StorageFull (reads, stop and finalization go on)."""
+        """`media` indexes each committed chunk for playback. `space` measures the chunk
+        store: below `min_free_bytes` free, new chunks are refused with StorageFull (reads,
+        stop and finalization go on)."""
         self._repo, self._index, self._blobs, self._keys = repo, index, blobs, keys
         self._keyring, self._codec, self._stats, self._clock = keyring, codec, stats, clock
         self._locks, self._claims, self._cipher = locks, claims, cipher
         self._space, self._min_free, self._telemetry = space, min_free_bytes, telemetry
+        self._media = media
 
     async def __call__(self, principal: Principal, upload: ChunkUpload) -> IngestResult:
         """Refuse what can be refused before the body is read (unknown session, wrong state,
@@ -193,16 +197,21 @@ class IngestChunk:
             committed_at = time.perf_counter()
             await self._commit(principal, session, record)
             timings["merkle_building"] += time.perf_counter() - committed_at
+            # Still under the session's lock and claim: chunks are indexed in order.
+            await self._media.committed(session.session_id, record, received.data)
         await self._record_figures(session.session_id, len(received.data), sealed, timings)
         seconds = time.perf_counter() - started
         self._telemetry.chunk_ingested(record.size_bytes, seconds)
         return IngestResult(record, True, seconds)
 
     async def _plan(self, session: Session) -> _Plan:
+        """The session's settings; no compression once its recording is known to be video
+        (H.264 and its kin are compressed already: zstd would spend the CPU for nothing)."""
         config, storage = session.recording_config, session.storage_config
-        compression: Algorithm = (
-            "none" if not storage.compression_enabled else config.compression.value
+        compress = storage.compression_enabled and not await self._media.carries_video(
+            session.session_id
         )
+        compression: Algorithm = config.compression.value if compress else "none"
         cipher = self._cipher if storage.encryption_enabled else None
         data_key = (
             await ensure_data_key(self._keys, self._keyring, session.session_id)

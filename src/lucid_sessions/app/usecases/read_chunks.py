@@ -113,15 +113,24 @@ class Content:
     """Bytes a principal was allowed to read: what they are (a session's chunk, or its whole
     recording when `sequence_number` is None), a `version` that changes whenever the bytes
     could (the chunk's BLAKE3, or the recording's root and size), the length, and the
-    plaintext of any byte range."""
+    plaintext of any byte range. `final`: these bytes can no longer change (a recording that
+    can still grow is not final: a client must not keep them, even by range, as they are)."""
 
-    __slots__ = ("_pieces", "sequence_number", "session_id", "size", "version")
+    __slots__ = ("_pieces", "final", "sequence_number", "session_id", "size", "version")
 
     def __init__(
-        self, session_id: str, sequence_number: int | None, version: str, size: int, pieces: Pieces
+        self,
+        session_id: str,
+        sequence_number: int | None,
+        version: str,
+        size: int,
+        pieces: Pieces,
+        *,
+        final: bool = True,
     ) -> None:
         self.session_id, self.sequence_number = session_id, sequence_number
         self.version, self.size, self._pieces = version, size, pieces
+        self.final = final
 
     async def read(self, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         """The plaintext of bytes [start, end) in pieces of at most PIECE bytes.
@@ -231,4 +240,11 @@ class ReadChunks:
 
         root = session.merkle_root.hex() if session.merkle_root else "empty"
         version = f"{root}-{session.chunks_count}"
-        return Content(session.session_id, None, version, session.size_bytes, pieces)
+        return Content(
+            session.session_id,
+            None,
+            version,
+            session.size_bytes,
+            pieces,
+            final=not session.can_grow,
+        )

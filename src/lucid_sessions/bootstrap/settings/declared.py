@@ -322,6 +322,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             example="/run/secrets/signing_key.pem",
         ),
     ] = ""
+    link_key_file: Annotated[
+        str,
+        Setting(
+            "LUCID_LINK_KEY_FILE",
+            "keys.link_key_file",
+            "the private key that signs playback links: base64 of 32 to 64 random bytes "
+            "(empty: in development <LUCID_STORAGE_PATH>/keys/link-key.b64, generated once)",
+            example="/run/secrets/link_key.b64",
+        ),
+    ] = ""
     # -- authentication ------------------------------------------------------------------------
     api_tokens: Annotated[
         str,
