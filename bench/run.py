@@ -2,8 +2,8 @@
 
 ``.venv/bin/python bench/run.py [BENCHMARK ...] [--runs N] [--tiny] [NAME=VALUE ...]``
 
-- BENCHMARK: any of api, ingest, download, startup, codec, merkle (default: all, in that
-  order).
+- BENCHMARK: any of api, ingest, download, startup, codec, merkle, capacity, s3, playback
+  (default: all, in that order).
 - ``--runs N`` (default 3): every benchmark runs N times, interleaved (api, ingest, ...,
   then again), and each figure is printed as the median of the runs with their spread
   ``[lowest-highest]``; its ratio to its baseline (measured in the same run) likewise.
@@ -40,6 +40,7 @@ import bench_codec
 import bench_download
 import bench_ingest
 import bench_merkle
+import bench_playback
 import bench_s3
 import bench_startup
 from figures import Figure, summarize
@@ -55,6 +56,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "merkle": bench_merkle.run,
     "capacity": bench_capacity.run,
     "s3": bench_s3.run,
+    "playback": bench_playback.run,
 }
 
 

@@ -34,6 +34,9 @@ GOALS = [
     "download.recording_rss_growth",
     "startup.seconds_to_healthy",
     "startup.idle_rss",
+    "playback.indexing_share_of_ingest",
+    "playback.playlist_one_hour_p99",
+    "playback.seek_first_byte_p99",
 ]
 
 

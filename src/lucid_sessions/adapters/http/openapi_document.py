@@ -1,6 +1,7 @@
 """What Litestar's generated OpenAPI document cannot say by itself, added in one place.
 
-- the `bearerAuth` security scheme, required everywhere but on the public operations;
+- the `bearerAuth` security scheme, required everywhere but on the public operations, and
+  `playbackLink` (a signed link's `access_token`) as the alternative on the playback reads;
 - the chunk upload's request body (`application/octet-stream`) and its optional headers
   (the body is read by the handler while streaming, so Litestar does not see it);
 - `additionalProperties: false` on request bodies (unknown fields are refused with 400);
@@ -33,6 +34,18 @@ BEARER = {
         "A configured API token (LUCID_API_TOKENS or LUCID_API_TOKENS_FILE) or a platform JWT"
     ),
 }
+
+PLAYBACK_LINK = {
+    "type": "apiKey",
+    "in": "query",
+    "name": "access_token",
+    "description": (
+        "A signed playback link's token (POST .../playback/links): GET of one session's "
+        "playback, playlist and recording.mp4 until it expires, and nothing else"
+    ),
+}
+PLAYBACK = f"{SESSION}/playback"
+PLAYBACK_READS = (PLAYBACK, f"{PLAYBACK}/index.m3u8", f"{PLAYBACK}/recording.mp4")
 
 TIMESTAMP_PATTERN = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
@@ -121,7 +134,16 @@ def complete_document(
     token; `request_models`: component names of request bodies that refuse unknown fields,
     with their descriptions."""
     document.setdefault("components", {}).setdefault("securitySchemes", {})["bearerAuth"] = BEARER
+    document["components"]["securitySchemes"]["playbackLink"] = PLAYBACK_LINK
     document["security"] = [{"bearerAuth": []}]
+    for path in PLAYBACK_READS:
+        read = document["paths"].get(path, {}).get("get")
+        if read is not None:
+            read["security"] = [{"bearerAuth": []}, {"playbackLink": []}]
+    media = document["paths"].get(f"{PLAYBACK}/recording.mp4", {}).get("get")
+    if media is not None and "206" in media["responses"]:
+        partial = media["responses"]["206"]
+        partial["content"] = {"video/mp4": partial.get("content", {}).popitem()[1]}
     for path, item in document["paths"].items():
         for method, operation in item.items():
             if (path, method) in public:

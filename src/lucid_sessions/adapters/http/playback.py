@@ -46,11 +46,6 @@ MP4 = "video/mp4"
 ACCESS_TOKEN = "access_token"  # noqa: S105 (a parameter name)
 BASE = "/api/v1/sessions"
 
-_TOKEN_DOC = QueryParameter(
-    name=ACCESS_TOKEN,
-    description="a signed playback link's token (instead of a bearer token)",
-    max_length=512,
-)
 _SECONDS_DOC: dict[str, Any] = {"pattern": r"^[0-9]{1,12}(\.[0-9]{1,9})?$"}
 
 
@@ -106,7 +101,6 @@ class PlaybackController(Controller):
         session_id: SessionId,
         request: Request[Any, Any, Any],
         read_playback: NamedDependency[ReadPlayback],
-        access_token: Annotated[str | None, _TOKEN_DOC] = None,
     ) -> PlaybackResponse:
         view = await read_playback.summary(current_access(request), session_id)
         return PlaybackResponse(
@@ -133,7 +127,6 @@ class PlaybackController(Controller):
         session_id: SessionId,
         request: Request[Any, Any, Any],
         read_playback: NamedDependency[ReadPlayback],
-        access_token: Annotated[str | None, _TOKEN_DOC] = None,
     ) -> Response[str]:
         text = await read_playback.playlist(
             current_access(request), session_id, _token_query(request)
@@ -165,7 +158,6 @@ class PlaybackController(Controller):
             str | None,
             QueryParameter(description="clip end, seconds of media time", **_SECONDS_DOC),
         ] = None,
-        access_token: Annotated[str | None, _TOKEN_DOC] = None,
     ) -> Response[Any]:
         access = current_access(request)
         first, last = _seconds(start, "start"), _seconds(end, "end")

@@ -105,9 +105,11 @@ class IndexMedia:
     ) -> MediaProgress | None:
         for _ in range(_ATTEMPTS):
             before = await self.progress(session_id)
-            if before is not None and (before.chunks >= upto or _stopped(before)):
+            if before is not None and before.chunks >= upto:
                 return before
             reader = MediaReader() if before is None else MediaReader.resume(before.reader)
+            if reader.failure is not None:
+                return before  # stopped for good (bad bytes): later chunks change nothing
             chunks = 0 if before is None else before.chunks
             started_at = None if before is None else before.started_at
             found = []
@@ -167,8 +169,3 @@ class IndexMedia:
 
     def _forget(self, session_id: str) -> None:
         self._known.pop(session_id, None)
-
-
-def _stopped(progress: MediaProgress) -> bool:
-    """Whether the reader stopped for good (bad bytes): later chunks cannot change it."""
-    return MediaReader.resume(progress.reader).failure is not None

@@ -10,8 +10,9 @@ else. A read first brings the media index up to the session's committed chunks w
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from lucid_sessions.app.claims import Claims
@@ -24,6 +25,7 @@ from lucid_sessions.domain.media import (
     Fragment,
     InitSegment,
     MediaReader,
+    Segment,
     clip_fragments,
     listed_segments,
     media_playlist,
@@ -86,8 +88,28 @@ class _Indexed:
         return self.session.can_grow
 
 
+_CACHED_FRAGMENTS = 200_000
+"""Fragments kept in memory across sessions (about 40 MB; a one-hour recording has 1,800)."""
+_CACHED_PLAYLISTS = 4
+"""Playlists kept per session (one per query: a bearer token's, a few links')."""
+
+
+@dataclass(slots=True)
+class _Timeline:
+    """A session's fragments as far as they are indexed, their segments, and the playlists
+    made of them. Stored fragments never change, so a timeline only grows."""
+
+    fragments: list[Fragment]
+    segments: list[Segment]
+    playlists: dict[tuple[bool, str], str] = field(default_factory=dict)
+
+
 class ReadPlayback:
-    """What players read; every method checks the access first."""
+    """What players read; every method checks the access first.
+
+    The fragments of the sessions read last are kept in memory (they never change once
+    stored): a read fetches only those indexed since, and a playlist is made once per growth
+    of the index (a finished recording's, once)."""
 
     def __init__(
         self,
@@ -100,11 +122,13 @@ class ReadPlayback:
     ) -> None:
         self._repo, self._media, self._indexer, self._reader = repo, media, indexer, reader
         self._locks, self._claims = locks, claims
+        self._timelines: OrderedDict[str, _Timeline] = OrderedDict()
 
     async def summary(self, access: PlaybackAccess, session_id: str) -> PlaybackView:
         indexed = await self._indexed(access, session_id)
-        fragments = await self._fragments(indexed)
-        listed = listed_segments(segments(fragments), ended=not indexed.live)
+        timeline = await self._timeline(indexed)
+        fragments = timeline.fragments
+        listed = listed_segments(timeline.segments, ended=not indexed.live)
         duration = 0.0
         if fragments:
             first, last = fragments[0], fragments[-1]
@@ -126,16 +150,23 @@ class ReadPlayback:
         playable). `query` is repeated on every URI it lists (a signed link's token)."""
         indexed = await self._indexed(access, session_id)
         init = _playable(indexed)
-        fragments = await self._fragments(indexed)
+        timeline = await self._timeline(indexed)
         assert indexed.progress is not None  # an init segment was read
-        return media_playlist(
-            init,
-            segments(fragments),
-            live=True,
-            ended=not indexed.live,
-            started_at=indexed.progress.started_at,
-            query=query,
-        )
+        key = (not indexed.live, query)
+        text = timeline.playlists.get(key)
+        if text is None:
+            text = media_playlist(
+                init,
+                timeline.segments,
+                live=True,
+                ended=not indexed.live,
+                started_at=indexed.progress.started_at,
+                query=query,
+            )
+            while len(timeline.playlists) >= _CACHED_PLAYLISTS:
+                timeline.playlists.pop(next(iter(timeline.playlists)))
+            timeline.playlists[key] = text
+        return text
 
     async def recording(self, access: PlaybackAccess, session_id: str) -> Content:
         """The recording's bytes (every chunk authenticated before its bytes go out)."""
@@ -154,7 +185,8 @@ class ReadPlayback:
         (`RangeNotSatisfiable` when that selects nothing)."""
         indexed = await self._indexed(access, session_id)
         init = _playable(indexed)
-        chosen = clip_fragments(await self._fragments(indexed), start_seconds, end_seconds)
+        fragments = (await self._timeline(indexed)).fragments
+        chosen = clip_fragments(fragments, start_seconds, end_seconds)
         recording = await self._reader.recording(SYSTEM, session_id)
         ranges = [(0, init.length), (chosen[0].offset, chosen[-1].end)]
         return _joined(recording, ranges, f"{recording.version}-{ranges[1][0]}-{ranges[1][1]}")
@@ -188,11 +220,28 @@ class ReadPlayback:
             raise SessionNotFound(session_id)
         return await load_visible(self._repo, SYSTEM, session_id)
 
-    async def _fragments(self, indexed: _Indexed) -> list[Fragment]:
+    async def _timeline(self, indexed: _Indexed) -> _Timeline:
+        """The session's fragments up to its progress, fetching only those not yet kept."""
         if indexed.progress is None or indexed.init is None:
-            return []
-        progress = indexed.progress
-        return await self._media.fragments(progress.session_id, progress.fragments)
+            return _Timeline([], [])
+        session_id, count = indexed.progress.session_id, indexed.progress.fragments
+        kept = self._timelines.get(session_id)
+        if kept is not None and len(kept.fragments) == count:
+            self._timelines.move_to_end(session_id)
+            return kept
+        if kept is not None and len(kept.fragments) < count:
+            newer = await self._media.fragments(session_id, count, len(kept.fragments))
+            fragments = kept.fragments + newer
+        else:
+            fragments = await self._media.fragments(session_id, count)
+        timeline = _Timeline(fragments, segments(fragments))
+        self._timelines[session_id] = timeline
+        self._timelines.move_to_end(session_id)
+        while sum(len(t.fragments) for t in self._timelines.values()) > _CACHED_FRAGMENTS:
+            if len(self._timelines) == 1:
+                break  # one recording larger than the budget: kept while it is read
+            self._timelines.popitem(last=False)
+        return timeline
 
 
 def _playable(indexed: _Indexed) -> InitSegment:

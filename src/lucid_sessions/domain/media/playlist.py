@@ -119,9 +119,10 @@ def media_playlist(
         f"#EXT-X-PLAYLIST-TYPE:{'EVENT' if live else 'VOD'}",
         f'#EXT-X-MAP:URI="{target}",BYTERANGE="{init.length}@0"',
     ]
+    origin = None if started_at is None else started_at.astimezone(UTC)
     for segment in listed:
-        if started_at is not None:
-            lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_program_date_time(started_at, segment)}")
+        if origin is not None:
+            lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_program_date_time(origin, segment)}")
         lines.append(f"#EXTINF:{_seconds(segment.duration, segment.timescale)},")
         lines.append(f"#EXT-X-BYTERANGE:{segment.length}@{segment.offset}")
         lines.append(target)
@@ -140,10 +141,11 @@ def _seconds(ticks: int, timescale: int) -> str:
     return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
 
-def _program_date_time(started_at: datetime, segment: Segment) -> str:
+def _program_date_time(origin: datetime, segment: Segment) -> str:
+    """`origin` (UTC) + the segment's start, to the millisecond, as ISO 8601 with a Z."""
     millis = (segment.start * 1000 + segment.timescale // 2) // segment.timescale
-    moment = started_at.astimezone(UTC) + timedelta(milliseconds=millis)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    moment = origin + timedelta(milliseconds=millis)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def clip_fragments(
