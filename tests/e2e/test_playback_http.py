@@ -412,3 +412,29 @@ def test_a_restart_and_a_sigkill_between_chunks_leave_an_index_that_plays(
                 assert session(http, sid)["statistics"]["chunks_count"] == len(pieces)
         finally:
             service.stop()
+
+
+def test_a_recording_with_sound_lists_both_codecs_and_plays(server: ServiceProcess) -> None:
+    """The variant with an Opus track: the same fragments, timed by the video track; ffmpeg
+    decodes both tracks through the playlist."""
+    data = fragmented_mp4(8, audio=True)
+    with server.client() as http:
+        sid = recording(http, name="with sound")
+        for seq, piece in enumerate(uneven_chunks(data)):
+            send(http, sid, seq, piece)
+        assert http.post(f"{BASE}/{sid}/stop").status_code == 200
+        found = summary(http, sid)
+        assert found["playable"] is True
+        assert found["segments"] == 4
+        codecs = found["codecs"]
+        assert len(codecs) == 2
+        assert codecs[0].startswith("avc1.")
+        assert codecs[1] == "opus"
+    url = f"{server.url}{BASE}/{sid}/playback/index.m3u8"
+    header = f"Authorization: Bearer {ADMIN_TOKEN}\r\n"
+    with av.open(url, options={"headers": header}, timeout=30) as container:
+        assert len(container.streams.audio) == 1
+        audio = container.streams.audio[0]
+        heard = sum(frame.samples for frame in container.decode(audio))
+    assert heard == pytest.approx(8 * 48_000, rel=0.02), "eight seconds of sound"
+    assert seek_colours(url, [5.5], header) == [colour_at(5)]
