@@ -95,11 +95,6 @@ class IndexMedia:
         indexed (the caller holds the session's upload lock and claim)."""
         return await self._advance(session_id, chunks_count, {})
 
-    def forget(self, session_id: str) -> None:
-        """The session was deleted: drop what this process remembers of it."""
-        self._forget(session_id)
-        self._video.pop(session_id, None)
-
     async def _advance(
         self, session_id: str, upto: int, fresh: Mapping[int, tuple[ChunkRecord, bytes]]
     ) -> MediaProgress | None:
