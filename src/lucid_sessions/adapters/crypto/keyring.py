@@ -77,6 +77,19 @@ class KeyConfigError(ConfigurationError):
     """Master or signing keys are missing or malformed; start-up stops with this message."""
 
 
+def read_key_file(path: Path, where: str, what: str, *, production: bool) -> bytes:
+    """The content of the private key file `path` (`what`: "master key", "signing key"...),
+    or one `KeyConfigError` line naming `where` (the setting) and never the content."""
+    try:
+        return read_secret_file(path, where, production=production)
+    except FileNotFoundError:
+        raise KeyConfigError(f"{where}: the {what} file does not exist") from None
+    except OSError as exc:
+        raise KeyConfigError(f"{where}: cannot read the {what} file: {exc}") from None
+    except LooseSecretFile as exc:
+        raise KeyConfigError(str(exc)) from None
+
+
 @dataclass(frozen=True, slots=True)
 class KeySources:
     """Where the keys come from: the settings `LUCID_MASTER_KEY`, `LUCID_MASTER_KEY_FILE` and
@@ -204,14 +217,11 @@ def _development_file(data_dir: Path) -> Path:
 def _read_key_file(
     path: Path, where: str, *, production: bool = False
 ) -> tuple[dict[str, bytes], str]:
+    content = read_key_file(path, where, "master key", production=production)
     try:
-        text = read_secret_file(path, where, production=production).decode("utf-8")
-    except FileNotFoundError:
-        raise KeyConfigError(f"{where}: the master key file does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise KeyConfigError(f"{where}: cannot read the master key file: {exc}") from None
-    except LooseSecretFile as exc:
-        raise KeyConfigError(str(exc)) from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError:

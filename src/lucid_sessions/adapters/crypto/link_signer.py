@@ -38,10 +38,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final, NoReturn
 
-from lucid_sessions.adapters.crypto.keyring import KeyConfigError
+from lucid_sessions.adapters.crypto.keyring import KeyConfigError, read_key_file
 from lucid_sessions.adapters.crypto.secret_files import (
-    LooseSecretFile,
-    read_secret_file,
     write_secret_file,
 )
 from lucid_sessions.domain.ports.link_signer import LinkSigner
@@ -197,14 +195,7 @@ def _render(key: bytes) -> bytes:
 
 
 def _read_signer(path: Path, where: str, *, production: bool = False) -> HmacLinkSigner:
-    try:
-        content = read_secret_file(path, where, production=production)
-    except FileNotFoundError:
-        raise KeyConfigError(f"{where}: the link key file does not exist") from None
-    except OSError as exc:
-        raise KeyConfigError(f"{where}: cannot read the link key file: {exc}") from None
-    except LooseSecretFile as exc:
-        raise KeyConfigError(str(exc)) from None
+    content = read_key_file(path, where, "link key", production=production)
     return HmacLinkSigner(_parse_key(content, where))
 
 

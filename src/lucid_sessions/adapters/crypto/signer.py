@@ -16,10 +16,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from lucid_sessions.adapters.crypto.keyring import KeyConfigError, KeySources
+from lucid_sessions.adapters.crypto.keyring import KeyConfigError, KeySources, read_key_file
 from lucid_sessions.adapters.crypto.secret_files import (
-    LooseSecretFile,
-    read_secret_file,
     write_secret_file,
 )
 from lucid_sessions.domain.ports.signer import Signer
@@ -120,12 +118,5 @@ def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> boo
 
 
 def _read_signer(path: Path, where: str, *, production: bool = False) -> Ed25519Signer:
-    try:
-        pem = read_secret_file(path, where, production=production)
-    except FileNotFoundError:
-        raise KeyConfigError(f"{where}: the signing key file does not exist") from None
-    except OSError as exc:
-        raise KeyConfigError(f"{where}: cannot read the signing key file: {exc}") from None
-    except LooseSecretFile as exc:
-        raise KeyConfigError(str(exc)) from None
+    pem = read_key_file(path, where, "signing key", production=production)
     return Ed25519Signer.from_pem(pem, where)
