@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.browser import FLAGS
 from tests.components import unavailable
 from tests.e2e.http import BASE, OCTETS, eventually
 from tests.servers import ADMIN_TOKEN, ServiceProcess, lucid_sessions_command
@@ -405,18 +406,8 @@ def test_the_docs_page_renders_with_the_network_cut(server: ServiceProcess, tmp_
     done = subprocess.run(
         [
             chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *FLAGS,  # headless, and the network cut but for 127.0.0.1 (tests/browser.py)
             f"--user-data-dir={tmp_path / 'profile'}",
-            # the network is cut: every name but 127.0.0.1 fails, and so does any proxy use
-            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-            "--proxy-server=http://127.0.0.1:9",
             "--virtual-time-budget=20000",
             "--dump-dom",
             f"{server.url}/schema",
