@@ -66,6 +66,7 @@ from common import (
 from figures import Figure, at_least, summarize
 from lucid_sessions.adapters.fs.blob_store import FilesystemBlobStore
 from lucid_sessions.domain.merkle import blake3_256
+from lucid_sessions.domain.ports.compressor import Algorithm
 
 __all__ = ["run"]
 
@@ -79,9 +80,10 @@ BASELINE_SESSION = "sess-benchbaseline"
 SINK = Path(__file__).resolve().parent / "sink_server.py"
 
 
-def _sealer() -> Callable[[int, bytes], bytes]:
+def _sealer(compression: Algorithm = "zstd") -> Callable[[int, bytes], bytes]:
     """What `IngestChunk` does to one chunk (minus the thread hops): BLAKE3, then compress
-    (zstd, default level) and seal with the session's data key; returns the blob."""
+    (`compression`, default level; video skips it) and seal with the session's data key;
+    returns the blob."""
     codec, keyring, cipher = codec_and_keyring()
     _, data_key = keyring.new_data_key()
 
@@ -91,7 +93,7 @@ def _sealer() -> Callable[[int, bytes], bytes]:
             session_id=BASELINE_SESSION,
             sequence_number=sequence,
             data=data,
-            compression="zstd",
+            compression=compression,
             level=None,
             cipher=cipher,
             data_key=data_key,

@@ -36,7 +36,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,11 +51,11 @@ from tests.e2e.conftest import s3_env
 from tests.media import fragmented_mp4
 from tests.servers import ServiceProcess
 
+from bench_ingest import _sealer
 from bench_s3 import _gateway
 from common import (
     MIB,
     RssSampler,
-    codec_and_keyring,
     create_recording_session,
     http_client,
     upload,
@@ -63,7 +63,6 @@ from common import (
 from figures import Figure, below, summarize
 from lucid_sessions.adapters.fs.blob_store import FilesystemBlobStore
 from lucid_sessions.domain.media import Fragment, MediaReader
-from lucid_sessions.domain.merkle import blake3_256
 from lucid_sessions.domain.ports.compressor import Algorithm
 
 __all__ = ["run"]
@@ -206,28 +205,6 @@ def _indexing_cpu(recording: _Recording) -> float:
     assert MediaReader.resume(state).failure is None
     _check_index(recording, found)
     return cpu
-
-
-def _sealer(compression: Algorithm) -> Callable[[int, bytes], bytes]:
-    """`bench_ingest._sealer` with the compression as a parameter: BLAKE3, then compress
-    (default level) and seal with the session's data key; returns the blob."""
-    codec, keyring, cipher = codec_and_keyring()
-    _, data_key = keyring.new_data_key()
-
-    def seal(sequence: int, data: bytes) -> bytes:
-        blake3_256(data)
-        sealed = codec.seal(
-            session_id=BASELINE_SESSION,
-            sequence_number=sequence,
-            data=data,
-            compression=compression,
-            level=None,
-            cipher=cipher,
-            data_key=data_key,
-        )
-        return sealed.data
-
-    return seal
 
 
 def _ingest_cpu(recording: _Recording) -> float:
