@@ -21,7 +21,7 @@ from lucid_sessions.domain.media import MediaReader
 from lucid_sessions.domain.ports.chunk_index import ChunkIndex
 from lucid_sessions.domain.ports.media_index import MediaIndex, MediaProgress
 
-__all__ = ["IndexMedia", "carries_video"]
+__all__ = ["IndexMedia"]
 
 _log = logging.getLogger("lucid_sessions.playback")
 
@@ -32,12 +32,16 @@ _REMEMBERED_STATE_BYTES = 64 * 1024
 _ATTEMPTS = 3
 
 
-def carries_video(progress: MediaProgress | None) -> bool:
-    """Whether the recording is known to carry a video track (its init segment was read)."""
+def _video_verdict(progress: MediaProgress | None) -> bool | None:
+    """Whether the recording carries a video track: True or False once that cannot change
+    any more (its init segment was read, or its reader stopped on bytes it cannot follow),
+    None while it is not known yet."""
     if progress is None:
-        return False
-    init = MediaReader.resume(progress.reader).init
-    return init is not None and any(track.handler == "vide" for track in init.tracks)
+        return None
+    reader = MediaReader.resume(progress.reader)
+    if reader.init is not None:
+        return any(track.handler == "vide" for track in reader.init.tracks)
+    return False if reader.failure is not None else None
 
 
 class IndexMedia:
@@ -60,16 +64,18 @@ class IndexMedia:
 
     async def carries_video(self, session_id: str) -> bool:
         """Whether the session's recording is known to be video (its chunks then skip the
-        compressor: zstd cannot shrink H.264). Once known, never asked of the store again."""
-        if self._video.get(session_id):
+        compressor: zstd cannot shrink H.264). Once the answer cannot change (the init segment
+        was read, or the reader stopped), it is kept: an upload asks twice, and neither asks
+        the store or parses the reader's state again."""
+        if session_id in self._video:
             self._video.move_to_end(session_id)
-            return True
-        video = carries_video(await self.progress(session_id))
-        if video:
-            self._video[session_id] = True
+            return self._video[session_id]
+        verdict = _video_verdict(await self.progress(session_id))
+        if verdict is not None:
+            self._video[session_id] = verdict
             while len(self._video) > _REMEMBERED:
                 self._video.popitem(last=False)
-        return video
+        return bool(verdict)
 
     async def committed(self, session_id: str, record: ChunkRecord, data: bytes) -> None:
         """Chunk `record` (bytes `data`) was just committed: index it, and any committed chunk
