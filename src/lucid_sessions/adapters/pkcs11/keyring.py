@@ -12,12 +12,10 @@ tag, and associated data binding the format version and the key id. `WrappedKey.
 `version (1) || IV (12) || ciphertext (32) || tag (16)`, 61 bytes. A wrapped key presented under
 another key id, or with any bit changed, fails to unwrap (`IntegrityError`).
 
-Sessions and threads: PKCS#11 logs in per token and per process (every session of the process
-shares the login, and logging out one logs out all), and python-pkcs11 sessions are not
-thread-safe. So each (module, token label) has one process-wide connection: one long-lived
-read/write session, logged in once, used under one lock by every ring on that token (calls are
-short: a find and one AES-GCM operation). It is never logged out. After a token failure the
-session is dropped and the next call opens a new one (logging in again with the PIN).
+Sessions and threads: each (module, token label) has one process-wide connection
+(`lucid_sessions.adapters.pkcs11.token`): one long-lived read/write session, logged in once,
+used under one lock by every ring and signer on that token (calls are short: a find and one
+AES-GCM operation). After a token failure the next call opens a new session.
 
 Errors: problems found while constructing (module not loadable, no such token, PIN refused, no
 master key and `create` is false, a master key that is extractable or not AES-256) raise
@@ -27,13 +25,10 @@ master key and `create` is false, a master key that is extractable or not AES-25
 
 from __future__ import annotations
 
-import hmac
 import os
 import re
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import Final, TypeVar
 
 import pkcs11
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
@@ -42,11 +37,15 @@ from pkcs11.mechanisms import GCMParams
 from pkcs11.types import DecryptMixin, EncryptMixin
 
 from lucid_sessions.adapters.crypto.keyring import DATA_KEY_SIZE, KeyConfigError
+from lucid_sessions.adapters.pkcs11.token import (
+    MODULE_SETTING,
+    PIN_SETTING,
+    RETRY_AFTER_SECONDS,
+    TOKEN_LABEL_SETTING,
+    connect,
+)
 from lucid_sessions.domain.errors import IntegrityError, StorageUnavailable
 from lucid_sessions.domain.ports.keyring import KeyRing, WrappedKey
-
-if TYPE_CHECKING:
-    from pkcs11._pkcs11 import lib as Pkcs11Library
 
 __all__ = [
     "MASTER_KEY_LABEL_PREFIX",
@@ -57,9 +56,6 @@ __all__ = [
     "Pkcs11KeyRing",
 ]
 
-MODULE_SETTING: Final = "LUCID_PKCS11_MODULE"
-TOKEN_LABEL_SETTING: Final = "LUCID_PKCS11_TOKEN_LABEL"  # noqa: S105 (a setting name)
-PIN_SETTING: Final = "LUCID_PKCS11_PIN_FILE"
 MASTER_KEY_LABEL_PREFIX: Final = "lucid-master-"
 MASTER_KEY_BITS: Final = 256
 _VERSION: Final = b"\x01"
@@ -69,7 +65,6 @@ WRAPPED_KEY_SIZE: Final = len(_VERSION) + _IV_SIZE + DATA_KEY_SIZE + _TAG_BITS /
 _KEY_ID: Final = re.compile(r"k([1-9][0-9]{0,8})")
 _LABEL: Final = re.compile(re.escape(MASTER_KEY_LABEL_PREFIX) + r"(k[1-9][0-9]{0,8})")
 _FIRST_KEY_ID: Final = "k1"
-_RETRY_AFTER_SECONDS: Final = 5
 
 # What a failed AES-GCM decryption looks like from a module: SoftHSM2 2.6.1 answers a wrong
 # tag with CKR_GENERAL_ERROR; the specification's answers are the others.
@@ -81,7 +76,6 @@ _DECRYPTION_FAILED: Final = (
     p11.DataInvalid,
     p11.DataLenRange,
 )
-_PIN_REFUSED: Final = (p11.PinIncorrect, p11.PinInvalid, p11.PinLenRange, p11.PinLocked)
 
 _T = TypeVar("_T")
 
@@ -99,11 +93,6 @@ def _aad(key_id: str) -> bytes:
     return _VERSION + b"lucid-data-key:" + key_id.encode("ascii")
 
 
-def _failure(error: BaseException) -> str:
-    """A PKCS#11 error, named by its class (python-pkcs11's messages carry nothing more)."""
-    return type(error).__name__
-
-
 def _gcm(key: pkcs11.SecretKey, data: bytes, params: GCMParams, *, decrypt: bool) -> bytes:
     """AES-GCM inside the token: `data` sealed (ciphertext || tag), or opened."""
     if not (isinstance(key, EncryptMixin) and isinstance(key, DecryptMixin)):
@@ -117,76 +106,6 @@ def _gcm(key: pkcs11.SecretKey, data: bytes, params: GCMParams, *, decrypt: bool
     return out
 
 
-@dataclass(eq=False)
-class _TokenConnection:
-    """The process's one logged-in session on one token, and the lock that serializes it."""
-
-    module: str
-    token_label: str
-    library: Pkcs11Library
-    pin: str = field(repr=False)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    session: pkcs11.Session | None = None
-
-    def open(self) -> pkcs11.Session:
-        """The session, opened (and logged in) if there is none. Call with `lock` held."""
-        if self.session is None:
-            token = self.library.get_token(token_label=self.token_label)
-            try:
-                self.session = token.open(rw=True, user_pin=self.pin)
-            except p11.UserAlreadyLoggedIn:
-                # Something else in this process logged in to the token: sessions share it.
-                self.session = token.open(rw=True)
-        return self.session
-
-    def drop(self) -> None:
-        """Forget the session after a failure; the next call opens a new one."""
-        self.session = None
-
-
-_CONNECTIONS: dict[tuple[str, str], _TokenConnection] = {}
-_CONNECTIONS_LOCK = threading.Lock()
-
-
-def _connect(module: str, token_label: str, pin: str) -> _TokenConnection:
-    """The connection to the token, opened on first use; `KeyConfigError` when it cannot be."""
-    where = f"PKCS#11 token {token_label!r}"
-    with _CONNECTIONS_LOCK:
-        known = _CONNECTIONS.get((module, token_label))
-        if known is not None:
-            # Logged in already (the login is shared): a different PIN is a wrong one.
-            if not hmac.compare_digest(known.pin.encode(), pin.encode()):
-                raise KeyConfigError(f"{PIN_SETTING}: the {where} refuses the PIN (PinIncorrect)")
-            return known
-        try:
-            library = pkcs11.lib(module)
-        except p11.PKCS11Error as exc:
-            raise KeyConfigError(
-                f"{MODULE_SETTING}: cannot load the PKCS#11 module {module!r}: {exc}"
-            ) from None
-        connection = _TokenConnection(module, token_label, library, pin)
-        try:
-            connection.open()
-        except p11.NoSuchToken:
-            raise KeyConfigError(
-                f"{TOKEN_LABEL_SETTING}: no PKCS#11 token labelled {token_label!r} "
-                f"in the module {module!r}"
-            ) from None
-        except p11.MultipleTokensReturned:
-            raise KeyConfigError(
-                f"{TOKEN_LABEL_SETTING}: more than one PKCS#11 token is labelled "
-                f"{token_label!r}; give each token its own label"
-            ) from None
-        except _PIN_REFUSED as exc:
-            raise KeyConfigError(
-                f"{PIN_SETTING}: the {where} refuses the PIN ({_failure(exc)})"
-            ) from None
-        except p11.PKCS11Error as exc:
-            raise KeyConfigError(f"the {where} cannot be opened: {_failure(exc)}") from None
-        _CONNECTIONS[(module, token_label)] = connection
-        return connection
-
-
 class Pkcs11KeyRing(KeyRing):
     """Master keys in a PKCS#11 token; data keys sealed and opened inside the token.
 
@@ -195,7 +114,7 @@ class Pkcs11KeyRing(KeyRing):
     """
 
     def __init__(self, module: str, token_label: str, pin: str, *, create: bool) -> None:
-        self._connection = _connect(module, token_label, pin)
+        self._connection = connect(module, token_label, pin)
         self._where = f"PKCS#11 token {token_label!r}"
         try:
             keys = self._use(self._master_keys)
@@ -263,18 +182,8 @@ class Pkcs11KeyRing(KeyRing):
     # -- inside the token (called under the connection's lock) ----------------------------------
 
     def _use(self, work: Callable[[pkcs11.Session], _T]) -> _T:
-        """Run `work` on the token's session, under its lock; token failures become
-        `StorageUnavailable` (and the session is opened anew on the next call)."""
-        connection = self._connection
-        with connection.lock:
-            try:
-                return work(connection.open())
-            except p11.PKCS11Error as exc:
-                connection.drop()
-                raise StorageUnavailable(
-                    f"the {self._where} is unavailable: {_failure(exc)}",
-                    retry_after_seconds=_RETRY_AFTER_SECONDS,
-                ) from None
+        """Run `work` on the token's session, under its lock (`TokenConnection.use`)."""
+        return self._connection.use(work)
 
     def _master_keys(self, session: pkcs11.Session) -> dict[str, list[pkcs11.SecretKey]]:
         """Every master key in the token, by key id (an id may have several objects)."""
@@ -297,7 +206,7 @@ class Pkcs11KeyRing(KeyRing):
         if not keys:
             raise StorageUnavailable(
                 f"the {self._where} no longer holds any master key",
-                retry_after_seconds=_RETRY_AFTER_SECONDS,
+                retry_after_seconds=RETRY_AFTER_SECONDS,
             )
         key_id = max(keys, key=_key_number)
         return key_id, keys[key_id][0]
