@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need to start real database servers themselves (idempotent):
-#   - redis-server, chromium, prometheus (promtool), wrk, openssl and Ceph's RADOS Gateway
-#     (radosgw, ceph-mon, ceph-osd, ceph-common: a real S3 server) from Debian (apt-get,
-#     when missing and running as root);
+#   - redis-server, chromium, prometheus (promtool), wrk, openssl, softhsm2 (a PKCS#11 token in
+#     software) and Ceph's RADOS Gateway (radosgw, ceph-mon, ceph-osd, ceph-common: a real S3
+#     server) from Debian (apt-get, when missing and running as root);
 #   - .venv-mongoeco: Python >= 3.13 with mongoeco[wire] (a MongoDB wire-protocol server) and
 #     pymongo, pinned below; recreated only when the pins or the interpreter change.
 # Every component is required: what cannot be had is named, one line each, and the script
@@ -73,6 +73,20 @@ for tool in promtool:prometheus wrk:wrk openssl:openssl; do
         "sudo apt-get install $package"
   fi
 done
+
+# -- softhsm2 (a PKCS#11 token in software: the key ring's keys in hardware; tests/softhsm.py) --
+SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
+if command -v softhsm2-util >/dev/null 2>&1 && [ -f "$SOFTHSM_MODULE" ]; then
+  :
+elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing softhsm2 with apt-get"
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends softhsm2 >/dev/null && [ -f "$SOFTHSM_MODULE" ]; }; then
+    missing softhsm2 "could not install softhsm2 with apt-get"
+  fi
+else
+  missing softhsm2 "softhsm2 is missing and cannot be installed here: sudo apt-get install softhsm2"
+fi
 
 # -- Ceph's RADOS Gateway (a real S3 server; tests/servers_s3.py starts a throwaway cluster) --
 if command -v radosgw >/dev/null 2>&1 && command -v ceph-osd >/dev/null 2>&1; then

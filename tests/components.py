@@ -28,6 +28,8 @@ COMPONENTS = {
     "promtool": "Debian's prometheus package (scripts/ensure-test-services.sh installs it)",
     "wrk": "Debian's wrk (scripts/ensure-test-services.sh installs it, as root)",
     "openssl": "Debian's openssl (scripts/ensure-test-services.sh installs it, as root)",
+    "softhsm2": "Debian's softhsm2, a PKCS#11 token in software (scripts/ensure-test-services.sh "
+    "installs it, as root)",
     "tmpfs": "mounting a tmpfs (run the tests as root, or in a container allowed to mount)",
     "test-extra": "the project's test extra (./run.sh test installs it: pip install -e '.[test]')",
 }

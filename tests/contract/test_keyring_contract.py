@@ -1,4 +1,5 @@
-"""Contract of the `KeyRing` port (in memory and from a YAML key file), plus key loading."""
+"""Contract of the `KeyRing` port (in memory, from a YAML key file and in a PKCS#11 token),
+plus key loading."""
 
 from __future__ import annotations
 
@@ -22,8 +23,10 @@ from lucid_sessions.adapters.crypto.keyring import (
     rotate_master_key,
 )
 from lucid_sessions.adapters.crypto.reloading_keyring import ReloadingKeyRing
+from lucid_sessions.adapters.pkcs11 import Pkcs11KeyRing
 from lucid_sessions.domain.errors import IntegrityError
 from lucid_sessions.domain.ports.keyring import KeyRing, WrappedKey
+from tests.softhsm import SoftHsmToken
 
 
 @dataclass
@@ -70,13 +73,32 @@ class ReloadingRingSource(FileRingSource):
         return self.ring
 
 
-RingSource = MemoryRingSource | FileRingSource | ReloadingRingSource
+@dataclass
+class Pkcs11RingSource:
+    """Master keys in a SoftHSM2 token of the test's own; each load is a new ring on it."""
+
+    token: SoftHsmToken
+
+    def load(self) -> KeyRing:
+        return self.ring(create=True)
+
+    def ring(self, *, create: bool) -> Pkcs11KeyRing:
+        token = self.token
+        return Pkcs11KeyRing(token.module, token.token_label, token.pin, create=create)
+
+    def rotate(self) -> str:
+        return self.ring(create=False).rotate()
 
 
-@pytest.fixture(params=["memory", "file", "reloading"])
+RingSource = MemoryRingSource | FileRingSource | ReloadingRingSource | Pkcs11RingSource
+
+
+@pytest.fixture(params=["memory", "file", "reloading", "pkcs11"])
 def source(request: pytest.FixtureRequest, tmp_path: Path) -> RingSource:
     if request.param == "memory":
         return MemoryRingSource()
+    if request.param == "pkcs11":
+        return Pkcs11RingSource(request.getfixturevalue("softhsm_token"))
     if request.param == "reloading":
         return ReloadingRingSource(tmp_path / "master-keys.yaml")
     return FileRingSource(tmp_path / "master-keys.yaml")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from lucid_sessions.adapters.crypto import load_signer
 from lucid_sessions.adapters.crypto.keyring import (
+    KeyConfigError,
     KeySources,
     master_key_file_path,
     rotate_master_key,
@@ -33,6 +34,7 @@ from lucid_sessions.domain.ports.authenticator import Authenticator
 from lucid_sessions.domain.ports.blob_store import BlobStore
 from lucid_sessions.domain.ports.cipher import CipherName
 from lucid_sessions.domain.ports.health_probe import HealthProbe
+from lucid_sessions.domain.ports.keyring import KeyRing
 from lucid_sessions.domain.ports.link_signer import LinkSigner
 from lucid_sessions.domain.ports.session_repository import SessionRepository
 from lucid_sessions.domain.ports.signer import Signer
@@ -101,15 +103,52 @@ def key_sources(settings: Settings) -> KeySources:
     )
 
 
-def keyring(settings: Settings, folders: DataFolders, create: bool) -> ReloadingKeyRing:
-    """The master keys; an operator's command (`create` false) never makes new ones."""
+def keyring(settings: Settings, folders: DataFolders, create: bool) -> KeyRing:
+    """The master keys; an operator's command (`create` false) never makes new ones, nor does
+    production (it stops with one line naming what is missing)."""
+    if settings.key_store == "pkcs11":
+        from lucid_sessions.adapters.pkcs11.keyring import Pkcs11KeyRing
+
+        return Pkcs11KeyRing(
+            settings.pkcs11_module,
+            settings.pkcs11_token_label,
+            pkcs11_pin(settings),
+            create=create and not settings.production,
+        )
     return ReloadingKeyRing(
         key_sources(settings), folders.storage, settings.production, generate=create
     )
 
 
 def signer(settings: Settings, folders: DataFolders, create: bool) -> Signer:
+    if settings.key_store == "pkcs11":
+        from lucid_sessions.adapters.pkcs11.signer import Pkcs11Signer
+
+        return Pkcs11Signer(
+            settings.pkcs11_module,
+            settings.pkcs11_token_label,
+            pkcs11_pin(settings),
+            create=create and not settings.production,
+        )
     return load_signer(key_sources(settings), folders.storage, settings.production, generate=create)
+
+
+def pkcs11_pin(settings: Settings) -> str:
+    """The token's user PIN from `LUCID_PKCS11_PIN_FILE` (a private file; surrounding
+    whitespace dropped). Never printed: errors name the file, not its content."""
+    from lucid_sessions.adapters.crypto.keyring import read_key_file
+
+    where = f"LUCID_PKCS11_PIN_FILE ({settings.pkcs11_pin_file})"
+    raw = read_key_file(
+        Path(settings.pkcs11_pin_file), where, "PKCS#11 PIN", production=settings.production
+    )
+    try:
+        pin = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise KeyConfigError(f"{where}: the PIN is not UTF-8 text") from None
+    if not pin:
+        raise KeyConfigError(f"{where}: the file is empty; it must hold the token's user PIN")
+    return pin
 
 
 def link_signer(settings: Settings, folders: DataFolders, create: bool) -> LinkSigner:
@@ -128,7 +167,17 @@ def rotate_link_key(settings: Settings) -> str:
 
 
 def add_master_key(settings: Settings) -> str:
-    """Add a new current master key to the key file in use and return its id."""
+    """Add a new current master key to the key file or the token in use; return its id."""
+    if settings.key_store == "pkcs11":
+        from lucid_sessions.adapters.pkcs11.keyring import Pkcs11KeyRing
+
+        ring = Pkcs11KeyRing(
+            settings.pkcs11_module,
+            settings.pkcs11_token_label,
+            pkcs11_pin(settings),
+            create=False,
+        )
+        return ring.rotate()
     return rotate_master_key(
         master_key_file_path(key_sources(settings), Path(settings.storage_path))
     )

@@ -37,6 +37,7 @@ def check_consistency(settings: Settings) -> None:
         if value and not re.match(rf"^{scheme}(\+srv|s)?://", value):
             raise SettingsError(f"{_describe(name)}: must start with {scheme}://")
     _check_s3(settings)
+    _check_pkcs11(settings)
     engine = settings.blockchain_engine_url
     if engine and not re.match(r"^https?://[^/\s]+", engine):
         raise SettingsError(f"{_describe('blockchain_engine_url')}: must be an http(s) URL")
@@ -68,6 +69,22 @@ def _check_s3(settings: Settings) -> None:
             f"{_describe('s3_credentials_file')} and {_describe('s3_access_key_id')}: "
             "set one of them, not both"
         )
+
+
+def _check_pkcs11(settings: Settings) -> None:
+    """A token needs its module, its label and its PIN file; the file store uses none."""
+    names = ("pkcs11_module", "pkcs11_token_label", "pkcs11_pin_file")
+    if settings.key_store != "pkcs11":
+        return
+    for name in names:
+        if not getattr(settings, name):
+            raise SettingsError(f"{_describe(name)}: required when LUCID_KEY_STORE=pkcs11")
+    for name in ("master_key", "master_key_file", "signing_key_file"):
+        if getattr(settings, name):
+            raise SettingsError(
+                f"{_describe(name)}: not used when LUCID_KEY_STORE=pkcs11 (the keys live in "
+                "the token); unset it, so no one believes it protects anything"
+            )
 
 
 def _check_jwt(settings: Settings) -> None:

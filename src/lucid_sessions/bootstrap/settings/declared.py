@@ -35,6 +35,7 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 CipherChoice = Literal["auto", "aes-256-gcm", "chacha20-poly1305"]
 JwtAlgorithm = Literal["HS256", "HS384", "HS512", "RS256", "EdDSA"]
 BlobStoreKind = Literal["fs", "s3"]
+KeyStoreKind = Literal["file", "pkcs11"]
 S3Addressing = Literal["path", "virtual"]
 
 
@@ -330,6 +331,43 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             "the private key that signs playback links: base64 of 32 to 64 random bytes "
             "(empty: in development <LUCID_STORAGE_PATH>/keys/link-key.b64, generated once)",
             example="/run/secrets/link_key.b64",
+        ),
+    ] = ""
+    key_store: Annotated[
+        KeyStoreKind,
+        Setting(
+            "LUCID_KEY_STORE",
+            "keys.key_store",
+            "where the master and signing keys live: file (the key files above) | pkcs11 (a "
+            "PKCS#11 token: an HSM, a USB token, a TPM through tpm2-pkcs11; keys never leave it)",
+        ),
+    ] = "file"
+    pkcs11_module: Annotated[
+        str,
+        Setting(
+            "LUCID_PKCS11_MODULE",
+            "keys.pkcs11_module",
+            "with LUCID_KEY_STORE=pkcs11: the path of the token's PKCS#11 module",
+            example="/usr/lib/softhsm/libsofthsm2.so",
+        ),
+    ] = ""
+    pkcs11_token_label: Annotated[
+        str,
+        Setting(
+            "LUCID_PKCS11_TOKEN_LABEL",
+            "keys.pkcs11_token_label",
+            "with LUCID_KEY_STORE=pkcs11: the label of the token that holds the keys",
+            example="lucid",
+        ),
+    ] = ""
+    pkcs11_pin_file: Annotated[
+        str,
+        Setting(
+            "LUCID_PKCS11_PIN_FILE",
+            "keys.pkcs11_pin_file",
+            "with LUCID_KEY_STORE=pkcs11: the private file (mode 0600) holding the token's "
+            "user PIN",
+            example="/run/secrets/pkcs11_pin",
         ),
     ] = ""
     # -- authentication ------------------------------------------------------------------------
