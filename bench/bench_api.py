@@ -162,7 +162,9 @@ def _sessions(count: int) -> Iterator[Session]:
             session.stop(created + timedelta(seconds=20))
         if status is SessionStatus.COMPLETED:
             session.begin_processing(created + timedelta(seconds=21))
-            session.sign_manifest(created + timedelta(seconds=22), b"\x01" * 64, b"\x02" * 32)
+            session.sign_manifest(
+                created + timedelta(seconds=22), b"\x01" * 64, b"\x02" * 32, "0" * 16
+            )
             session.complete(created + timedelta(seconds=22))
         elif status is SessionStatus.FAILED:
             session.begin_processing(created + timedelta(seconds=21))

@@ -130,3 +130,23 @@ async def test_every_collection_the_adapters_write_is_a_declared_document(
         assert await stores.media.advance(None, progress, [fragment])
         written = set(await database.list_collection_names())
     assert written == set(DECLARED)
+
+
+async def test_a_session_signed_before_key_ids_loads_without_one(
+    mongo_url: str, database: AsyncDatabase[dict[str, Any]]
+) -> None:
+    """A session document an earlier version wrote has no `manifest_key_id`: it loads as
+    None (its manifest names no key), and its signature and public key are kept."""
+    async with open_mongo_stores(mongo_url, server_selection_timeout_ms=5000) as stores:
+        session = make_session("sess-old")
+        session.start(at(1))
+        session.stop(at(2))
+        session.begin_processing(at(3))
+        session.sign_manifest(at(4), b"\x07" * 64, b"\x08" * 32, "0123456789abcdef")
+        session.complete(at(5))
+        await stores.sessions.add(session)
+        sessions = database.get_collection("sessions")
+        await sessions.update_one({"_id": "sess-old"}, {"$unset": {"manifest_key_id": ""}})
+        loaded = await stores.sessions.get("sess-old")
+    assert loaded.manifest_key_id is None
+    assert (loaded.manifest_signature, loaded.manifest_public_key) == (b"\x07" * 64, b"\x08" * 32)

@@ -269,3 +269,25 @@ async def test_expiry_is_queried_in_the_store(session_repo: SessionRepository) -
     assert expired.sessions[0].expires_at == at(20) + timedelta(days=1)
     later = await session_repo.list(SessionQuery(expires_before=at(20) + timedelta(days=40)))
     assert {s.session_id for s in later.sessions} == {"sess-short", "sess-long"}
+
+
+async def test_the_manifest_signing_key_id_is_kept(
+    session_repo_pair: tuple[SessionRepository, Callable[[], SessionRepository] | None],
+) -> None:
+    repo, reopen = session_repo_pair
+    session = make_session("sess-a")
+    session.start(at(1))
+    session.stop(at(2))
+    session.begin_processing(at(3))
+    await repo.add(session)
+    assert (await repo.get("sess-a")).manifest_key_id is None, "not signed yet"
+    session.sign_manifest(at(4), b"\x07" * 64, b"\x08" * 32, "0123456789abcdef")
+    await repo.save(session)
+    loaded = await repo.get("sess-a")
+    assert loaded.manifest_key_id == "0123456789abcdef"
+    assert (loaded.manifest_signature, loaded.manifest_public_key) == (b"\x07" * 64, b"\x08" * 32)
+    loaded.complete(at(5))
+    await repo.save(loaded)
+    assert (await repo.get("sess-a")) == loaded
+    if reopen is not None:
+        assert (await reopen().get("sess-a")).manifest_key_id == "0123456789abcdef"

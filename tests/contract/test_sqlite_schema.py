@@ -23,7 +23,7 @@ from lucid_sessions.domain.merkle import blake3_256, leaf_hash
 from lucid_sessions.domain.ports.chunk_index import ChunkQuery
 from lucid_sessions.domain.ports.media_index import MediaProgress
 from lucid_sessions.domain.ports.session_repository import SessionQuery
-from tests.factories import at, make_chunk_record
+from tests.factories import at, make_chunk_record, make_session
 
 pytestmark = pytest.mark.anyio
 
@@ -252,6 +252,47 @@ async def test_reads_do_not_wait_for_a_write_in_progress(tmp_path: Path) -> None
             writer.join()
     finally:
         database.close()
+
+
+async def test_a_version_6_database_keeps_its_signed_sessions_without_key_ids(
+    tmp_path: Path,
+) -> None:
+    """Sessions signed before manifests named their key have no `manifest_key_id` in their
+    document: after the upgrade to 7 they load with None (their manifest body names no key)
+    and keep their signature; the store is then refused by a version that knows only 6."""
+    path = tmp_path / "sessions.sqlite3"
+    old = SqliteDatabase(path)
+    old.open(MIGRATIONS[:6])
+    session = make_session("sess-old")
+    session.start(at(1))
+    session.stop(at(2))
+    session.begin_processing(at(3))
+    session.sign_manifest(at(4), b"\x07" * 64, b"\x08" * 32, "0123456789abcdef")
+    session.complete(at(5))
+    await SqliteSessionRepository(old).add(session)
+
+    def as_version_6_wrote_it(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE sessions SET doc = json_remove(doc, '$.manifest_key_id')")
+
+    old.call(as_version_6_wrote_it)
+    old.close()
+
+    database = SqliteDatabase(path)
+    database.open()
+    try:
+
+        def version(conn: sqlite3.Connection) -> int:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+        assert await database.read(version) == len(MIGRATIONS) >= 7
+        loaded = await SqliteSessionRepository(database).get("sess-old")
+        assert loaded.manifest_key_id is None
+        assert loaded.manifest_signature == b"\x07" * 64
+        assert loaded.manifest_public_key == b"\x08" * 32
+    finally:
+        database.close()
+    with pytest.raises(StorageUnavailable, match="newer"):
+        SqliteDatabase(path).open(MIGRATIONS[:6])
 
 
 def test_a_store_of_a_newer_version_is_refused_untouched(tmp_path: Path) -> None:

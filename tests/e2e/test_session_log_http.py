@@ -63,8 +63,9 @@ def _write(path: Path, document: dict[str, Any]) -> str:
 def test_tree_head_is_signed_by_the_service_key(server: ServiceProcess) -> None:
     with server.client() as http:
         head = http.get(LOG).json()
-    assert set(head) == {"tree_size", "root", "timestamp", "public_key", "signature"}
+    assert set(head) == {"tree_size", "root", "timestamp", "public_key", "key_id", "signature"}
     assert head["public_key"] == _public_hex(server)
+    assert head["key_id"] == blake3.blake3(bytes.fromhex(head["public_key"])).hexdigest()[:16]
     unsigned = {k: v for k, v in head.items() if k != "signature"}
     _trusted_public_key(server).verify(bytes.fromhex(head["signature"]), canonical_json(unsigned))
 

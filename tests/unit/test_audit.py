@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from lucid_sessions.adapters.cli import commands
-from lucid_sessions.adapters.crypto import Ed25519Signer
-from lucid_sessions.adapters.crypto.signer import verify_signature
+from lucid_sessions.adapters.crypto import verify_signature
 from lucid_sessions.app.audit import audit_manifest
 from lucid_sessions.domain.chunk import ChunkRecord
 from lucid_sessions.domain.manifest import build_manifest, canonical_bytes
@@ -23,7 +22,27 @@ from tests.factories import at, make_session
 DATA = [b"alpha" * 100, b"beta" * 300, b"", b"gamma" * 7]
 
 
-def signed(signer: Ed25519Signer) -> dict[str, Any]:
+class KeyPair:
+    """An Ed25519 key pair signing documents as the service did before keys had ids (the
+    documents name no `key_id`): what an auditor holding older manifests and heads has."""
+
+    def __init__(self) -> None:
+        self._private = Ed25519PrivateKey.generate()
+
+    @classmethod
+    def generate(cls) -> KeyPair:
+        return cls()
+
+    def public_key(self) -> bytes:
+        return self._private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+
+    def sign(self, message: bytes) -> bytes:
+        return self._private.sign(message)
+
+
+def signed(signer: KeyPair) -> dict[str, Any]:
     records = [
         ChunkRecord(
             "sess-a",
@@ -53,7 +72,7 @@ def signed(signer: Ed25519Signer) -> dict[str, Any]:
 
 
 def test_a_good_manifest_and_recording_pass() -> None:
-    signer = Ed25519Signer.generate()
+    signer = KeyPair.generate()
     pieces = [b"".join(DATA)[i : i + 333] for i in range(0, len(b"".join(DATA)), 333)]
     report = audit_manifest(signed(signer), signer.public_key(), verify_signature, pieces)
     assert report.ok, report.problems
@@ -61,14 +80,14 @@ def test_a_good_manifest_and_recording_pass() -> None:
 
 
 def test_every_alteration_is_caught() -> None:
-    signer = Ed25519Signer.generate()
+    signer = KeyPair.generate()
     good = signed(signer)
     key = signer.public_key()
     assert not audit_manifest(dict(good, size_bytes=1), key, verify_signature).ok
     assert not audit_manifest(dict(good, merkle_root="00" * 32), key, verify_signature).ok
     swapped = dict(good, chunks=[good["chunks"][1], good["chunks"][0], *good["chunks"][2:]])
     assert not audit_manifest(swapped, key, verify_signature).ok
-    other = Ed25519Signer.generate().public_key()
+    other = KeyPair.generate().public_key()
     assert not audit_manifest(good, other, verify_signature).ok
     wrong_bytes = [b"".join(DATA).replace(b"beta", b"BETA", 1)]
     report = audit_manifest(good, key, verify_signature, wrong_bytes)
@@ -78,10 +97,10 @@ def test_every_alteration_is_caught() -> None:
     assert not audit_manifest({"chunks": "nope"}, key, verify_signature).ok
 
 
-def _forged(real: dict[str, Any]) -> tuple[dict[str, Any], Ed25519Signer]:
+def _forged(real: dict[str, Any]) -> tuple[dict[str, Any], KeyPair]:
     """The real manifest with its last chunk dropped, the root recomputed, and signed with a
     forger's own key, which the forger embeds."""
-    forger = Ed25519Signer.generate()
+    forger = KeyPair.generate()
     chunks = real["chunks"][:-1]
     forged = dict(
         real,
@@ -115,7 +134,7 @@ def _cli(tmp_path: Path, manifest: dict[str, Any], *args: str) -> tuple[int, str
 
 
 def test_a_forged_manifest_with_its_own_key_never_passes(tmp_path: Path) -> None:
-    signer = Ed25519Signer.generate()
+    signer = KeyPair.generate()
     forged, _ = _forged(signed(signer))
     code, text = _cli(tmp_path, forged)
     assert code == 2
@@ -128,7 +147,7 @@ def test_a_forged_manifest_with_its_own_key_never_passes(tmp_path: Path) -> None
 
 
 def test_the_trusted_key_may_come_from_a_file(tmp_path: Path) -> None:
-    signer = Ed25519Signer.generate()
+    signer = KeyPair.generate()
     pem = tmp_path / "service.pub.pem"
     pem.write_bytes(
         Ed25519PublicKey.from_public_bytes(signer.public_key()).public_bytes(
@@ -149,7 +168,7 @@ def test_the_trusted_key_may_come_from_a_file(tmp_path: Path) -> None:
 # -- the session log, offline -------------------------------------------------------------------
 
 
-def _log_documents(signer: Ed25519Signer, sizes: tuple[int, int]) -> dict[str, Any]:
+def _log_documents(signer: KeyPair, sizes: tuple[int, int]) -> dict[str, Any]:
     """Two signed heads of a log of `completed` entries, a proof and a consistency proof."""
     from lucid_sessions.domain.manifest import canonical_json
     from lucid_sessions.domain.merkle import MerkleTree
@@ -196,7 +215,7 @@ def _log_documents(signer: Ed25519Signer, sizes: tuple[int, int]) -> dict[str, A
 def test_log_documents_verify_and_every_forgery_is_caught() -> None:
     from lucid_sessions.app.log_audit import audit_consistency, audit_inclusion, audit_tree_head
 
-    signer, other = Ed25519Signer.generate(), Ed25519Signer.generate()
+    signer, other = KeyPair.generate(), KeyPair.generate()
     docs = _log_documents(signer, (3, 7))
     key = signer.public_key()
     assert audit_tree_head(docs["newer"], key, verify_signature) == []
@@ -219,7 +238,7 @@ def test_malformed_log_documents_are_problems_not_crashes() -> None:
         audit_tree_head,
     )
 
-    key = Ed25519Signer.generate().public_key()
+    key = KeyPair.generate().public_key()
     for bad in (
         {},
         {"tree_size": "x"},

@@ -9,10 +9,14 @@ from pathlib import Path
 import anyio
 import pytest
 
-from lucid_sessions.adapters.crypto import Ed25519Signer
+from lucid_sessions.adapters.crypto import verify_signature
 from lucid_sessions.adapters.crypto.keyring import StaticKeyRing
-from lucid_sessions.adapters.crypto.signer import verify_signature
-from lucid_sessions.adapters.memory import InMemoryBlobStore, InMemorySessionLog, RecordingTelemetry
+from lucid_sessions.adapters.memory import (
+    InMemoryBlobStore,
+    InMemorySessionLog,
+    InMemorySigner,
+    RecordingTelemetry,
+)
 from lucid_sessions.app.usecases.finalize import FinalizeSession
 from lucid_sessions.app.usecases.ingest_chunk import ChunkUpload, IngestChunk
 from lucid_sessions.app.usecases.integrity import ProveIntegrity
@@ -67,7 +71,7 @@ class World:
     stats: PipelineStats
     keyring: StaticKeyRing
     master: bytes
-    signer: Ed25519Signer
+    signer: InMemorySigner
     ingest: IngestChunk
     opener: ChunkOpener
     reader: ReadChunks
@@ -82,7 +86,7 @@ class World:
 def world(tmp_path: Path) -> World:
     master = os.urandom(32)
     keyring = StaticKeyRing({"k1": master}, "k1")
-    signer, telemetry = Ed25519Signer.generate(), RecordingTelemetry()
+    signer, telemetry = InMemorySigner(), RecordingTelemetry()
     container = fake_container(
         tmp_path,
         {"LUCID_CIPHER": "chacha20-poly1305", **NO_FREE_SPACE_FLOOR},

@@ -42,6 +42,7 @@ EXPECTED: dict[str, int] = {
     "PolicyViolation": 409,
     "RangeNotSatisfiable": 416,  # a clip's time range that selects nothing
     "SessionNotFound": 404,
+    "SigningKeyRetired": 503,  # three rotations during one signature: try again
     "StorageFull": 507,
     "StorageUnavailable": 503,
     "Unauthenticated": 401,
@@ -117,6 +118,7 @@ SUCCESSES: dict[tuple[str, str], set[int]] = {
     ("get", "/api/v1/sessions/log/entries"): {200},
     ("get", "/api/v1/sessions/log/proof"): {200},
     ("get", "/api/v1/sessions/log/consistency"): {200},
+    ("get", "/api/v1/sessions/keys"): {200},
     ("get", f"{SESSION}/playback"): {200},
     ("get", f"{SESSION}/playback/index.m3u8"): {200},
     ("get", f"{SESSION}/playback/recording.mp4"): {200, 206, 304},

@@ -15,9 +15,13 @@ from pathlib import Path
 import anyio
 import pytest
 
-from lucid_sessions.adapters.crypto import Ed25519Signer
-from lucid_sessions.adapters.crypto.signer import verify_signature
-from lucid_sessions.adapters.memory import FrozenClock, InMemoryBlobStore, RecordingTelemetry
+from lucid_sessions.adapters.crypto import verify_signature
+from lucid_sessions.adapters.memory import (
+    FrozenClock,
+    InMemoryBlobStore,
+    InMemorySigner,
+    RecordingTelemetry,
+)
 from lucid_sessions.app.periodic import PeriodicJob
 from lucid_sessions.app.usecases.anchoring import ANCHOR_LEASE, AnchorLog
 from lucid_sessions.app.usecases.delete_session import DeleteSession, SessionDeleter
@@ -58,7 +62,7 @@ class Ops:
     sweep: SweepRetention
     reader: ReadSessionLog
     telemetry: RecordingTelemetry
-    signer: Ed25519Signer
+    signer: InMemorySigner
     graph: Callable[..., Container]
     """Another container on the same stores, blobs, clock, signer and telemetry: a replica
     (`owner=...`) or this process with another provider replaced (`anchor=...`)."""
@@ -66,7 +70,7 @@ class Ops:
 
 @pytest.fixture
 def ops(tmp_path: Path) -> Ops:
-    clock, telemetry, signer = FrozenClock(T0), RecordingTelemetry(), Ed25519Signer.generate()
+    clock, telemetry, signer = FrozenClock(T0), RecordingTelemetry(), InMemorySigner()
     blobs = InMemoryBlobStore()
     container = fake_container(
         tmp_path,

@@ -1,20 +1,27 @@
-"""Offline audit: a manifest, the service's public key and (optionally) the recording.
+"""Offline audit: a manifest, the key(s) the auditor trusts and (optionally) the recording.
 
 Needs nothing from the service: the auditor recomputes every leaf and the RFC 9162 root
 from the manifest (and from the recording bytes, when given) and checks the Ed25519
-signature over the manifest's canonical bytes.
+signature over the manifest's canonical bytes, under either one public key or the service's
+published key set (`GET /api/v1/sessions/keys`). With a key set, the key is the one the
+manifest names by `key_id` (by its public key for manifests signed before key ids), and a
+retired key only verifies what it signed before its retirement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lucid_sessions.domain.manifest import canonical_bytes
+from lucid_sessions.domain.errors import InvalidValue
+from lucid_sessions.domain.instants import parse_timestamp
+from lucid_sessions.domain.key_set import key_id_of, key_verifies_at, trusted_key
+from lucid_sessions.domain.manifest import canonical_bytes, rfc3339
 from lucid_sessions.domain.merkle import blake3_256, empty_root, leaf_hash, root_from_leaf_hashes
+from lucid_sessions.domain.ports.signer import SigningKey
 
-__all__ = ["AuditReport", "audit_manifest"]
+__all__ = ["AuditReport", "audit_manifest", "signing_key_for"]
 
 SignatureCheck = Callable[[bytes, bytes, bytes], bool]
 
@@ -36,6 +43,66 @@ class AuditReport:
         return self.ok and self.signature_checked
 
 
+class _Refused(Exception):
+    """The signed document's key is not one the auditor trusts (the message says why)."""
+
+
+def signing_key_for(
+    document: dict[str, Any],
+    what: str,
+    signed_at_field: str,
+    public_key: bytes | None,
+    key_set: Sequence[SigningKey] | None,
+) -> tuple[bytes | None, str | None]:
+    """The trusted key to check `document`'s signature with, or the problem that stops it.
+
+    The document names its key by `public_key` and (when signed since keys have ids)
+    `key_id`, which must be the BLAKE3 prefix of that public key. Against a key set, the key
+    is picked by `key_id` (else by public key) and must have been unretired at the signed
+    time, the document's `signed_at_field`. Against one trusted `public_key`, the document
+    must name exactly that key. (None, None) when nothing trusted was given. Raises
+    ValueError or TypeError for a malformed document.
+    """
+    try:
+        return _signing_key_for(document, what, signed_at_field, public_key, key_set), None
+    except _Refused as refused:
+        return None, str(refused)
+
+
+def _signing_key_for(
+    document: dict[str, Any],
+    what: str,
+    signed_at_field: str,
+    public_key: bytes | None,
+    key_set: Sequence[SigningKey] | None,
+) -> bytes | None:
+    named = bytes.fromhex(document["public_key"])
+    key_id = document.get("key_id")
+    if key_id is not None and (not isinstance(key_id, str) or key_id != key_id_of(named)):
+        raise _Refused(f"the {what}'s key_id is not the BLAKE3 prefix of its public_key")
+    if key_set is not None:
+        key = trusted_key(list(key_set), key_id, named)
+        if key is None:
+            name = f"key_id {key_id}" if key_id is not None else f"public key {named.hex()}"
+            raise _Refused(f"the {what}'s signing key ({name}) is not in the trusted key set")
+        if key.public_key != named:
+            raise _Refused(f"the {what} names another public key than the key set's {key_id}")
+        raw = document.get(signed_at_field)
+        try:
+            signed_at = None if raw is None else parse_timestamp(raw, signed_at_field)
+        except InvalidValue as exc:
+            raise ValueError(exc.detail) from None
+        if not key_verifies_at(key, signed_at):
+            raise _Refused(
+                f"the {what} is dated {raw}, after its key {key.key_id} was retired "
+                f"({rfc3339(key.retired_at)}): a retired key never signs again"
+            )
+        return key.public_key
+    if public_key is not None and named != public_key:
+        raise _Refused(f"the {what} names another public key than the trusted one")
+    return public_key
+
+
 def _root(digests: list[bytes]) -> bytes:
     return root_from_leaf_hashes([leaf_hash(d) for d in digests]) if digests else empty_root()
 
@@ -45,10 +112,12 @@ def audit_manifest(
     public_key: bytes | None,
     check_signature: SignatureCheck,
     recording: Iterable[bytes] | None = None,
+    key_set: Sequence[SigningKey] | None = None,
 ) -> AuditReport:
-    """Audit `manifest` against `public_key`, the key the caller trusts (never the key the
-    manifest names: a forger names their own). With `public_key=None` every check but the
-    signature runs, and the report is never `authentic`.
+    """Audit `manifest` against `public_key`, the key the caller trusts, or against the
+    service's `key_set` the caller trusts (never the key the manifest names: a forger names
+    their own). With neither, every check but the signature runs, and the report is never
+    `authentic`.
 
     `recording`: the recording's bytes in pieces of any size (e.g. file reads)."""
     report = AuditReport()
@@ -67,14 +136,18 @@ def audit_manifest(
         signature = manifest.get("signature")
         if not signature:
             report.problems.append("the manifest is not signed (session not completed)")
-        elif public_key is None:
-            pass  # nothing trusted to check it against: the report is not `authentic`
-        elif manifest.get("public_key") != public_key.hex():
-            report.problems.append("the manifest names another public key than the trusted one")
-        elif not check_signature(public_key, canonical_bytes(manifest), bytes.fromhex(signature)):
-            report.problems.append("the signature does not verify")
         else:
-            report.signature_checked = True
+            key, refused = signing_key_for(
+                manifest, "manifest", "finalized_at", public_key, key_set
+            )
+            if refused is not None:
+                report.problems.append(refused)
+            elif key is None:
+                pass  # nothing trusted to check it against: the report is not `authentic`
+            elif not check_signature(key, canonical_bytes(manifest), bytes.fromhex(signature)):
+                report.problems.append("the signature does not verify")
+            else:
+                report.signature_checked = True
     except (KeyError, TypeError, ValueError) as exc:
         report.problems.append(f"malformed manifest: {exc!r}")
         return report

@@ -1,18 +1,21 @@
 """Offline audit of the session log: signed tree heads, inclusion and consistency proofs.
 
 Needs nothing from the service but the documents it served (`GET /api/v1/sessions/log`,
-`.../log/proof`, `.../log/consistency`) and the service's public key, which the caller
-trusts. Every check recomputes hashes itself; a document's own claims (its `leaf_hash`, its
-`public_key`) are never taken on trust. Each function returns the problems found (empty: ok).
+`.../log/proof`, `.../log/consistency`) and the service's public key or published key set
+(`GET /api/v1/sessions/keys`), which the caller trusts. Every check recomputes hashes itself;
+a document's own claims (its `leaf_hash`, its `public_key`, its `key_id`) are never taken on
+trust. Each function returns the problems found (empty: ok).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from lucid_sessions.app.audit import SignatureCheck
+from lucid_sessions.app.audit import SignatureCheck, signing_key_for
 from lucid_sessions.domain.manifest import canonical_json, manifest_sha256
 from lucid_sessions.domain.merkle import leaf_hash, verify_consistency, verify_inclusion
+from lucid_sessions.domain.ports.signer import SigningKey
 
 __all__ = ["audit_consistency", "audit_entry_for_manifest", "audit_inclusion", "audit_tree_head"]
 
@@ -20,20 +23,29 @@ _HEAD_FIELDS = ("tree_size", "root", "timestamp", "public_key")
 
 
 def audit_tree_head(
-    head: dict[str, Any], public_key: bytes, check_signature: SignatureCheck
+    head: dict[str, Any],
+    public_key: bytes | None,
+    check_signature: SignatureCheck,
+    key_set: Sequence[SigningKey] | None = None,
 ) -> list[str]:
-    """The head is signed by `public_key` (the trusted key, not the one the head names)."""
+    """The head is signed by `public_key`, or by the key of `key_set` it names that was not
+    retired at its `timestamp` (the trusted keys, not the one the head names). A head signed
+    before keys had ids has no `key_id`; its signed fields are the others."""
+    if public_key is None and key_set is None:
+        return ["no trusted key to check the tree head's signature with"]
     try:
-        unsigned = {name: head[name] for name in _HEAD_FIELDS}
+        names = (*_HEAD_FIELDS, "key_id") if "key_id" in head else _HEAD_FIELDS
+        unsigned = {name: head[name] for name in names}
         if not isinstance(head["tree_size"], int) or head["tree_size"] < 0:
             return ["malformed tree head: tree_size is not a non-negative integer"]
         bytes.fromhex(head["root"])
         signature = bytes.fromhex(head["signature"])
+        key, refused = signing_key_for(head, "tree head", "timestamp", public_key, key_set)
     except (KeyError, TypeError, ValueError) as exc:
         return [f"malformed tree head: {exc!r}"]
-    if head["public_key"] != public_key.hex():
-        return ["the tree head names another public key than the trusted one"]
-    if not check_signature(public_key, canonical_json(unsigned), signature):
+    if refused is not None:
+        return [refused]
+    if key is None or not check_signature(key, canonical_json(unsigned), signature):
         return ["the tree head's signature does not verify"]
     return []
 

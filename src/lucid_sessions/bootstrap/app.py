@@ -26,6 +26,7 @@ from lucid_sessions.adapters.http.chunks import ChunkController
 from lucid_sessions.adapters.http.docs import docs_assets_router, docs_render_plugins
 from lucid_sessions.adapters.http.errors import exception_handlers
 from lucid_sessions.adapters.http.integrity import IntegrityController
+from lucid_sessions.adapters.http.keys import KeysController
 from lucid_sessions.adapters.http.pipeline import PipelineController
 from lucid_sessions.adapters.http.playback import PlaybackController
 from lucid_sessions.adapters.http.player import player_router
@@ -60,6 +61,7 @@ HTTP_DEPENDENCIES: tuple[str, ...] = (
     "prove_integrity",
     "control_pipeline",
     "read_session_log",
+    "read_key_set",
     "read_playback",
     "playback_links",
 )
@@ -170,6 +172,7 @@ def create_litestar(container: Container) -> Litestar:
             IntegrityController,
             PipelineController,
             SessionLogController,
+            KeysController,
             PlaybackController,
             player_router(),
             docs_assets_router(SCHEMA_PATH),

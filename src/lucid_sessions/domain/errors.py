@@ -19,6 +19,7 @@ __all__ = [
     "PolicyViolation",
     "RangeNotSatisfiable",
     "SessionNotFound",
+    "SigningKeyRetired",
     "StorageFull",
     "StorageUnavailable",
     "Unauthenticated",
@@ -107,6 +108,18 @@ class StorageUnavailable(DomainError):
     def __init__(self, detail: str, retry_after_seconds: int = 5) -> None:
         super().__init__(detail)
         self.retry_after_seconds = retry_after_seconds
+
+
+class SigningKeyRetired(StorageUnavailable):
+    """The signing key asked for was retired meanwhile (a rotation): sign again with the
+    current key (a caller that cannot answers 503, try again)."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(
+            f"the signing key {key_id!r} is retired; sign with the current key",
+            retry_after_seconds=1,
+        )
+        self.key_id = key_id
 
 
 class StorageFull(DomainError):

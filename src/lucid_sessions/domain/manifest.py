@@ -45,10 +45,14 @@ def build_manifest(
     finalized_at: datetime | None = None,
     public_key: bytes | None = None,
     signature: bytes | None = None,
+    key_id: str | None = None,
 ) -> dict[str, Any]:
     """The manifest document. The signature covers `canonical_bytes` of this document
-    without its `signature` field (`public_key` is part of what is signed)."""
-    return {
+    without its `signature` field (`public_key` and `key_id` are part of what is signed).
+
+    `key_id` names the signing key; a manifest signed before keys had ids has none, and its
+    document has no `key_id` field at all, so its body stays the one that was signed."""
+    document: dict[str, Any] = {
         "session_id": session.session_id,
         "status": (status or session.status).value,
         "chunks_count": len(chunks),
@@ -69,6 +73,9 @@ def build_manifest(
         "public_key": None if public_key is None else public_key.hex(),
         "signature": None if signature is None else signature.hex(),
     }
+    if key_id is not None:
+        document["key_id"] = key_id
+    return document
 
 
 def canonical_json(document: dict[str, Any]) -> bytes:

@@ -110,6 +110,9 @@ class Session:
     finalized_at: datetime | None = None
     manifest_signature: bytes | None = None
     manifest_public_key: bytes | None = None
+    manifest_key_id: str | None = None
+    """The id of the key that signed the manifest (None for manifests signed before keys
+    had ids: their signed body names no key)."""
     deletion: Deletion | None = None
     version: int = 0
 
@@ -274,13 +277,16 @@ class Session:
         self.recorded_seconds += chunk.duration_seconds or 0.0
         self.updated_at = now
 
-    def sign_manifest(self, now: datetime, signature: bytes, public_key: bytes) -> None:
-        """Record the manifest's signature (made at `now`) while processing; the session
-        completes once the session log holds its entry."""
+    def sign_manifest(
+        self, now: datetime, signature: bytes, public_key: bytes, key_id: str
+    ) -> None:
+        """Record the manifest's signature (made at `now` by the key `key_id`) while
+        processing; the session completes once the session log holds its entry."""
         now = instant(now)
         self._require("sign the manifest of", SessionStatus.PROCESSING)
         self.manifest_signature = signature
         self.manifest_public_key = public_key
+        self.manifest_key_id = key_id
         self.finalized_at = now
         self.updated_at = now
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from lucid_sessions.domain.key_set import key_id_of
 from lucid_sessions.domain.manifest import canonical_json, rfc3339
 from lucid_sessions.domain.merkle import leaf_hash
 from lucid_sessions.domain.session import Session
@@ -121,7 +122,8 @@ def deleted_entry(
 
 @dataclass(frozen=True, slots=True)
 class TreeHead:
-    """A signed tree head; the signature covers `signed_bytes()` (Ed25519)."""
+    """A signed tree head; the signature covers `signed_bytes()` (Ed25519), which name the
+    signing key by its public key and its `key_id`."""
 
     tree_size: int
     root: bytes
@@ -129,12 +131,17 @@ class TreeHead:
     public_key: bytes
     signature: bytes = b""
 
+    @property
+    def key_id(self) -> str:
+        return key_id_of(self.public_key)
+
     def unsigned_document(self) -> dict[str, Any]:
         return {
             "tree_size": self.tree_size,
             "root": self.root.hex(),
             "timestamp": rfc3339(self.timestamp),
             "public_key": self.public_key.hex(),
+            "key_id": self.key_id,
         }
 
     def signed_bytes(self) -> bytes:

@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     trusted.add_argument(
         "--public-key-file", help="a file with that key (hex, or a PEM public key)"
     )
+    trusted.add_argument(
+        "--key-set", help="the service's key set you trust (GET /api/v1/sessions/keys)"
+    )
     audit.add_argument("--recording", help="the recording file (GET .../recording)")
     audit.add_argument(
         "--log-head", help="a signed tree head of the session log (GET /api/v1/sessions/log)"
@@ -58,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     log_trusted = audit_log.add_mutually_exclusive_group(required=True)
     log_trusted.add_argument("--public-key", help="the service's Ed25519 public key (hex)")
     log_trusted.add_argument("--public-key-file", help="a file with that key (hex or PEM)")
+    log_trusted.add_argument(
+        "--key-set", help="the service's key set you trust (GET /api/v1/sessions/keys)"
+    )
     retention = commands.add_parser("retention", help="retention of recordings")
     retention_commands = retention.add_subparsers(dest="retention_command", required=True)
     sweep = retention_commands.add_parser(
@@ -70,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     key_commands.add_parser("rotate", help="new master key id; re-wraps every data key")
     key_commands.add_parser(
         "rotate-link", help="new playback link key; every outstanding playback link ends"
+    )
+    key_commands.add_parser(
+        "rotate-signing",
+        help="new signing key; the current one is retired (it still verifies what it signed)",
     )
     return parser
 

@@ -1,4 +1,4 @@
-"""Crypto adapters: AEAD ciphers, the master key ring and the Ed25519 signer."""
+"""Crypto adapters: AEAD ciphers, the master key ring and the signing keys."""
 
 from __future__ import annotations
 
@@ -16,12 +16,18 @@ from lucid_sessions.adapters.crypto.keyring import (
     master_key_file_path,
     rotate_master_key,
 )
-from lucid_sessions.adapters.crypto.signer import Ed25519Signer, load_signer, verify_signature
+from lucid_sessions.adapters.crypto.signer import (
+    Ed25519Signer,
+    FileSigner,
+    load_signer,
+    verify_signature,
+)
 
 __all__ = [
     "AesGcmCipher",
     "ChaCha20Poly1305Cipher",
     "Ed25519Signer",
+    "FileSigner",
     "KeyConfigError",
     "StaticKeyRing",
     "default_cipher_name",

@@ -35,6 +35,8 @@ class TreeHeadResponse(msgspec.Struct, kw_only=True):
     root: str
     timestamp: str
     public_key: str
+    key_id: str
+    """The signing key's id in the key set (GET /api/v1/sessions/keys); signed."""
     signature: str
 
 

@@ -2,7 +2,8 @@
 index, the blob store, data keys, pipeline figures, the session log, a health probe that is up
 or down as told, a frozen clock, sequential ids and recording telemetry. Each runs the contract
 suite of its port (tests/contract) beside the real adapters. The other ports (ciphers, the
-compressor, the key ring, the signer, leases) have no fake here."""
+compressor, the key ring, leases) have no fake here; the signer's fake holds Ed25519 keys in
+memory."""
 
 from lucid_sessions.adapters.memory.blob_store import InMemoryBlobStore
 from lucid_sessions.adapters.memory.chunk_index import InMemoryChunkIndex
@@ -14,6 +15,7 @@ from lucid_sessions.adapters.memory.pipeline_stats import InMemoryPipelineStats
 from lucid_sessions.adapters.memory.session_cache import InMemorySessionCache
 from lucid_sessions.adapters.memory.session_log import InMemorySessionLog
 from lucid_sessions.adapters.memory.session_repository import InMemorySessionRepository
+from lucid_sessions.adapters.memory.signer import InMemorySigner
 from lucid_sessions.adapters.memory.telemetry import RecordingTelemetry
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "InMemorySessionCache",
     "InMemorySessionLog",
     "InMemorySessionRepository",
+    "InMemorySigner",
     "RecordingTelemetry",
     "SequentialIdGenerator",
 ]

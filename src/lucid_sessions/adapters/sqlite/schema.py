@@ -185,6 +185,15 @@ _MEDIA_INDEX = """
 """Version 6: playback's media index (`SqliteMediaIndex`). `media_progress` keeps its rowid:
 its `reader` may hold megabytes, and a WITHOUT ROWID table suits small rows only."""
 
+
+def _manifest_key_ids(conn: sqlite3.Connection) -> None:
+    """Version 7: a session names the key that signed its manifest (`manifest_key_id`, in
+    its document). Nothing is rewritten: a document without the field is a manifest signed
+    before keys had ids, and decodes to None. The version rises so that an earlier
+    lucid-sessions refuses this store: it would drop the field on its next save of a
+    session, and that session's manifest would no longer verify."""
+
+
 Migration = str | Callable[[sqlite3.Connection], None]
 
 # Each entry upgrades the schema by one version (PRAGMA user_version).
@@ -255,6 +264,7 @@ MIGRATIONS: list[Migration] = [
     _session_log_and_expiry,
     _list_indexes_and_totals,
     _MEDIA_INDEX,
+    _manifest_key_ids,
 ]
 
 

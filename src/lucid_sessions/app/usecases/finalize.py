@@ -2,10 +2,11 @@
 completed.
 
 Every step is recorded before the next one starts, so a crash at any point resumes where it
-stopped: the signature is saved while the session is still processing and is never made
-again, the session log's `completed` entry is appended from that saved manifest (a repeat
-returns the stored entry), and only then does the session complete. A completed session
-therefore always has exactly one `completed` entry in the log.
+stopped: the signature (by the current signing key, which the manifest names by `key_id`) is
+saved while the session is still processing and is never made again, the session log's
+`completed` entry is appended from that saved manifest (a repeat returns the stored entry),
+and only then does the session complete. A completed session therefore always has exactly
+one `completed` entry in the log.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import anyio.to_thread
+
+from lucid_sessions.app.signing import sign_with_current_key
 from lucid_sessions.app.usecases.read_chunks import ChunkOpener
 from lucid_sessions.domain.errors import IntegrityError, PipelinePaused
 from lucid_sessions.domain.manifest import (
@@ -25,7 +29,7 @@ from lucid_sessions.domain.ports.clock import Clock
 from lucid_sessions.domain.ports.pipeline_stats import PipelineStats, StageFigures
 from lucid_sessions.domain.ports.session_log import SessionLog
 from lucid_sessions.domain.ports.session_repository import SessionRepository
-from lucid_sessions.domain.ports.signer import Signer
+from lucid_sessions.domain.ports.signer import Signer, SigningKey
 from lucid_sessions.domain.ports.telemetry import FinalizationOutcome, Telemetry
 from lucid_sessions.domain.principal import SYSTEM
 from lucid_sessions.domain.session import SessionStatus
@@ -79,15 +83,24 @@ class FinalizeSession:
             return SessionStatus.FAILED
         if session.manifest_signature is None:
             now = self._clock.now()
-            public_key = self._signer.public_key()
-            body = build_manifest(
-                session,
-                chunks,
-                status=SessionStatus.COMPLETED,
-                finalized_at=now,
-                public_key=public_key,
+
+            def body(key: SigningKey) -> bytes:
+                return canonical_bytes(
+                    build_manifest(
+                        session,
+                        chunks,
+                        status=SessionStatus.COMPLETED,
+                        finalized_at=now,
+                        public_key=key.public_key,
+                        key_id=key.key_id,
+                    )
+                )
+
+            # The key may be in a token (a device round trip): off the event loop.
+            key, signature = await anyio.to_thread.run_sync(
+                sign_with_current_key, self._signer, body
             )
-            session.sign_manifest(now, self._signer.sign(canonical_bytes(body)), public_key)
+            session.sign_manifest(now, signature, key.public_key, key.key_id)
             await self._repo.save(session)
         signed = build_manifest(
             session,
@@ -96,6 +109,7 @@ class FinalizeSession:
             finalized_at=session.finalized_at,
             public_key=session.manifest_public_key,
             signature=session.manifest_signature,
+            key_id=session.manifest_key_id,
         )
         await self._log.append(completed_entry(session, manifest_sha256(signed), SYSTEM.id))
         session.complete(self._clock.now())

@@ -117,4 +117,5 @@ class ProveIntegrity:
             finalized_at=session.finalized_at,
             public_key=session.manifest_public_key,
             signature=session.manifest_signature,
+            key_id=session.manifest_key_id,
         )

@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import anyio
+import anyio.to_thread
 
+from lucid_sessions.app.signing import sign_with_current_key
 from lucid_sessions.domain.errors import InvalidValue
 from lucid_sessions.domain.merkle import MerkleTree
 from lucid_sessions.domain.ports.clock import Clock
 from lucid_sessions.domain.ports.session_log import SessionLog
-from lucid_sessions.domain.ports.signer import Signer
+from lucid_sessions.domain.ports.signer import Signer, SigningKey
 from lucid_sessions.domain.principal import Principal
 from lucid_sessions.domain.session_log import MAX_LOG_PAGE, LogEntry, TreeHead
 
@@ -60,17 +62,18 @@ class ReadSessionLog:
             return self._tree
 
     async def head(self) -> TreeHead:
-        """A tree head over the whole log, signed now with the service's key."""
+        """A tree head over the whole log, signed now with the service's current key."""
         tree = await self._current()
         size = tree.size
-        unsigned = TreeHead(size, tree.root(size), self._clock.now(), self._signer.public_key())
-        return TreeHead(
-            unsigned.tree_size,
-            unsigned.root,
-            unsigned.timestamp,
-            unsigned.public_key,
-            self._signer.sign(unsigned.signed_bytes()),
+        root, now = tree.root(size), self._clock.now()
+
+        def unsigned(key: SigningKey) -> bytes:
+            return TreeHead(size, root, now, key.public_key).signed_bytes()
+
+        key, signature = await anyio.to_thread.run_sync(
+            sign_with_current_key, self._signer, unsigned
         )
+        return TreeHead(size, root, now, key.public_key, signature)
 
     async def entries(self, principal: Principal, start: int, end: int | None) -> list[LogEntry]:
         principal.require_admin("read the session log's entries")

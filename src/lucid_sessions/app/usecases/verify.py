@@ -1,4 +1,5 @@
-"""Verify a session end to end: every blob, the Merkle root, the manifest signature."""
+"""Verify a session end to end: every blob, the Merkle root, the manifest signature (under
+the public key it names, whose id must match the `key_id` it names)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 
 from lucid_sessions.app.usecases.read_chunks import ChunkOpener, ReadChunks
 from lucid_sessions.domain.errors import IntegrityError
+from lucid_sessions.domain.key_set import key_id_of
 from lucid_sessions.domain.manifest import build_manifest, canonical_bytes, manifest_root
 from lucid_sessions.domain.principal import Principal
 
@@ -64,15 +66,17 @@ class VerifySession:
         report.root_matches = len(chunks) == session.chunks_count and (
             session.chunks_count == 0 or root == session.merkle_root
         )
-        if session.manifest_signature is not None and session.manifest_public_key is not None:
+        public_key, key_id = session.manifest_public_key, session.manifest_key_id
+        if session.manifest_signature is not None and public_key is not None:
             body = build_manifest(
                 session,
                 chunks,
                 finalized_at=session.finalized_at,
-                public_key=session.manifest_public_key,
+                public_key=public_key,
+                key_id=key_id,
             )
-            valid = self._check(
-                session.manifest_public_key, canonical_bytes(body), session.manifest_signature
+            valid = (key_id is None or key_id == key_id_of(public_key)) and self._check(
+                public_key, canonical_bytes(body), session.manifest_signature
             )
             report.manifest = "valid" if valid else "invalid"
         return report
