@@ -39,6 +39,7 @@ import bench_capacity
 import bench_codec
 import bench_download
 import bench_ingest
+import bench_keys
 import bench_merkle
 import bench_playback
 import bench_s3
@@ -57,6 +58,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "capacity": bench_capacity.run,
     "s3": bench_s3.run,
     "playback": bench_playback.run,
+    "keys": bench_keys.run,
 }
 
 

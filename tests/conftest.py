@@ -4,7 +4,8 @@ The run's servers, one of each, started when a test first needs them: `mongo_tar
 mongoeco wire server, or MONGODB_TEST_URL; a fresh database per user), `session_redis` (one
 redis-server; users keep apart by database number, tests/servers_db.py REDIS_DATABASES) and
 `s3_server` (one RADOS Gateway on one throwaway Ceph cluster; a bucket per user,
-`make_bucket()`). A test that kills,
+`make_bucket()`), and `softhsm` (SoftHSM2 with one token and spare empty ones,
+`softhsm_token` hands a test one of its own). A test that kills,
 pauses or restarts one of them brings it back in a `finally` and waits until it answers; a
 test that needs a server it may lose for good starts its own.
 """
@@ -25,6 +26,7 @@ from tests.servers_db import (
     running_or_skip,
 )
 from tests.servers_s3 import S3Server
+from tests.softhsm import SoftHsm, SoftHsmToken, start_softhsm
 
 
 @pytest.fixture
@@ -62,6 +64,18 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm]:
+    """The run's SoftHSM2 (a module loads once per process): one token and spare empty ones."""
+    yield from start_softhsm(tmp_path_factory.mktemp("softhsm"))
+
+
+@pytest.fixture
+def softhsm_token(softhsm: SoftHsm) -> SoftHsmToken:
+    """An empty SoftHSM2 token of this test's own, nobody logged in to it yet."""
+    return softhsm.fresh_token()
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -24,13 +24,20 @@ import pytest
 
 from tests.components import unavailable
 
-__all__ = ["MODULE", "POOL_SIZE", "SoftHsm", "SoftHsmToken", "start_softhsm"]
+__all__ = [
+    "MODULE",
+    "POOL_SIZE",
+    "SoftHsm",
+    "SoftHsmToken",
+    "public_signing_keys",
+    "start_softhsm",
+]
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 UTIL = "softhsm2-util"
 CONF_ENV = "SOFTHSM2_CONF"
 # Spare empty tokens made up front (about 15 ms each); raise it when tests run out.
-POOL_SIZE = 48
+POOL_SIZE = 128
 
 
 @dataclass(frozen=True)
@@ -112,3 +119,19 @@ def start_softhsm(root: Path) -> Iterator[SoftHsm]:
             os.environ.pop(CONF_ENV, None)
         else:
             os.environ[CONF_ENV] = previous
+
+
+def public_signing_keys(token: SoftHsmToken) -> list[bytes]:
+    """The raw Ed25519 public keys of the service's signing key pairs in `token`, read as an
+    operator would (public objects: no login), in no particular order."""
+    import pkcs11
+    from pkcs11 import Attribute, KeyType, ObjectClass
+
+    found = []
+    with pkcs11.lib(token.module).get_token(token_label=token.token_label).open() as session:
+        template = {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.KEY_TYPE: KeyType.EC_EDWARDS}
+        for key in session.get_objects(template):
+            if str(key[Attribute.LABEL]).startswith("lucid-signing-"):
+                point = bytes(key[Attribute.EC_POINT])
+                found.append(point[2:] if len(point) == 34 else point)
+    return found

@@ -53,7 +53,6 @@ from tests.servers_db import (
     fresh_database_name,
 )
 from tests.servers_s3 import S3Server
-from tests.softhsm import SoftHsm, SoftHsmToken, start_softhsm
 
 # A factory per implementation; `reopen` gives a fresh adapter over the same storage (or None
 # where storage does not outlive the object, as for the in-memory fake).
@@ -220,15 +219,3 @@ def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
 
 
 # -- PKCS#11 (SoftHSM2) ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm]:
-    """The run's SoftHSM2 (a module loads once per process): one token and spare empty ones."""
-    yield from start_softhsm(tmp_path_factory.mktemp("softhsm"))
-
-
-@pytest.fixture
-def softhsm_token(softhsm: SoftHsm) -> SoftHsmToken:
-    """An empty SoftHSM2 token of this test's own, nobody logged in to it yet."""
-    return softhsm.fresh_token()

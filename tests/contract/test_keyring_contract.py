@@ -1,5 +1,5 @@
-"""Contract of the `KeyRing` port (in memory, from a YAML key file and in a PKCS#11 token),
-plus key loading."""
+"""Contract of the `KeyRing` port (in memory, from a YAML key file, in a PKCS#11 token, and
+the token behind the data key cache), plus key loading."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lucid_sessions.adapters.crypto.cached_keyring import CachedKeyRing
 from lucid_sessions.adapters.crypto.keyring import (
     KeyConfigError,
     KeySources,
@@ -90,15 +91,28 @@ class Pkcs11RingSource:
         return self.ring(create=False).rotate()
 
 
-RingSource = MemoryRingSource | FileRingSource | ReloadingRingSource | Pkcs11RingSource
+@dataclass
+class CachedRingSource(Pkcs11RingSource):
+    """What a server on a token uses: the token's ring behind the data key cache, one per
+    process (a reload is a new process: a new ring and an empty cache)."""
+
+    def load(self) -> KeyRing:
+        return CachedKeyRing(self.ring(create=True), max_entries=4, ttl_seconds=300.0)
 
 
-@pytest.fixture(params=["memory", "file", "reloading", "pkcs11"])
+RingSource = (
+    MemoryRingSource | FileRingSource | ReloadingRingSource | Pkcs11RingSource | CachedRingSource
+)
+
+
+@pytest.fixture(params=["memory", "file", "reloading", "pkcs11", "cached-pkcs11"])
 def source(request: pytest.FixtureRequest, tmp_path: Path) -> RingSource:
     if request.param == "memory":
         return MemoryRingSource()
     if request.param == "pkcs11":
         return Pkcs11RingSource(request.getfixturevalue("softhsm_token"))
+    if request.param == "cached-pkcs11":
+        return CachedRingSource(request.getfixturevalue("softhsm_token"))
     if request.param == "reloading":
         return ReloadingRingSource(tmp_path / "master-keys.yaml")
     return FileRingSource(tmp_path / "master-keys.yaml")

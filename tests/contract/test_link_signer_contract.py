@@ -1,5 +1,6 @@
-"""Contract of the `LinkSigner` port (the in-memory fake, the HMAC key file read once, and the
-signer that follows its key file), plus the link key file: creation, loading and rotation."""
+"""Contract of the `LinkSigner` port (the in-memory fake, the HMAC key file read once, the
+signer that follows its key file, and the key in a PKCS#11 token), plus the link key file:
+creation, loading and rotation."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from lucid_sessions.adapters.crypto.link_signer import (
     rotate_link_key,
 )
 from lucid_sessions.adapters.memory.link_signer import InMemoryLinkSigner
+from lucid_sessions.adapters.pkcs11.link_signer import Pkcs11LinkSigner
+from lucid_sessions.adapters.pkcs11.link_signer import rotate_link_key as rotate_in_token
 from lucid_sessions.domain.playback_link import (
     MAX_MAC_BYTES,
     MIN_MAC_BYTES,
@@ -38,6 +41,7 @@ from lucid_sessions.domain.playback_link import (
     open_link,
 )
 from lucid_sessions.domain.ports.link_signer import LinkSigner
+from tests.softhsm import SoftHsmToken
 
 PAYLOAD = b"v1.c2Vzcy0wMDAxOjE4MDAwMDAwMDA6azE"
 KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -94,13 +98,33 @@ class ReloadingSource(FileSource):
         return self.signer
 
 
-Source = MemorySource | FileSource | ReloadingSource
+@dataclass
+class Pkcs11Source:
+    """The key in a SoftHSM2 token of the test's own: each load is a new signer on it (a
+    restart), each rotation the `keys rotate-link` command's."""
+
+    token: SoftHsmToken
+
+    def load(self) -> LinkSigner:
+        token = self.token
+        return Pkcs11LinkSigner(token.module, token.token_label, token.pin, create=True)
+
+    def rotate(self) -> None:
+        rotate_in_token(self.token.module, self.token.token_label, self.token.pin)
+
+    def secret(self) -> bytes:
+        return self.token.pin.encode()  # the key never leaves the token: the PIN is the secret
 
 
-@pytest.fixture(params=["memory", "file", "reloading"])
+Source = MemorySource | FileSource | ReloadingSource | Pkcs11Source
+
+
+@pytest.fixture(params=["memory", "file", "reloading", "pkcs11"])
 def source(request: pytest.FixtureRequest, tmp_path: Path) -> Source:
     if request.param == "memory":
         return MemorySource(InMemoryLinkSigner())
+    if request.param == "pkcs11":
+        return Pkcs11Source(request.getfixturevalue("softhsm_token"))
     if request.param == "reloading":
         return ReloadingSource(tmp_path / "link-key.b64")
     return FileSource(tmp_path / "link-key.b64")
@@ -342,10 +366,14 @@ def test_production_reads_the_key_file_only_when_private(tmp_path: Path) -> None
 def test_rotation_writes_a_new_key_atomically_with_mode_0600(tmp_path: Path) -> None:
     first = load_link_signer("", tmp_path, production=False)
     path = link_key_file_path("", tmp_path)
-    inode = path.stat().st_ino
-    ids = [rotate_link_key(path) for _ in range(3)]
+    ids = []
+    for _ in range(3):
+        inode = path.stat().st_ino
+        ids.append(rotate_link_key(path))
+        # Replaced by a rename, never rewritten in place: a new file while the old one lives
+        # (once freed, its inode number may come back for a later key).
+        assert path.stat().st_ino != inode
     assert len({first.key_id, *ids}) == 4
-    assert path.stat().st_ino != inode  # replaced by a rename, never rewritten in place
     assert mode_of(path) == 0o600
     assert load_link_signer("", tmp_path, production=False).key_id == ids[-1]
     assert [p.name for p in path.parent.iterdir()] == ["link-key.b64"]

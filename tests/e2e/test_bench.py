@@ -37,6 +37,10 @@ GOALS = [
     "playback.indexing_share_of_ingest",
     "playback.playlist_one_hour_p99",
     "playback.seek_first_byte_p99",
+    "keys.ingest_token",
+    "keys.download_token",
+    "keys.ingest_token_uncached",
+    "keys.download_token_uncached",
 ]
 
 

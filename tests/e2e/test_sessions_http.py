@@ -44,7 +44,7 @@ def test_root_health_and_schema(client: httpx.Client, server: ServiceProcess) ->
     assert body["status"] == "healthy"
     assert body["service"] == "session-api"
     cache = "disabled" if server.env.get("REDIS_URL") is None else "ok"
-    expected = {"database": "ok", "cache": cache, "storage": "ok", "signing_key": "ok"}
+    expected = {"database": "ok", "cache": cache, "storage": "ok", "keys": "ok"}
     if server.env.get("LUCID_BLOB_STORE") != "s3":  # an object store has no free-space floor
         expected["free_space"] = "ok"
     assert body["checks"] == expected

@@ -54,7 +54,7 @@ def test_the_app_on_fakes_records_and_finalizes(tmp_path: Path) -> None:
             "database": "ok",
             "cache": "disabled",
             "storage": "ok",
-            "signing_key": "ok",
+            "keys": "ok",
             "free_space": "ok",
         }
     stores = container.stores()

@@ -46,6 +46,7 @@ from lucid_sessions.app.usecases.health import CheckHealth
 from lucid_sessions.app.usecases.index_media import IndexMedia
 from lucid_sessions.app.usecases.ingest_chunk import IngestChunk
 from lucid_sessions.app.usecases.integrity import ProveIntegrity
+from lucid_sessions.app.usecases.key_set import ReadKeySet
 from lucid_sessions.app.usecases.pipeline import ControlPipeline
 from lucid_sessions.app.usecases.playback import PlaybackLinks, ReadPlayback
 from lucid_sessions.app.usecases.read_chunks import ChunkOpener, ReadChunks
@@ -168,6 +169,7 @@ class Container(containers.DeclarativeContainer):
     read_session_log = providers.Singleton(
         ReadSessionLog, log=session_log, signer=signer, clock=clock
     )
+    read_key_set = providers.Factory(ReadKeySet, signer=signer)
     anchor = providers.Singleton(factories.anchor, settings)
     anchor_log = providers.Singleton(
         AnchorLog,
@@ -273,6 +275,7 @@ class Container(containers.DeclarativeContainer):
         storage=storage_probe,
         cache=cache,
         warnings=providers.Callable(factories.health_warnings, authenticate),
+        keyring=keyring,
         signer=signer,
         check_signature=check_signature,
         usage=free_space,

@@ -12,6 +12,7 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from lucid_sessions.adapters.crypto import load_signer
@@ -37,7 +38,7 @@ from lucid_sessions.domain.ports.health_probe import HealthProbe
 from lucid_sessions.domain.ports.keyring import KeyRing
 from lucid_sessions.domain.ports.link_signer import LinkSigner
 from lucid_sessions.domain.ports.session_repository import SessionRepository
-from lucid_sessions.domain.ports.signer import Signer
+from lucid_sessions.domain.ports.signer import Signer, SigningKey
 from lucid_sessions.domain.ports.telemetry import Telemetry
 from lucid_sessions.domain.ports.usage_probe import UsageProbe
 
@@ -56,6 +57,7 @@ __all__ = [
     "keyring",
     "min_free_bytes",
     "process_owner",
+    "rotate_signing_key",
     "session_repository",
     "signer",
     "storage_probe",
@@ -105,15 +107,23 @@ def key_sources(settings: Settings) -> KeySources:
 
 def keyring(settings: Settings, folders: DataFolders, create: bool) -> KeyRing:
     """The master keys; an operator's command (`create` false) never makes new ones, nor does
-    production (it stops with one line naming what is missing)."""
+    production (it stops with one line naming what is missing). A token's ring is behind the
+    data key cache (LUCID_DATA_KEY_CACHE_SECONDS, LUCID_DATA_KEY_CACHE_ENTRIES): each unwrap
+    there is a round trip to the token; the file ring unwraps in memory and needs none."""
     if settings.key_store == "pkcs11":
+        from lucid_sessions.adapters.crypto.cached_keyring import CachedKeyRing
         from lucid_sessions.adapters.pkcs11.keyring import Pkcs11KeyRing
 
-        return Pkcs11KeyRing(
+        token = Pkcs11KeyRing(
             settings.pkcs11_module,
             settings.pkcs11_token_label,
             pkcs11_pin(settings),
             create=create and not settings.production,
+        )
+        return CachedKeyRing(
+            token,
+            max_entries=settings.data_key_cache_entries,
+            ttl_seconds=settings.data_key_cache_seconds,
         )
     return ReloadingKeyRing(
         key_sources(settings), folders.storage, settings.production, generate=create
@@ -121,6 +131,9 @@ def keyring(settings: Settings, folders: DataFolders, create: bool) -> KeyRing:
 
 
 def signer(settings: Settings, folders: DataFolders, create: bool) -> Signer:
+    """The signing keys of the key store in use (the key folder or the token); an operator's
+    command (`create` false) never makes a key, nor does production (it stops with one line
+    naming what is missing)."""
     if settings.key_store == "pkcs11":
         from lucid_sessions.adapters.pkcs11.signer import Pkcs11Signer
 
@@ -131,6 +144,26 @@ def signer(settings: Settings, folders: DataFolders, create: bool) -> Signer:
             create=create and not settings.production,
         )
     return load_signer(key_sources(settings), folders.storage, settings.production, generate=create)
+
+
+def rotate_signing_key(settings: Settings, now: datetime) -> SigningKey:
+    """Make the next signing key in the key store in use, made at `now`, and retire the current
+    one; the new key. Running servers take it up without a restart."""
+    if settings.key_store == "pkcs11":
+        from lucid_sessions.adapters.pkcs11.signer import Pkcs11Signer
+
+        # On an empty token this makes the first key pair (how production provisions one).
+        signer = Pkcs11Signer(
+            settings.pkcs11_module,
+            settings.pkcs11_token_label,
+            pkcs11_pin(settings),
+            create=True,
+        )
+        return signer.current() if signer.created else signer.rotate(now)
+    keys = load_signer(
+        key_sources(settings), Path(settings.storage_path), settings.production, generate=False
+    )
+    return keys.rotate(now)
 
 
 def pkcs11_pin(settings: Settings) -> str:
@@ -152,14 +185,31 @@ def pkcs11_pin(settings: Settings) -> str:
 
 
 def link_signer(settings: Settings, folders: DataFolders, create: bool) -> LinkSigner:
-    """The key that signs playback links (reloaded when its file is replaced)."""
+    """The key that signs playback links: in the PKCS#11 token (made there in development
+    only), or in its file (reloaded when the file is replaced)."""
+    if settings.key_store == "pkcs11":
+        from lucid_sessions.adapters.pkcs11.link_signer import Pkcs11LinkSigner
+
+        return Pkcs11LinkSigner(
+            settings.pkcs11_module,
+            settings.pkcs11_token_label,
+            pkcs11_pin(settings),
+            create=create and not settings.production,
+        )
     return ReloadingLinkSigner(
         settings.link_key_file, folders.storage, settings.production, generate=create
     )
 
 
 def rotate_link_key(settings: Settings) -> str:
-    """Replace the playback link key (every outstanding link ends) and return its id."""
+    """Replace the playback link key (every outstanding link ends) and return its id: the
+    next key in the token, or a new key file."""
+    if settings.key_store == "pkcs11":
+        from lucid_sessions.adapters.pkcs11.link_signer import rotate_link_key as rotate_in_token
+
+        return rotate_in_token(
+            settings.pkcs11_module, settings.pkcs11_token_label, pkcs11_pin(settings)
+        )
     from lucid_sessions.adapters.crypto.link_signer import link_key_file_path
     from lucid_sessions.adapters.crypto.link_signer import rotate_link_key as rotate
 
@@ -171,13 +221,14 @@ def add_master_key(settings: Settings) -> str:
     if settings.key_store == "pkcs11":
         from lucid_sessions.adapters.pkcs11.keyring import Pkcs11KeyRing
 
+        # On an empty token this makes the first key (how production provisions one).
         ring = Pkcs11KeyRing(
             settings.pkcs11_module,
             settings.pkcs11_token_label,
             pkcs11_pin(settings),
-            create=False,
+            create=True,
         )
-        return ring.rotate()
+        return ring.current_key_id if ring.created else ring.rotate()
     return rotate_master_key(
         master_key_file_path(key_sources(settings), Path(settings.storage_path))
     )

@@ -16,6 +16,7 @@ import socket
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -24,10 +25,14 @@ from lucid_sessions.adapters.cli import commands
 from lucid_sessions.adapters.cli.parser import parse
 from lucid_sessions.adapters.configuration import ConfigurationError
 from lucid_sessions.adapters.crypto import verify_signature
+from lucid_sessions.adapters.crypto.keyring import MissingKey
+from lucid_sessions.adapters.system.clock import SystemClock
+from lucid_sessions.bootstrap import factories
 from lucid_sessions.bootstrap.container import Container, open_container
 from lucid_sessions.bootstrap.factories import add_master_key, rotate_link_key
 from lucid_sessions.bootstrap.settings import Settings, SettingsError, load_settings
-from lucid_sessions.domain.errors import DomainError
+from lucid_sessions.domain.errors import DomainError, IntegrityError
+from lucid_sessions.domain.ports.link_signer import LinkSigner
 
 __all__ = ["main"]
 
@@ -88,6 +93,60 @@ async def _check_object_store(container: Container) -> None:
             "not exist, or refuses these credentials (LUCID_S3_CREDENTIALS_FILE or "
             "LUCID_S3_ACCESS_KEY_ID); nothing was started"
         )
+
+
+def _key_store(settings: Settings) -> str:
+    """Where the keys are, as check-config names it (never the PIN: the file it is in)."""
+    if settings.key_store == "pkcs11":
+        return (
+            f"pkcs11 token {settings.pkcs11_token_label!r} (module {settings.pkcs11_module}, "
+            f"PIN in {settings.pkcs11_pin_file})"
+        )
+    master = "LUCID_MASTER_KEY" if settings.master_key else settings.master_key_file
+    signing = settings.signing_key_file
+    default = str(Path(settings.storage_path) / "keys")
+    return f"files (master keys {master or default}, signing key {signing or default})"
+
+
+def _probe_link_key(signer: LinkSigner) -> str:
+    """Make a MAC with the link key and check it (in the token, when the key is there); the
+    key's id, or `IntegrityError`."""
+    probe = b"lucid-sessions check-config probe"
+    key_id = signer.key_id
+    if not signer.verify(probe, signer.sign(probe), key_id):
+        raise IntegrityError(f"a MAC made by the link key {key_id!r} does not check")
+    return key_id
+
+
+def _check_config(settings: Settings) -> int:
+    """`check-config`: the effective settings, then the keys used once (a wrap and unwrap
+    through the master keys, a sign and verify with the signing key). Opens no store; makes
+    no key, in development either (`serve` makes missing ones there)."""
+    from lucid_sessions.app.usecases.health import probe_keys
+
+    where = _key_store(settings)
+    folders = factories.DataFolders(Path(settings.storage_path), Path(settings.chunk_store_path))
+    try:
+        keyring = factories.keyring(settings, folders, False)
+        signer = factories.signer(settings, folders, False)
+        probe = probe_keys(keyring, signer, verify_signature)
+        link = _probe_link_key(factories.link_signer(settings, folders, False))
+    except MissingKey as exc:
+        if settings.production:
+            return commands.check_config(settings.masked(), f"{where}: {exc}", keys_work=False)
+        return commands.check_config(
+            settings.masked(),
+            f"{where}: {exc} (development makes the missing keys at the first `serve`)",
+        )
+    except DomainError as exc:
+        return commands.check_config(settings.masked(), f"{where}: {exc.detail}", keys_work=False)
+    except ConfigurationError as exc:
+        return commands.check_config(settings.masked(), f"{where}: {exc}", keys_work=False)
+    found = (
+        f"{where} — master key {probe.master_key_id} wraps and unwraps, signing key "
+        f"{probe.signing_key_id} signs and verifies, link key {link} makes and checks links"
+    )
+    return commands.check_config(settings.masked(), found)
 
 
 def _server_class(on_stop: Callable[[], None]) -> type[Any]:
@@ -177,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             public_key_file=args.public_key_file,
             log_head_path=args.log_head,
             log_proof_path=args.log_proof,
+            key_set_path=args.key_set,
         )
     if args.command == "audit-log":  # offline too
         return commands.audit_log(
@@ -187,13 +247,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             proof_path=args.proof,
             older_head_path=args.older_head,
             consistency_path=args.consistency,
+            key_set_path=args.key_set,
         )
     try:
         settings = load_settings()
     except SettingsError as exc:
         return _fail(f"invalid configuration: {exc}")
     if args.command == "check-config":
-        return commands.check_config(settings.masked())
+        return _check_config(settings)
     if args.command == "serve":
         return _serve(settings, args.host, args.port)
     operate = functools.partial(_opened, settings, create=False)  # on what exists, only
@@ -230,7 +291,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         print(f"playback link key rotated: {link_key_id}; every earlier link has ended")
         return 0
+    if args.command == "keys" and args.keys_command == "rotate-signing":
+        return _rotate_signing_key(settings)
     return 2
+
+
+def _rotate_signing_key(settings: Settings) -> int:
+    """The next signing key (in the key folder or the token the settings name); running
+    servers sign with it from their next signature on."""
+    try:
+        new = factories.rotate_signing_key(settings, SystemClock().now())
+        folders = factories.data_folders(settings, create=False)
+        keys = factories.signer(settings, folders, create=False).key_set()
+    except ConfigurationError as exc:
+        print(f"lucid-sessions keys rotate-signing: {exc}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(f"lucid-sessions keys rotate-signing: {exc.detail}", file=sys.stderr)
+        return 2
+    return commands.rotate_signing_key(new, keys)
 
 
 if __name__ == "__main__":

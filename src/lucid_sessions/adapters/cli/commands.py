@@ -20,8 +20,10 @@ from lucid_sessions.app.log_audit import (
 from lucid_sessions.app.usecases.retention import SweepOutcome, SweepRetention
 from lucid_sessions.app.usecases.rotate_keys import RewrapDataKeys
 from lucid_sessions.app.usecases.verify import VerifySession
-from lucid_sessions.domain.errors import DomainError
+from lucid_sessions.domain.errors import DomainError, InvalidValue
+from lucid_sessions.domain.key_set import parse_key_set
 from lucid_sessions.domain.manifest import rfc3339
+from lucid_sessions.domain.ports.signer import SigningKey
 from lucid_sessions.domain.principal import SYSTEM
 
 __all__ = [
@@ -30,14 +32,26 @@ __all__ = [
     "check_config",
     "retention_sweep",
     "rotate_keys",
+    "rotate_signing_key",
     "verify",
 ]
 
 
-def check_config(effective: Mapping[str, Any], out: TextIO = sys.stdout) -> int:
-    """Print the effective configuration (already masked by the caller)."""
+def check_config(
+    effective: Mapping[str, Any],
+    keys: str | None = None,
+    *,
+    keys_work: bool = True,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
+    """Print the effective configuration (already masked by the caller) as one JSON document,
+    then `keys`, the one line saying what the key probe found, on the error stream (stdout
+    stays the document); 2 when the keys do not work."""
     print(json.dumps(effective, indent=2, sort_keys=True), file=out)
-    return 0
+    if keys is not None:
+        print(f"keys: {keys}" if keys_work else f"lucid-sessions: keys: {keys}", file=err)
+    return 0 if keys_work else 2
 
 
 async def verify(
@@ -67,6 +81,23 @@ async def rotate_keys(new_id: str, rewrap: RewrapDataKeys, out: TextIO = sys.std
     return 0
 
 
+def rotate_signing_key(new: SigningKey, keys: list[SigningKey], out: TextIO = sys.stdout) -> int:
+    """Say which signing key is current now and which one the rotation retired (the key
+    just before `new` in the key set `keys`, oldest first)."""
+    ids = [key.key_id for key in keys]
+    position = ids.index(new.key_id) if new.key_id in ids else 0
+    retired = keys[position - 1] if position > 0 else None
+    if retired is None:
+        print(f"signing key {new.key_id} is current; no key was retired", file=out)
+    else:
+        print(
+            f"signing key {new.key_id} is current; {retired.key_id} is retired "
+            f"(at {rfc3339(retired.retired_at)}) and still verifies what it signed before",
+            file=out,
+        )
+    return 0
+
+
 def _pieces(path: str) -> Iterator[bytes]:
     with open(path, "rb") as handle:
         while piece := handle.read(1 << 20):
@@ -75,8 +106,9 @@ def _pieces(path: str) -> Iterator[bytes]:
 
 NOT_TRUSTED = (
     "result: NOT VERIFIED: the signature was not checked against a key you trust; pass "
-    "--public-key HEX or --public-key-file FILE with the service's public key (the key "
-    "written in the manifest proves nothing: a forger writes their own)"
+    "--public-key HEX or --public-key-file FILE with the service's public key, or --key-set "
+    "FILE with its key set (the key written in the manifest proves nothing: a forger writes "
+    "their own)"
 )
 
 
@@ -106,6 +138,23 @@ def _read_trusted_key(
         return False, None
 
 
+def _read_key_set(
+    path: str | None, command: str, err: TextIO
+) -> tuple[bool, list[SigningKey] | None]:
+    """(False, None) after saying why when the key set given cannot be read or is not a
+    valid key set; else (True, its keys, or None when none was given)."""
+    if path is None:
+        return True, None
+    document = _read_json(path, "the key set", command, err)
+    if document is None:
+        return False, None
+    try:
+        return True, parse_key_set(document)
+    except InvalidValue as exc:
+        print(f"lucid-sessions {command}: {path} is not a valid key set: {exc.detail}", file=err)
+        return False, None
+
+
 def _read_json(path: str, what: str, command: str, err: TextIO) -> dict[str, Any] | None:
     try:
         with open(path, encoding="utf-8") as handle:
@@ -129,12 +178,14 @@ def audit(
     public_key_file: str | None = None,
     log_head_path: str | None = None,
     log_proof_path: str | None = None,
+    key_set_path: str | None = None,
 ) -> int:
     """Offline audit of a manifest (and a downloaded recording, and its entry in the session
     log); needs no configuration.
 
-    0: authentic (signed by the key the user trusts, chunks and root consistent, recording
-    matching, the completed entry in the log under a head signed by that key); 1: a problem
+    0: authentic (signed by the key the user trusts, or by a key of the key set the user
+    trusts that was not retired when it signed; chunks and root consistent, recording
+    matching, the completed entry in the log under a head signed the same way); 1: a problem
     was found; 2: could not audit, or no trusted key was given.
     """
     manifest = _read_json(manifest_path, "the manifest", "audit", err)
@@ -149,16 +200,19 @@ def audit(
     found, trusted = _read_trusted_key(public_key_hex, public_key_file, "audit", err)
     if not found:
         return 2
+    found, key_set = _read_key_set(key_set_path, "audit", err)
+    if not found:
+        return 2
     try:
         recording = None if recording_path is None else _pieces(recording_path)
-        report = audit_manifest(manifest, trusted, check_signature, recording)
+        report = audit_manifest(manifest, trusted, check_signature, recording, key_set)
     except OSError as exc:
         print(f"lucid-sessions audit: cannot read the recording: {exc}", file=err)
         return 2
     problems = list(report.problems)
     if log_head is not None and log_proof is not None:
-        if trusted is not None:
-            problems += audit_tree_head(log_head, trusted, check_signature)
+        if trusted is not None or key_set is not None:
+            problems += audit_tree_head(log_head, trusted, check_signature, key_set)
         problems += audit_inclusion(log_head, log_proof)
         entry = log_proof.get("entry")
         problems += audit_entry_for_manifest(manifest, entry if isinstance(entry, dict) else {})
@@ -170,7 +224,7 @@ def audit(
     if problems:
         print("result: FAILED", file=out)
         return 1
-    if trusted is None:
+    if trusted is None and key_set is None:
         print(NOT_TRUSTED, file=out)
         return 2
     print("result: OK", file=out)
@@ -187,9 +241,11 @@ def audit_log(
     consistency_path: str | None = None,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
+    key_set_path: str | None = None,
 ) -> int:
-    """Offline audit of the session log: the head's signature under the trusted key, an
-    entry's inclusion under it, and that it extends an older head (signed by the same key).
+    """Offline audit of the session log: the head's signature under the trusted key (or a
+    key of the trusted key set, unretired at the head's timestamp), an entry's inclusion
+    under it, and that it extends an older head (signed the same way).
     0: all verified; 1: a problem was found; 2: could not audit."""
     head = _read_json(head_path, "the tree head", "audit-log", err)
     if head is None:
@@ -197,11 +253,17 @@ def audit_log(
     found, trusted = _read_trusted_key(public_key_hex, public_key_file, "audit-log", err)
     if not found:
         return 2
-    if trusted is None:
-        print("lucid-sessions audit-log: a trusted public key is required", file=err)
+    found, key_set = _read_key_set(key_set_path, "audit-log", err)
+    if not found:
         return 2
-    problems = audit_tree_head(head, trusted, check_signature)
-    checked = [f"tree head of size {head.get('tree_size')} signed by the trusted key"]
+    if trusted is None and key_set is None:
+        print("lucid-sessions audit-log: a trusted public key or key set is required", file=err)
+        return 2
+    problems = audit_tree_head(head, trusted, check_signature, key_set)
+    signer = "the trusted key"
+    if key_set is not None:
+        signer = f"key {head['key_id']} of the key set" if "key_id" in head else "the key set"
+    checked = [f"tree head of size {head.get('tree_size')} signed by {signer}"]
     if proof_path is not None:
         proof = _read_json(proof_path, "the inclusion proof", "audit-log", err)
         if proof is None:
@@ -218,7 +280,9 @@ def audit_log(
         consistency = _read_json(consistency_path, "the consistency proof", "audit-log", err)
         if older is None or consistency is None:
             return 2
-        problems += [f"older head: {p}" for p in audit_tree_head(older, trusted, check_signature)]
+        problems += [
+            f"older head: {p}" for p in audit_tree_head(older, trusted, check_signature, key_set)
+        ]
         problems += audit_consistency(older, head, consistency)
         checked.append(f"it extends the older head of size {older.get('tree_size')}")
     for problem in problems:

@@ -52,6 +52,7 @@ __all__ = [
     "WRAPPED_KEY_SIZE",
     "KeyConfigError",
     "KeySources",
+    "MissingKey",
     "StaticKeyRing",
     "load_master_keys",
     "master_key_file_path",
@@ -75,6 +76,11 @@ _FILE_COMMENT: Final = (
 
 class KeyConfigError(ConfigurationError):
     """Master or signing keys are missing or malformed; start-up stops with this message."""
+
+
+class MissingKey(KeyConfigError):
+    """A key that does not exist yet (development makes it at the first `serve`; production
+    needs an operator to make it)."""
 
 
 def read_key_file(path: Path, where: str, what: str, *, production: bool) -> bytes:
@@ -179,7 +185,7 @@ def load_master_keys(
     path = _development_file(data_dir)
     if not path.exists():
         if not generate:
-            raise KeyConfigError(f"{path}: no master key file, and none is made here")
+            raise MissingKey(f"{path}: no master key file, and none is made here")
         write_secret_file(path, _render({ENV_KEY_ID: _new_key()}, ENV_KEY_ID), replace=False)
     return StaticKeyRing(*_read_key_file(path, str(path)))
 

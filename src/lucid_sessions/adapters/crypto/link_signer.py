@@ -38,7 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final, NoReturn
 
-from lucid_sessions.adapters.crypto.keyring import KeyConfigError, read_key_file
+from lucid_sessions.adapters.crypto.keyring import KeyConfigError, MissingKey, read_key_file
 from lucid_sessions.adapters.crypto.secret_files import (
     write_secret_file,
 )
@@ -122,7 +122,7 @@ def load_link_signer(
         )
     if not path.exists():
         if not generate:
-            raise KeyConfigError(f"{path}: no link key file, and none is made here")
+            raise MissingKey(f"{path}: no link key file, and none is made here")
         write_secret_file(path, _render(os.urandom(_NEW_KEY_BYTES)), replace=False)
     return _read_signer(path, str(path))
 

@@ -36,13 +36,14 @@ from pkcs11 import exceptions as p11
 from pkcs11.mechanisms import GCMParams
 from pkcs11.types import DecryptMixin, EncryptMixin
 
-from lucid_sessions.adapters.crypto.keyring import DATA_KEY_SIZE, KeyConfigError
+from lucid_sessions.adapters.crypto.keyring import DATA_KEY_SIZE, KeyConfigError, MissingKey
 from lucid_sessions.adapters.pkcs11.token import (
     MODULE_SETTING,
     PIN_SETTING,
     RETRY_AFTER_SECONDS,
     TOKEN_LABEL_SETTING,
     connect,
+    require_mechanisms,
 )
 from lucid_sessions.domain.errors import IntegrityError, StorageUnavailable
 from lucid_sessions.domain.ports.keyring import KeyRing, WrappedKey
@@ -116,18 +117,26 @@ class Pkcs11KeyRing(KeyRing):
     def __init__(self, module: str, token_label: str, pin: str, *, create: bool) -> None:
         self._connection = connect(module, token_label, pin)
         self._where = f"PKCS#11 token {token_label!r}"
+        require_mechanisms(
+            self._connection,
+            {Mechanism.AES_KEY_GEN: "CKM_AES_KEY_GEN", Mechanism.AES_GCM: "CKM_AES_GCM"},
+            "master keys",
+        )
+        self.created = False  # whether this ring made the token's first master key
         try:
             keys = self._use(self._master_keys)
             if not keys and create:
                 self._use(lambda session: self._generate(session, _FIRST_KEY_ID))
                 keys = self._use(self._master_keys)
+                self.created = True
         except StorageUnavailable as exc:
             raise KeyConfigError(exc.detail) from None
         if not keys:
-            raise KeyConfigError(
+            raise MissingKey(
                 f"{TOKEN_LABEL_SETTING}: the {self._where} holds no master key (missing: an "
                 f"AES-256 key labelled {_master_label(_FIRST_KEY_ID)!r}, id {_FIRST_KEY_ID!r}); "
-                f"production never creates keys: provision it, sensitive and non-extractable"
+                f"production never creates keys at start-up: make it with "
+                f"`lucid-sessions keys rotate`"
             )
         for key_id, objects in sorted(keys.items()):
             for key in objects:
@@ -242,6 +251,7 @@ class Pkcs11KeyRing(KeyRing):
     def _open(self, session: pkcs11.Session, wrapped: WrappedKey) -> bytes:
         candidates = self._keys_of(session, wrapped.key_id)
         if not candidates:
+            self._current(session)  # a token that lost every key is out (503), not tampered with
             raise IntegrityError(f"unknown master key id {wrapped.key_id!r}")
         data = wrapped.wrapped
         if len(data) != WRAPPED_KEY_SIZE:

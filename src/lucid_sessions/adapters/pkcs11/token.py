@@ -37,6 +37,7 @@ __all__ = [
     "TokenConnection",
     "connect",
     "failure",
+    "require_mechanisms",
 ]
 
 MODULE_SETTING: Final = "LUCID_PKCS11_MODULE"
@@ -139,3 +140,27 @@ def connect(module: str, token_label: str, pin: str) -> TokenConnection:
             raise KeyConfigError(f"the {where} cannot be opened: {failure(exc)}") from None
         _CONNECTIONS[(module, token_label)] = connection
         return connection
+
+
+def require_mechanisms(
+    connection: TokenConnection, needed: dict[pkcs11.Mechanism, str], what: str
+) -> None:
+    """`KeyConfigError` (one line) when the token lacks a mechanism the service needs for
+    `what` ("master keys", "signing keys"...): a TPM 2.0 through tpm2-pkcs11, for example, has
+    neither AES-GCM nor Ed25519, and is better refused at start-up than at the first chunk."""
+    try:
+        # Under the token's lock: the module is not initialized for concurrent calls.
+        with connection.lock:
+            token = connection.library.get_token(token_label=connection.token_label)
+            offered = token.slot.get_mechanisms()
+    except p11.PKCS11Error as exc:
+        raise KeyConfigError(
+            f"the {connection.where} cannot list its mechanisms: {failure(exc)}"
+        ) from None
+    missing = [name for mechanism, name in needed.items() if mechanism not in offered]
+    if missing:
+        raise KeyConfigError(
+            f"{MODULE_SETTING}: the {connection.where} does not offer {', '.join(missing)}, "
+            f"which the service needs for its {what}; use a token that does "
+            f"(SoftHSM2, a YubiHSM 2, a network HSM)"
+        )

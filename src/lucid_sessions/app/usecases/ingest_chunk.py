@@ -116,7 +116,8 @@ async def ensure_data_key(keys: DataKeyStore, keyring: KeyRing, session_id: str)
     stored = await keys.get(session_id)
     if stored is not None:
         return stored
-    _, wrapped = keyring.new_data_key()
+    # A token's key ring wraps inside the token: a device round trip, kept off the event loop.
+    _, wrapped = await anyio.to_thread.run_sync(keyring.new_data_key)
     return await keys.put_if_absent(session_id, wrapped)
 
 

@@ -370,6 +370,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             example="/run/secrets/pkcs11_pin",
         ),
     ] = ""
+    data_key_cache_seconds: Annotated[
+        Annotated[float, msgspec.Meta(ge=0, le=3600)],
+        Setting(
+            "LUCID_DATA_KEY_CACHE_SECONDS",
+            "keys.data_key_cache_seconds",
+            "with LUCID_KEY_STORE=pkcs11: how long a data key unwrapped by the token stays in "
+            "memory for the next chunks of its session (0: ask the token for every chunk)",
+        ),
+    ] = 300.0
+    data_key_cache_entries: Annotated[
+        Annotated[int, msgspec.Meta(ge=0, le=100_000)],
+        Setting(
+            "LUCID_DATA_KEY_CACHE_ENTRIES",
+            "keys.data_key_cache_entries",
+            "with LUCID_KEY_STORE=pkcs11: at most this many unwrapped data keys in memory, the "
+            "least recently used dropped first (0: no cache)",
+        ),
+    ] = 256
     # -- authentication ------------------------------------------------------------------------
     api_tokens: Annotated[
         str,
