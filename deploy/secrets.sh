@@ -3,7 +3,7 @@
 #   deploy/secrets.sh [DIR]
 # MongoDB's root user and password, the URLs the service uses (with those passwords), Redis's
 # password (in its configuration), the master key file (one AES-256 key, k1), the Ed25519
-# signing key, and one API token for the gateway (admin), printed once: only its SHA-256 is
+# signing key, the playback link key (base64 of 32 random bytes), and one API token for the gateway (admin), printed once: only its SHA-256 is
 # kept. Existing files are never overwritten. Each file is mode 0400 and, when run as root,
 # owned by the user that reads it (65532 for lucid-sessions, 999 for Redis; MongoDB reads its
 # secrets as root). Needs openssl and python3.
@@ -43,6 +43,7 @@ printf 'requirepass %s\nsave ""\nappendonly no\nmaxmemory 64mb\nmaxmemory-policy
   "$redis_password" | make redis.conf 999
 printf 'current: k1\nkeys:\n  k1: %s\n' "$(openssl rand -base64 32)" | make master_keys.yaml 65532
 openssl genpkey -algorithm ed25519 2>/dev/null | make signing_key.pem 65532
+openssl rand -base64 32 | make link_key.b64 65532
 if [ ! -e "$DIR/api_tokens.yaml" ]; then
   token="$(openssl rand -hex 32)"
   printf -- '- token_sha256: %s\n  principal: api-gateway\n  role: admin\n' \

@@ -15,6 +15,7 @@ import yaml
 
 from lucid_sessions.adapters.auth.tokens import FileTokenAuthenticator
 from lucid_sessions.adapters.crypto.keyring import load_master_keys
+from lucid_sessions.adapters.crypto.link_signer import load_link_signer
 from lucid_sessions.adapters.crypto.signer import load_signer
 from lucid_sessions.bootstrap.factories import key_sources
 from lucid_sessions.bootstrap.settings import FROM_FILE, SOURCES, load_settings
@@ -160,7 +161,9 @@ def test_the_service_starts_with_the_template_and_made_secrets(tmp_path: Path) -
     sources = key_sources(load_settings(env))
     keys = load_master_keys(sources, tmp_path, production=True, generate=False)
     assert keys.current_key_id == "k1"
-    assert load_signer(sources, tmp_path, production=True, generate=False).key_id
+    assert load_signer(sources, tmp_path, production=True, generate=False).current().key_id
+    link_key = env["LUCID_LINK_KEY_FILE"]
+    assert load_link_signer(link_key, tmp_path, production=True, generate=False).key_id
     tokens = FileTokenAuthenticator(Path(env["LUCID_API_TOKENS_FILE"]), production=True)
     principal = tokens.authenticate(token.group(1))
     assert principal is not None
