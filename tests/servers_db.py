@@ -107,7 +107,7 @@ def fresh_database_name() -> str:
 
 # The session redis-server's numbered databases (tests/conftest.py `session_redis`), one per
 # user, so that none sees another's keys (0 stays unused).
-REDIS_DATABASES = {"mongo+redis": 1, "mongo+redis+s3": 2, "replicas": 3, "secret-files": 4}
+REDIS_DATABASES = {"mongo+redis+pkcs11": 1, "mongo+redis+s3": 2, "replicas": 3, "secret-files": 4}
 
 
 def redis_server_binary() -> str:

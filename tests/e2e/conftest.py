@@ -2,14 +2,19 @@
 
 Every e2e test runs against the configurations of the service (the S3 one leaves out the
 modules in BLOB_INDEPENDENT): `embedded` (SQLite and
-the filesystem, no cache), `mongo+redis` (MongoDB through Beanie, on the mongoeco wire server
-or MONGODB_TEST_URL, and a real redis-server as the cache, chunks on the filesystem) and
-`mongo+redis+s3` (the same with chunk blobs in a bucket of a real RADOS Gateway). The stacks
-share the run's servers (tests/conftest.py), each on a database and a bucket of its own.
+the filesystem, no cache), `mongo+redis+pkcs11` (MongoDB through Beanie, on the mongoeco wire
+server or MONGODB_TEST_URL, a real redis-server as the cache, chunks on the filesystem, and the
+master, signing and link keys in a SoftHSM2 token: `LUCID_KEY_STORE=pkcs11`) and
+`mongo+redis+s3` (MongoDB and Redis with chunk blobs in a bucket of a real RADOS Gateway; the
+keys in files, as on the embedded stack). The stacks share the run's servers
+(tests/conftest.py), each on a database and a bucket of its own; a server of a module's own
+(`own_server`) on the token stack gets a token of its own, so a rotation there touches no one
+else's keys.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,8 +32,9 @@ from tests.servers_db import (
     fresh_database_name,
 )
 from tests.servers_s3 import S3Server
+from tests.softhsm import CONF_ENV, SoftHsm, SoftHsmToken
 
-STACKS = ["embedded", "mongo+redis", "mongo+redis+s3"]
+STACKS = ["embedded", "mongo+redis+pkcs11", "mongo+redis+s3"]
 
 # Modules whose subject never depends on where chunk blobs live (authentication and tenancy,
 # hostile bytes at the HTTP edge, the metrics exposition, the docs page and generated client,
@@ -55,7 +61,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     dropped: list[pytest.Item] = []
     for item in items:
         on_s3 = "[mongo+redis+s3" in item.nodeid
-        in_the_middle = "[mongo+redis]" in item.nodeid or "[mongo+redis-" in item.nodeid
+        in_the_middle = "[mongo+redis+pkcs11" in item.nodeid
         drop = (on_s3 and item.path.name in BLOB_INDEPENDENT) or (
             in_the_middle and item.path.name in ENDS_ONLY
         )
@@ -79,6 +85,29 @@ def s3_env(server: S3Server, bucket: str) -> dict[str, str]:
     }
 
 
+def pkcs11_env(token: SoftHsmToken) -> dict[str, str]:
+    """The settings that keep the keys in `token` (SoftHSM2: its configuration goes along)."""
+    return {
+        "LUCID_KEY_STORE": "pkcs11",
+        "LUCID_PKCS11_MODULE": token.module,
+        "LUCID_PKCS11_TOKEN_LABEL": token.token_label,
+        "LUCID_PKCS11_PIN_FILE": str(token.pin_file),
+        CONF_ENV: os.environ[CONF_ENV],
+    }
+
+
+def uses_token(env: dict[str, str]) -> bool:
+    return env.get("LUCID_KEY_STORE") == "pkcs11"
+
+
+def own_keys(env: dict[str, str], request: pytest.FixtureRequest) -> dict[str, str]:
+    """`env` with a token of its own when the stack keeps its keys in a token."""
+    if not uses_token(env):
+        return dict(env)
+    softhsm: SoftHsm = request.getfixturevalue("softhsm")
+    return {**env, **pkcs11_env(softhsm.fresh_token())}
+
+
 @pytest.fixture(scope="session", params=STACKS)
 def stack(request: pytest.FixtureRequest) -> Iterator[DatabaseServers | None]:
     """The stack's settings, on the session's servers (tests/conftest.py): a MongoDB database
@@ -97,6 +126,9 @@ def stack(request: pytest.FixtureRequest) -> Iterator[DatabaseServers | None]:
     if request.param == "mongo+redis+s3":
         s3 = request.getfixturevalue("s3_server")
         env.update(s3_env(s3, s3.make_bucket()))
+    if request.param == "mongo+redis+pkcs11":
+        softhsm: SoftHsm = request.getfixturevalue("softhsm")
+        env.update(pkcs11_env(softhsm.fresh_token()))
     try:
         yield DatabaseServers(env, redis, target, s3)
     finally:
@@ -140,12 +172,15 @@ def server(
 
 @pytest.fixture(scope="module")
 def own_server(
-    tmp_path_factory: pytest.TempPathFactory, stack_env: dict[str, str]
+    tmp_path_factory: pytest.TempPathFactory,
+    stack_env: dict[str, str],
+    request: pytest.FixtureRequest,
 ) -> Iterator[ServiceProcess]:
-    """A server of the module's own, on a database of its own: for a module that reaches every
-    session the server holds (a fuzzer walking the API as admin would find the sessions other
-    modules corrupted on purpose, whose reads answer 500 by contract)."""
-    with own_database(stack_env) as env:
+    """A server of the module's own, on a database of its own (and a token of its own): for a
+    module that reaches every session the server holds (a fuzzer walking the API as admin would
+    find the sessions other modules corrupted on purpose, whose reads answer 500 by contract)
+    or changes the server's keys."""
+    with own_database(own_keys(stack_env, request)) as env:
         service = ServiceProcess(tmp_path_factory.mktemp("own-server"), env=env)
         service.start()
         yield service

@@ -21,6 +21,7 @@ from lucid_sessions.domain.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.e2e.conftest import uses_token
 from tests.e2e.http import BASE
 from tests.e2e.test_chunks_http import (
     leaf_hex,
@@ -33,6 +34,7 @@ from tests.e2e.test_chunks_http import (
 )
 from tests.e2e.test_sessions_http import assert_error
 from tests.servers import ServiceProcess, lucid_sessions_command
+from tests.softhsm import SoftHsmToken, public_signing_keys
 
 pytestmark = pytest.mark.e2e
 
@@ -161,7 +163,17 @@ def test_bad_consistency_bounds_are_400(
 
 
 def _trusted_public_key(server: ServiceProcess) -> Ed25519PublicKey:
-    """The service's key as an operator would hand it to an auditor (out of band)."""
+    """The service's key as an operator would hand it to an auditor (out of band): from the
+    key file, or read from the token."""
+    if uses_token(dict(server.env)):
+        token = SoftHsmToken(
+            server.env["LUCID_PKCS11_MODULE"],
+            server.env["LUCID_PKCS11_TOKEN_LABEL"],
+            "",
+            Path(server.env["LUCID_PKCS11_PIN_FILE"]),
+        )
+        (raw,) = public_signing_keys(token)
+        return Ed25519PublicKey.from_public_bytes(raw)
     pems = list(server.data_dir.rglob("signing-key.pem"))
     assert len(pems) == 1, pems
     private = serialization.load_pem_private_key(pems[0].read_bytes(), password=None)

@@ -3,11 +3,11 @@ no secret of the configuration, no data path and no traceback in the server's lo
 any answer, error answers included.
 
 The secrets are real ones the server is configured with: the API tokens, a JWT secret, an
-inline master key, the S3 secret key (on the S3 stack) and the MongoDB password. The
-stack's MongoDB URL carries no password (its wire server runs without users), so on the
-MongoDB stacks this test runs a wire server of its own that requires SCRAM with one user
-(MongoecoServer's `auth_user`), and gives the server a URL with that user's password. (With
-MONGODB_TEST_URL, its password is used when it has one.)
+inline master key (on the token stack, the token's PIN instead), the S3 secret key (on the S3
+stack) and the MongoDB password. The stack's MongoDB URL carries no password (its wire server
+runs without users), so on the MongoDB stacks this test runs a wire server of its own that
+requires SCRAM with one user (MongoecoServer's `auth_user`), and gives the server a URL with
+that user's password. (With MONGODB_TEST_URL, its password is used when it has one.)
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.e2e.conftest import uses_token
 from tests.e2e.http import BASE, OCTETS
 from tests.e2e.test_security_http import JWT_SECRET, new_session
 from tests.servers import ADMIN_TOKEN, ALICE_TOKEN, ServiceProcess
@@ -62,10 +63,15 @@ def test_no_secret_path_or_trace_in_the_log_or_any_error_body(
     probe_token = "probe-token-" + "z" * 24
     master_key = base64.b64encode(os.urandom(32)).decode()
     with mongo_with_password(stack_env, tmp_path / "mongo") as (mongodb_url, mongo_password):
-        env = {**stack_env, "LUCID_MASTER_KEY": master_key, "JWT_SECRET_KEY": JWT_SECRET}
+        env = {**stack_env, "JWT_SECRET_KEY": JWT_SECRET}
+        configured = [password, probe_token, ADMIN_TOKEN, ALICE_TOKEN, JWT_SECRET]
+        if uses_token(env):  # the keys live in the token: its PIN is the secret here
+            configured.append(Path(env["LUCID_PKCS11_PIN_FILE"]).read_text().strip())
+        else:
+            env["LUCID_MASTER_KEY"] = master_key
+            configured.append(master_key)
         if mongodb_url:
             env["MONGODB_URL"] = mongodb_url
-        configured = [password, probe_token, ADMIN_TOKEN, ALICE_TOKEN, JWT_SECRET, master_key]
         if "LUCID_S3_SECRET_ACCESS_KEY" in env:
             configured.append(env["LUCID_S3_SECRET_ACCESS_KEY"])
         if mongo_password:
