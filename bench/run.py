@@ -2,8 +2,8 @@
 
 ``.venv/bin/python bench/run.py [BENCHMARK ...] [--runs N] [--tiny] [NAME=VALUE ...]``
 
-- BENCHMARK: any of api, ingest, download, startup, codec, merkle, capacity, s3, playback
-  (default: all, in that order).
+- BENCHMARK: any of api, ingest, download, startup, codec, merkle, capacity, s3, playback,
+  keys (default: all, in that order).
 - ``--runs N`` (default 3): every benchmark runs N times, interleaved (api, ingest, ...,
   then again), and each figure is printed as the median of the runs with their spread
   ``[lowest-highest]``; its ratio to its baseline (measured in the same run) likewise.

@@ -191,3 +191,37 @@ def test_s3_settings_load_and_the_secret_is_masked() -> None:
         "path",
     )
     assert "wJalrXUtnFEMI" not in repr(settings.masked())
+
+
+TOKEN = {
+    "LUCID_KEY_STORE": "pkcs11",
+    "LUCID_PKCS11_MODULE": "/usr/lib/softhsm/libsofthsm2.so",
+    "LUCID_PKCS11_TOKEN_LABEL": "lucid",
+    "LUCID_PKCS11_PIN_FILE": "/run/secrets/pkcs11_pin",
+}
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({**TOKEN, "LUCID_PKCS11_MODULE": ""}, "LUCID_PKCS11_MODULE .*: required when"),
+        ({**TOKEN, "LUCID_PKCS11_TOKEN_LABEL": ""}, "LUCID_PKCS11_TOKEN_LABEL .*: required"),
+        ({**TOKEN, "LUCID_PKCS11_PIN_FILE": ""}, "LUCID_PKCS11_PIN_FILE .*: required when"),
+        ({**TOKEN, "LUCID_MASTER_KEY_FILE": "/k.yaml"}, "LUCID_MASTER_KEY_FILE .*: not used"),
+        ({**TOKEN, "LUCID_SIGNING_KEY_FILE": "/s.pem"}, "LUCID_SIGNING_KEY_FILE .*: not used"),
+        ({**TOKEN, "LUCID_LINK_KEY_FILE": "/l.b64"}, "LUCID_LINK_KEY_FILE .*: not used"),
+        ({**TOKEN, "LUCID_KEY_STORE": "tpm"}, "LUCID_KEY_STORE"),
+    ],
+)
+def test_token_settings_that_cannot_serve_name_the_setting(
+    environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ)
+
+
+def test_token_settings_load_and_the_file_store_stays_the_default() -> None:
+    assert load_settings({}).key_store == "file"
+    settings = load_settings(TOKEN)
+    assert (settings.key_store, settings.pkcs11_token_label) == ("pkcs11", "lucid")
+    assert settings.pkcs11_pin_file == "/run/secrets/pkcs11_pin"

@@ -79,7 +79,7 @@ def _check_pkcs11(settings: Settings) -> None:
     for name in names:
         if not getattr(settings, name):
             raise SettingsError(f"{_describe(name)}: required when LUCID_KEY_STORE=pkcs11")
-    for name in ("master_key", "master_key_file", "signing_key_file"):
+    for name in ("master_key", "master_key_file", "signing_key_file", "link_key_file"):
         if getattr(settings, name):
             raise SettingsError(
                 f"{_describe(name)}: not used when LUCID_KEY_STORE=pkcs11 (the keys live in "

@@ -338,8 +338,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         Setting(
             "LUCID_KEY_STORE",
             "keys.key_store",
-            "where the master and signing keys live: file (the key files above) | pkcs11 (a "
-            "PKCS#11 token: an HSM, a USB token, a TPM through tpm2-pkcs11; keys never leave it)",
+            "where the master, signing and link keys live: file (the key files above) | pkcs11 "
+            "(a PKCS#11 token offering AES-GCM, Ed25519 and HMAC-SHA256: an HSM, a USB HSM, "
+            "SoftHSM2 for trying; the keys never leave it)",
         ),
     ] = "file"
     pkcs11_module: Annotated[
