@@ -219,7 +219,6 @@ def test_production_with_an_empty_token_names_what_is_missing(
         **pkcs11_env(token),
         "LUCID_ENV": "production",
         "MONGODB_URL": "mongodb://127.0.0.1:9/lucid",
-        "LUCID_LINK_KEY_FILE": str(tmp_path / "link.key"),
     }
     code, stdout, stderr = check_config(tmp_path, env)
     assert code == 2, stdout + stderr
