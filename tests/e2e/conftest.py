@@ -52,8 +52,9 @@ BLOB_INDEPENDENT = {
 
 
 # Modules whose subject the embedded store and the full stack (MongoDB, Redis, S3) cover
-# between them: the middle stack adds nothing to them.
-ENDS_ONLY = {"test_playback_http.py", "test_player_http.py"}
+# between them: the middle stack adds nothing to them (the player page drives a browser over
+# the playback routes, which test_playback_http.py runs on every stack, the token one too).
+ENDS_ONLY = {"test_player_http.py"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
