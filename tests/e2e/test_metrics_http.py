@@ -5,9 +5,11 @@ session log and its anchoring, the cache."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -68,6 +70,10 @@ def test_exposition_parses_with_the_expected_types(exposition: str) -> None:
         "lucid_anchoring_attempts": "counter",
         "lucid_session_cache_lookups": "counter",
         "lucid_session_cache_hit_ratio": "gauge",
+        "lucid_asyncio_tasks": "gauge",
+        "process_resident_memory_bytes": "gauge",
+        "process_open_fds": "gauge",
+        "process_cpu_seconds": "counter",
     }
     found = {name: families[name].type for name in expected if name in families}
     assert found == expected
@@ -97,6 +103,12 @@ def test_the_work_done_shows(exposition: str, server: ServiceProcess) -> None:
     )
     assert uploads >= 3
     assert metric_value(text, "lucid_http_requests_total", route="unmatched", status="404") >= 1
+    # The process, as a leak would show: read from the server's own /proc and event loop.
+    pid = server.process.pid if server.process else 0
+    rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    assert 0.5 * rss < metric_value(text, "process_resident_memory_bytes") < 2 * rss
+    assert metric_value(text, "process_open_fds") >= 3
+    assert metric_value(text, "lucid_asyncio_tasks") >= 1  # at least the request being served
     lookups = metric_value(text, "lucid_session_cache_lookups_total", result="hit") + metric_value(
         text, "lucid_session_cache_lookups_total", result="miss"
     )

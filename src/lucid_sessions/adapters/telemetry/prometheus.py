@@ -9,11 +9,14 @@ value is created at zero, so a dashboard sees
 
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     disable_created_metrics,
     generate_latest,
 )
@@ -33,6 +36,14 @@ __all__ = ["CONTENT_TYPE_LATEST", "PrometheusTelemetry"]
 _SECONDS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 STAGES = ("compression", "encryption", "merkle_building", "storage", "finalization")
 RETENTION_OUTCOMES = ("deleted", "would_delete", "resumed", "skipped")
+
+
+def _asyncio_tasks() -> float:
+    """The tasks of the running event loop (the exposition is rendered on it); 0 elsewhere."""
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:  # no running loop in this thread
+        return 0.0
 
 
 class PrometheusTelemetry(Telemetry):
@@ -127,6 +138,15 @@ class PrometheusTelemetry(Telemetry):
             "Size of the session log at its last anchored tree head",
             registry=r,
         )
+        # The process as an operator watches it for leaks: resident memory, open file
+        # descriptors and CPU (prometheus_client's `process_*` series, read from /proc), and
+        # the asyncio tasks alive in the event loop when /metrics is read.
+        ProcessCollector(registry=r)
+        Gauge(
+            "lucid_asyncio_tasks",
+            "asyncio tasks alive in the server's event loop (requests, uploads, background jobs)",
+            registry=r,
+        ).set_function(_asyncio_tasks)
         self._hits = self._lookups = 0
         for status in session_statuses:
             self._sessions.labels(status=status)
