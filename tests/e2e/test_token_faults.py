@@ -20,6 +20,7 @@ import pytest
 from tests.e2e.conftest import pkcs11_env
 from tests.e2e.http import BASE, OCTETS, eventually
 from tests.servers import ServiceProcess
+from tests.servers_db import MongoTarget, fresh_database_name
 from tests.softhsm import SoftHsm, SoftHsmToken
 
 pytestmark = pytest.mark.e2e
@@ -226,3 +227,43 @@ def test_production_with_an_empty_token_names_what_is_missing(
     assert "lucid-master-k1" in line
     assert "Traceback" not in stderr
     assert token.pin not in stdout + stderr
+
+
+def test_production_provisions_an_empty_token_with_the_rotate_commands(
+    tmp_path: Path, softhsm: SoftHsm, mongo_target: MongoTarget
+) -> None:
+    """What docs/operations.md tells an operator to run once on a new token: each command makes
+    the first key, refusals stop, and production then starts on the token."""
+    token = softhsm.fresh_token()
+    database = fresh_database_name()
+    service = ServiceProcess(
+        tmp_path / "provisioned",
+        env={
+            **pkcs11_env(token),
+            "LUCID_ENV": "production",
+            "MONGODB_URL": mongo_target.url(database),
+        },
+    )
+    (service.data_dir / "sessions").mkdir(parents=True)
+    (service.data_dir / "chunks").mkdir()
+    try:
+        made = service.run_cli("keys", "rotate")
+        assert made.returncode == 0, made.stderr
+        assert made.stdout.startswith("master key k1 is current"), made.stdout
+        signing = service.run_cli("keys", "rotate-signing")
+        assert signing.returncode == 0, signing.stderr
+        assert "no key was retired" in signing.stdout
+        link = service.run_cli("keys", "rotate-link")
+        assert link.returncode == 0, link.stderr
+        shown = service.run_cli("check-config")
+        assert shown.returncode == 0, shown.stderr
+        assert "makes and checks links" in shown.stderr
+        again = service.run_cli("keys", "rotate-signing")  # the second one retires the first
+        assert again.returncode == 0, again.stderr
+        assert " is retired (at " in again.stdout
+        for done in (made, signing, link, shown, again):
+            assert token.pin not in done.stdout + done.stderr
+        service.start()
+        assert service.stop_gracefully()
+    finally:
+        mongo_target.drop(database)

@@ -146,24 +146,27 @@ def signer(settings: Settings, folders: DataFolders, create: bool) -> Signer:
     return load_signer(key_sources(settings), folders.storage, settings.production, generate=create)
 
 
-def rotate_signing_key(settings: Settings, now: datetime) -> SigningKey:
+def rotate_signing_key(settings: Settings, now: datetime) -> tuple[SigningKey, list[SigningKey]]:
     """Make the next signing key in the key store in use, made at `now`, and retire the current
-    one; the new key. Running servers take it up without a restart."""
+    one; the new key and the key set after it. Running servers take it up without a restart.
+    On an empty token the first key pair is made (how production provisions one)."""
+    signer: Signer
     if settings.key_store == "pkcs11":
         from lucid_sessions.adapters.pkcs11.signer import Pkcs11Signer
 
-        # On an empty token this makes the first key pair (how production provisions one).
-        signer = Pkcs11Signer(
+        token = Pkcs11Signer(
             settings.pkcs11_module,
             settings.pkcs11_token_label,
             pkcs11_pin(settings),
             create=True,
         )
-        return signer.current() if signer.created else signer.rotate(now)
-    keys = load_signer(
-        key_sources(settings), Path(settings.storage_path), settings.production, generate=False
-    )
-    return keys.rotate(now)
+        signer, new = token, (token.current() if token.created else token.rotate(now))
+    else:
+        signer = load_signer(
+            key_sources(settings), Path(settings.storage_path), settings.production, generate=False
+        )
+        new = signer.rotate(now)
+    return new, signer.key_set()
 
 
 def pkcs11_pin(settings: Settings) -> str:

@@ -64,14 +64,19 @@ async def _opened(
     work: Callable[[Container], Awaitable[int]],
     *,
     create: bool = True,
+    every_key: bool = True,
     **given: Any,
 ) -> int:
-    """Run `work` on the graph, its stores open; a start-up failure is exit status 2."""
+    """Run `work` on the graph, its stores open; a start-up failure is exit status 2. The
+    master keys must load, and the signing and link keys too unless `every_key` is false (the
+    master key's rotation needs no other key: an operator provisioning a new token makes the
+    master key first)."""
     try:
         async with open_container(settings, create=create, **given) as container:
             container.keyring()  # the keys load (production never generates them)
-            container.signer()
-            container.link_signer()
+            if every_key:
+                container.signer()
+                container.link_signer()
             container.authenticate()  # the tokens load
             await _check_object_store(container)
             return await work(container)
@@ -282,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         async def rotate(opened: Container) -> int:
             return await commands.rotate_keys(new_key_id, opened.rewrap_data_keys())
 
-        return anyio.run(operate, rotate)
+        return anyio.run(functools.partial(operate, every_key=False), rotate)
     if args.command == "keys" and args.keys_command == "rotate-link":
         try:
             link_key_id = rotate_link_key(settings)
@@ -300,9 +305,7 @@ def _rotate_signing_key(settings: Settings) -> int:
     """The next signing key (in the key folder or the token the settings name); running
     servers sign with it from their next signature on."""
     try:
-        new = factories.rotate_signing_key(settings, SystemClock().now())
-        folders = factories.data_folders(settings, create=False)
-        keys = factories.signer(settings, folders, create=False).key_set()
+        new, keys = factories.rotate_signing_key(settings, SystemClock().now())
     except ConfigurationError as exc:
         print(f"lucid-sessions keys rotate-signing: {exc}", file=sys.stderr)
         return 2
