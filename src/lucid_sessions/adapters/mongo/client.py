@@ -39,6 +39,11 @@ from lucid_sessions.domain.errors import InvalidValue, StorageUnavailable
 __all__ = ["DEFAULT_DATABASE", "MongoStores", "open_mongo"]
 
 DEFAULT_DATABASE = "lucid"
+# The shape of the stored documents, stamped in the database (collection `lucid_schema`) so
+# that a version older than the data refuses it instead of rewriting documents without the
+# fields it does not know. 1: sessions carry `manifest_key_id` (signing keys rotate).
+SCHEMA_VERSION = 1
+SCHEMA_COLLECTION = "lucid_schema"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,32 @@ def _client_options(url: str, server_selection_ms: int, socket_ms: int) -> dict[
     }
     options: dict[str, Any] = {k: v for k, v in defaults.items() if k.lower() not in given}
     return {"tz_aware": True, "appname": "lucid-sessions", **options}
+
+
+async def _stamp_schema(database: Any, where: str) -> None:
+    """Refuse a database stamped by a newer version (`SchemaTooNew`); stamp this version
+    otherwise (never lowering a stamp another replica set)."""
+    schema = database[SCHEMA_COLLECTION]
+    try:
+        found = await schema.find_one({"_id": "schema"})
+        stored = int(found.get("version", 0)) if found else 0
+        if stored > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"MongoDB at {where} holds data of schema version {stored}, newer than this "
+                f"version of lucid-sessions knows ({SCHEMA_VERSION}); run the newer version, or "
+                "restore the backup taken before the upgrade. Nothing was changed"
+            )
+        await schema.update_one(
+            {"_id": "schema"}, {"$max": {"version": SCHEMA_VERSION}}, upsert=True
+        )
+    except PyMongoError as exc:
+        raise StorageUnavailable(
+            f"MongoDB at {where} refused the start-up: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+class SchemaTooNew(StorageUnavailable):
+    """The database was written by a newer version: this one must not touch it."""
 
 
 @asynccontextmanager
@@ -112,6 +143,7 @@ async def open_mongo(
             raise StorageUnavailable(
                 f"MongoDB at {where} refused the start-up: {type(exc).__name__}: {exc}"
             ) from exc
+        await _stamp_schema(database, where)
         yield MongoStores(
             sessions=MongoSessionRepository(collection_of(database, SessionDocument)),
             chunks=MongoChunkIndex(collection_of(database, ChunkDocument)),
