@@ -269,6 +269,34 @@ def test_a_key_the_service_would_not_make_is_refused(
     assert value.hex() not in text
 
 
+def test_a_key_put_in_the_token_later_is_checked_before_use(
+    softhsm_token: SoftHsmToken, inspect: pkcs11.Session
+) -> None:
+    clock = Ticks()
+    running = signer_on(softhsm_token, clock=clock)
+    kept_id, kept_mac = running.key_id, running.sign(PAYLOAD)
+    value = os.urandom(32)
+    key_id = HmacLinkSigner(value).key_id
+    # Newer than the running key (serial 9), but extractable: not a key the service makes.
+    import_key(inspect, value, f"lucid-link-{key_id}", id=f"{key_id}:9".encode(), extractable=True)
+    clock.now += 2  # past the refresh time
+    with pytest.raises(StorageUnavailable) as caught:
+        running.sign(PAYLOAD)
+    text = one_line(caught.value)
+    assert f"'lucid-link-{key_id}'" in text
+    assert "is extractable" in text
+    assert value.hex() not in text
+    clock.now += 2
+    with pytest.raises(StorageUnavailable):
+        running.sign(PAYLOAD)  # refused again at each refresh, never used
+    # Fail closed until an operator removes the key; then the kept key serves again.
+    for key in inspect.get_objects({Attribute.LABEL: f"lucid-link-{key_id}"}):
+        key.destroy()
+    clock.now += 2
+    assert running.key_id == kept_id
+    assert running.verify(PAYLOAD, kept_mac, kept_id)
+
+
 def test_a_key_whose_label_names_another_id_is_not_used(
     softhsm_token: SoftHsmToken, inspect: pkcs11.Session
 ) -> None:

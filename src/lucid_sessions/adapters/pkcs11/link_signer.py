@@ -339,6 +339,15 @@ class Pkcs11LinkSigner(LinkSigner):
                 f"the {self._where} no longer holds any playback link key",
                 retry_after_seconds=RETRY_AFTER_SECONDS,
             )
+        if current != self._current:
+            # A key made elsewhere since: used only if the service would have made it so.
+            found = self._connection.use(lambda session: self._problems(session, current))
+            if found:
+                raise StorageUnavailable(
+                    f"the {self._where}'s newest playback link key "
+                    f"{_link_label(current.key_id)!r} {' and '.join(found)}: refused",
+                    retry_after_seconds=RETRY_AFTER_SECONDS,
+                )
         with self._lock:
             if current != self._current:
                 self._current = current
@@ -385,25 +394,25 @@ class Pkcs11LinkSigner(LinkSigner):
             retry_after_seconds=RETRY_AFTER_SECONDS,
         )
 
+    def _problems(self, session: pkcs11.Session, link_key: _LinkKey) -> list[str]:
+        """What makes `link_key` one the service would not have made (empty: none)."""
+        key = self._object(session, link_key)
+        found = []
+        if key[Attribute.VALUE_LEN] * 8 < LINK_KEY_BITS:
+            found.append(f"is shorter than {LINK_KEY_BITS} bits")
+        if not key[Attribute.SENSITIVE]:
+            found.append("is not sensitive")
+        if key[Attribute.EXTRACTABLE]:
+            found.append("is extractable")
+        if not key[Attribute.SIGN]:
+            found.append("cannot sign")
+        return found
+
     def _check_key(self, link_key: _LinkKey) -> None:
         """A link key the service would not create is refused: at least 256 bits, sensitive,
-        never extractable, able to sign."""
-
-        def problems(session: pkcs11.Session) -> list[str]:
-            key = self._object(session, link_key)
-            found = []
-            if key[Attribute.VALUE_LEN] * 8 < LINK_KEY_BITS:
-                found.append(f"is shorter than {LINK_KEY_BITS} bits")
-            if not key[Attribute.SENSITIVE]:
-                found.append("is not sensitive")
-            if key[Attribute.EXTRACTABLE]:
-                found.append("is extractable")
-            if not key[Attribute.SIGN]:
-                found.append("cannot sign")
-            return found
-
+        never extractable, able to sign (at start-up here; in `_refresh` for a key made later)."""
         try:
-            found = self._connection.use(problems)
+            found = self._connection.use(lambda session: self._problems(session, link_key))
         except StorageUnavailable as exc:
             raise KeyConfigError(exc.detail) from None
         if found:
