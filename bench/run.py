@@ -7,6 +7,8 @@
 - ``--runs N`` (default 3): every benchmark runs N times, interleaved (api, ingest, ...,
   then again), and each figure is printed as the median of the runs with their spread
   ``[lowest-highest]``; its ratio to its baseline (measured in the same run) likewise.
+- ``soak [--minutes N] [--recorders N] [--replicas N] [--seed S]``: instead, the chaos soak
+  of the replicated stack (bench/soak).
 - ``--tiny``: small sizes and short durations, to check that the command works (the test
   suite runs ``--tiny --runs 1``); its figures mean nothing.
 - NAME=VALUE: added to the servers' environment, to try a setting (``MALLOC_ARENA_MAX=2``,
@@ -44,6 +46,7 @@ import bench_merkle
 import bench_playback
 import bench_s3
 import bench_startup
+import soak
 from figures import Figure, summarize
 
 Benchmark = Callable[[Mapping[str, str], bool], list[Figure]]
@@ -94,6 +97,8 @@ def _arguments(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str]]:
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "soak":
+        return soak.main(argv[1:])
     args, env = _arguments(argv)
     cores = os.cpu_count() or 1
     print(

@@ -44,6 +44,9 @@ def edge(
     limits = {
         "LUCID_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
         "LUCID_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
+        # A fuzzed Content-Length larger than the body sent waits for this before its 408 (the
+        # default 30 s made one example cost half a minute).
+        "LUCID_UPLOAD_IDLE_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
     }
     with own_database(stack_env) as env:
         service = ServiceProcess(tmp_path_factory.mktemp("edge"), env={**env, **limits})
