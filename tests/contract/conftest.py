@@ -110,7 +110,7 @@ class ReopenedMongoRepository(SessionRepository):
     async def add(self, session: Session) -> None:
         await (await self._repo()).add(session)
 
-    async def get(self, session_id: str) -> Session:
+    async def get(self, session_id: str, *, fresh: bool = False) -> Session:
         return await (await self._repo()).get(session_id)
 
     async def save(self, session: Session) -> None:

@@ -282,3 +282,24 @@ async def test_a_hung_redis_costs_one_timeout_not_one_per_request(redis_only: Ha
     finally:
         redis_only.redis.resume()
     await eventually(cache.ping)
+
+
+async def test_a_restarted_redis_is_not_taken_for_an_outage(redis_only: Harness) -> None:
+    """The pooled connections a restart closed are replaced on first use, not reported as
+    Redis being down: a replica that took a restart for an outage stopped updating the shared
+    cache while the others went on reading its entries (the soak found it)."""
+    assert redis_only.redis is not None
+    cache = await redis_only.open()
+    await cache.put(session(1))
+    async with anyio.create_task_group() as tg:  # several connections in the pool
+        for _ in range(8):
+            tg.start_soon(cache.get, "sess-a")
+    configure_logging("INFO")
+    with structlog.testing.capture_logs() as logs:
+        redis_only.redis.restart()  # empty again: nothing is persisted
+        for _ in range(8):  # every pooled connection is a closed one now
+            assert await cache.get("sess-a") is None
+        await cache.put(session(2))
+        assert (await cache.get("sess-a")) == session(2)
+        assert await cache.ping()
+    assert [entry["event"] for entry in logs].count("cache_unavailable") == 0

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import anyio
 import pytest
 
 from lucid_sessions.adapters.memory import (
     FrozenClock,
+    InMemoryBlobStore,
     InMemorySessionRepository,
     RecordingTelemetry,
 )
 from lucid_sessions.adapters.memory.session_cache import InMemorySessionCache
 from lucid_sessions.app.caching import CachedSessionRepository
+from lucid_sessions.app.usecases.ingest_chunk import ChunkUpload
+from lucid_sessions.bootstrap.container import Container
 from lucid_sessions.domain.errors import ConcurrencyError, SessionNotFound, StorageUnavailable
 from lucid_sessions.domain.ports.session_repository import SessionQuery
+from lucid_sessions.domain.principal import SYSTEM
 from lucid_sessions.domain.session import Session, SessionStatus
 from tests.factories import at, make_session
+from tests.graph import fake_container, fake_stores
 
 pytestmark = pytest.mark.anyio
 
@@ -36,7 +42,7 @@ class GatedRepository(InMemorySessionRepository):
         self.after_commit: str | None = None  # "raise" | "hang"
         self.committed = anyio.Event()
 
-    async def get(self, session_id: str) -> Session:
+    async def get(self, session_id: str, *, fresh: bool = False) -> Session:
         found = await super().get(session_id)
         if self.hold_next_get:
             self.hold_next_get = False
@@ -271,3 +277,57 @@ async def test_lists_and_summaries_come_from_the_store(
     page = await repo.list(SessionQuery())
     assert page.sessions[0].status is SessionStatus.RECORDING
     assert (await repo.summarize()).sessions_by_status == {"recording": 1}
+
+
+async def test_a_fresh_read_sees_a_write_another_replica_could_not_cache(
+    store: GatedRepository, cache: InMemorySessionCache, clock: FrozenClock
+) -> None:
+    """Two replicas share the cache; the writer's cache is out, so the shared one keeps the
+    version before its write (as the soak saw after a Redis restart). A plain read may show
+    that copy; a fresh read, which every decision uses, sees the write and puts it in the
+    cache for the plain reads after it."""
+    reader = CachedSessionRepository(store, cache, RecordingTelemetry())
+    cut_off = InMemorySessionCache(clock, ttl_seconds=TTL)
+    cut_off.available = False
+    writer = CachedSessionRepository(store, cut_off, RecordingTelemetry())
+    await reader.add(make_session("sess-a"))
+    assert (await reader.get("sess-a")).version == 1  # cached by the reader's replica
+    written = await writer.get("sess-a")
+    written.update(at(10), name="renamed elsewhere")
+    await writer.save(written)
+    assert (await reader.get("sess-a")).version == 1  # the shared copy is stale: a page may lag
+    fresh = await reader.get("sess-a", fresh=True)
+    assert (fresh.version, fresh.name) == (2, "renamed elsewhere")
+    assert (await reader.get("sess-a")).version == 2  # the fresh read replaced the copy
+
+
+async def test_a_replica_whose_shared_copy_is_stale_takes_the_next_chunk(tmp_path: Path) -> None:
+    """The soak's failure, as use cases: replica A stores chunk 1 while its cache is cut off,
+    so the shared cache still says one chunk; replica B must take chunk 2 (not answer 409
+    "expected chunk 1") and C's order check must see chunk 1 too."""
+    stores, blobs, clock = fake_stores(), InMemoryBlobStore(), FrozenClock()
+    shared = InMemorySessionCache(clock, ttl_seconds=TTL)
+    cut_off = InMemorySessionCache(clock, ttl_seconds=TTL)
+
+    def replica(name: str, cache: InMemorySessionCache) -> Container:
+        repository = CachedSessionRepository(stores.sessions, cache, RecordingTelemetry())
+        return fake_container(
+            tmp_path,  # one key folder: the replicas share their keys
+            stores=stores,
+            blob_store=blobs,
+            clock=clock,
+            session_repository=repository,
+            owner=name,
+        )
+
+    a, b = replica("a", cut_off), replica("b", shared)
+    session = make_session("sess-a")
+    session.start(session.created_at)
+    await b.session_repository().add(session)
+    assert (await b.ingest_chunk()(SYSTEM, ChunkUpload("sess-a", 0, b"zero" * 100))).created
+    cut_off.available = False
+    assert (await a.ingest_chunk()(SYSTEM, ChunkUpload("sess-a", 1, b"one" * 100))).created
+    assert (await shared.get("sess-a") or session).chunks_count == 1  # the stale shared copy
+    assert (await b.ingest_chunk()(SYSTEM, ChunkUpload("sess-a", 2, b"two" * 100))).created
+    stored = await stores.sessions.get("sess-a")
+    assert stored.chunks_count == 3

@@ -26,7 +26,11 @@ Why no read after a write returns stale data:
 - A cache that is down misses every read and remembers failed updates as tombstones that it
   applies before answering again (the SessionCache contract), so every call still succeeds
   through the repository and an outage leaves nothing stale behind in this process. Across
-  processes sharing one Redis, staleness after a partition is bounded by the TTL.
+  processes sharing one Redis, a replica that could not update the cache leaves the others
+  reading the version before its write until it replays its tombstones (about a second) or
+  the TTL ends. So every decision that refuses or changes a session (an upload's order and
+  status checks, a state change) reads it `fresh`, from the repository: a copy another
+  replica has replaced can show a session's page, never turn away a recorder.
 """
 
 from __future__ import annotations
@@ -64,7 +68,11 @@ class CachedSessionRepository(SessionRepository):
         self._cache = cache
         self._telemetry = telemetry
 
-    async def get(self, session_id: str) -> Session:
+    async def get(self, session_id: str, *, fresh: bool = False) -> Session:
+        if fresh:  # past the cache; what was read replaces what the cache held
+            session = await self._repository.get(session_id)
+            await _shielded(self._cache.put(session.copy()))
+            return session
         cached = await self._cache.get(session_id)
         self._telemetry.cache_lookup(cached is not None)
         if cached is not None:

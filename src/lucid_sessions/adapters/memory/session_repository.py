@@ -48,7 +48,7 @@ class InMemorySessionRepository(SessionRepository):
         session.version += 1
         self._items[session.session_id] = session.copy()
 
-    async def get(self, session_id: str) -> Session:
+    async def get(self, session_id: str, *, fresh: bool = False) -> Session:
         await checkpoint()  # yield like real I/O, so interleavings happen in tests too
         try:
             return self._items[session_id].copy()

@@ -84,7 +84,7 @@ class MongoSessionRepository(SessionRepository):
                 raise ConcurrencyError(f"session {session.session_id!r} already exists") from exc
         session.version += 1
 
-    async def get(self, session_id: str) -> Session:
+    async def get(self, session_id: str, *, fresh: bool = False) -> Session:
         with storage_errors("read a session"):
             document = await self._sessions.find_one({"_id": session_id})
         if document is None:

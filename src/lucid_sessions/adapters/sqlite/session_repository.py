@@ -108,7 +108,7 @@ class SqliteSessionRepository(SessionRepository):
         await self._db.run(insert)
         session.version += 1
 
-    async def get(self, session_id: str) -> Session:
+    async def get(self, session_id: str, *, fresh: bool = False) -> Session:
         def select(conn: sqlite3.Connection) -> tuple[int, str] | None:
             found: tuple[int, str] | None = conn.execute(
                 "SELECT version, doc FROM sessions WHERE session_id = ?", (session_id,)

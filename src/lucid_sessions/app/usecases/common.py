@@ -49,13 +49,18 @@ class SessionView:
 
 
 async def load_visible(
-    repo: SessionRepository, principal: Principal, session_id: str, *, deleting: bool = False
+    repo: SessionRepository,
+    principal: Principal,
+    session_id: str,
+    *,
+    deleting: bool = False,
+    fresh: bool = False,
 ) -> Session:
     """Validate the id, load the session and hide it from principals that may not see it.
     A session being deleted is gone for every reader, unless `deleting` (the deleter's own
-    take-over of an unfinished deletion)."""
+    take-over of an unfinished deletion). `fresh`: past any cache (a decision is made on it)."""
     validate_id(session_id)
-    session = await repo.get(session_id)
+    session = await repo.get(session_id, fresh=fresh)
     hidden = session.status is SessionStatus.DELETING and not deleting
     if hidden or not principal.may_see(session.metadata.owner):
         raise SessionNotFound(session_id)
@@ -76,7 +81,7 @@ async def mutate(
     finds the state moved on raises the domain error (e.g. InvalidTransition) instead.
     """
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        session = await load_visible(repo, principal, session_id, deleting=deleting)
+        session = await load_visible(repo, principal, session_id, deleting=deleting, fresh=True)
         outcome = change(session)
         result: T = await outcome if isinstance(outcome, Awaitable) else outcome
         try:

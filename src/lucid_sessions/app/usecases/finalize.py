@@ -58,7 +58,7 @@ class FinalizeSession:
         self._stats, self._clock, self._log, self._on_logged = stats, clock, log, on_logged
 
     async def __call__(self, session_id: str) -> SessionStatus:
-        session = await self._repo.get(session_id)
+        session = await self._repo.get(session_id, fresh=True)  # it decides: past any cache
         if session.status not in (SessionStatus.STOPPED, SessionStatus.PROCESSING):
             return session.status
         if session.pipeline_paused:

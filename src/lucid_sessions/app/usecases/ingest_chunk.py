@@ -168,7 +168,9 @@ class IngestChunk:
         if upload.timestamp is not None:
             check_timestamp(upload.timestamp, "timestamp")
         validate_id(upload.session_id)
-        early = await load_visible(self._repo, principal, upload.session_id)
+        # Every read here decides (a refusal, the order of chunks): past any cache, so another
+        # replica's stale copy never turns a recorder away.
+        early = await load_visible(self._repo, principal, upload.session_id, fresh=True)
         size = len(upload.data) if isinstance(upload.data, bytes) else upload.data.size
         plan = None
         if upload.sequence_number >= early.chunks_count:
@@ -182,7 +184,7 @@ class IngestChunk:
             self._locks.hold(upload.session_id),
             self._claims.hold(f"upload:{upload.session_id}"),
         ):
-            session = await load_visible(self._repo, principal, upload.session_id)
+            session = await load_visible(self._repo, principal, upload.session_id, fresh=True)
             _check_declared(upload, received.digest)
             if upload.sequence_number < session.chunks_count:
                 replay = await self._replay(session, upload.sequence_number, received)
@@ -365,7 +367,7 @@ class IngestChunk:
             except ConcurrencyError:
                 if attempt == MAX_ATTEMPTS:
                     raise
-                session = await load_visible(self._repo, principal, session.session_id)
+                session = await load_visible(self._repo, principal, session.session_id, fresh=True)
 
     async def _record_figures(
         self, session_id: str, size: int, sealed: SealedBlob, timings: dict[str, float]

@@ -71,7 +71,10 @@ class SessionRepository(Protocol):
     async def add(self, session: Session) -> None: ...
 
     @abc.abstractmethod
-    async def get(self, session_id: str) -> Session: ...
+    async def get(self, session_id: str, *, fresh: bool = False) -> Session:
+        """The session; `fresh`: read past any cache in front of the store (for a decision
+        that must not rest on a copy another replica has since replaced). A store without a
+        cache is always fresh."""
 
     @abc.abstractmethod
     async def save(self, session: Session) -> None: ...
