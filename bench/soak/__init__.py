@@ -17,12 +17,15 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import shutil
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+import httpx
+from tests.servers import ADMIN_TOKEN, bearer
 from tests.servers_db import ServerUnavailable
 
 from common import rss_kib, screen_chunks
@@ -51,18 +54,32 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _asyncio_tasks(client: httpx.Client, url: str) -> int:
+    """The replica's `lucid_asyncio_tasks` from its /metrics; -1 when it does not answer."""
+    try:
+        answer = client.get(f"{url}/metrics", timeout=1.0)
+    except httpx.HTTPError:
+        return -1
+    found = re.search(r"^lucid_asyncio_tasks (\S+)$", answer.text, re.MULTILINE)
+    return int(float(found.group(1))) if answer.status_code == 200 and found else -1
+
+
 def _sample(stack: Stack, samples: list[Sample], stop: threading.Event) -> None:
-    """Every 2 s: each replica's RSS and open descriptors, from /proc."""
-    while not stop.wait(2.0):
-        for number, replica in enumerate(stack.replicas):
-            process = replica.process
-            if process is None or process.poll() is not None:
-                continue
-            try:
-                fds = len(os.listdir(f"/proc/{process.pid}/fd"))
-                samples.append((time.monotonic(), number, process.pid, rss_kib(process.pid), fds))
-            except (OSError, RuntimeError):
-                continue
+    """Every 2 s: each replica's RSS and open descriptors, from /proc, and the asyncio tasks
+    alive in its event loop, from its /metrics."""
+    with httpx.Client(headers=bearer(ADMIN_TOKEN)) as client:
+        while not stop.wait(2.0):
+            for number, replica in enumerate(stack.replicas):
+                process = replica.process
+                if process is None or process.poll() is not None:
+                    continue
+                try:
+                    fds = len(os.listdir(f"/proc/{process.pid}/fd"))
+                    rss = rss_kib(process.pid)
+                except (OSError, RuntimeError):
+                    continue
+                tasks = _asyncio_tasks(client, replica.url)
+                samples.append((time.monotonic(), number, process.pid, rss, fds, tasks))
 
 
 def _wait_finalized(stack: Stack, journal: Journal, timeout: float = 120.0) -> None:

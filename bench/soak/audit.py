@@ -20,9 +20,11 @@ from soak.traffic import BASE, LOG, Cluster, Journal
 
 __all__ = ["Sample", "audit", "figures"]
 
-Sample = tuple[float, int, int, int, int]  # (monotonic, replica, pid, rss KiB, open fds)
+# (monotonic, replica, pid, rss KiB, open fds, asyncio tasks or -1 when /metrics did not answer)
+Sample = tuple[float, int, int, int, int, int]
 RSS_SLOPE_LIMIT = 20_480.0  # KiB per minute over the second half
 FDS_SLOPE_LIMIT = 30.0  # open descriptors per minute over the second half
+TASKS_SLOPE_LIMIT = 30.0  # asyncio tasks per minute over the second half
 WARM_UP = 20.0  # seconds of a fresh process's life left out (its start-up growth is no leak)
 
 
@@ -115,7 +117,7 @@ def _audit(
     # Every acknowledged chunk byte-exact through every replica; the corrupt one refused.
     lost: set[tuple[str, int]] = set()
     problems: list[str] = []
-    corrupt_ok = journal.corrupted is None
+    refused: set[tuple[str, int, int]] = set()  # (session, chunk, replica) answered 500
     checked = 0
     for record in sessions:
         if record.deleted:
@@ -124,10 +126,10 @@ def _audit(
             for seq, data in enumerate(record.chunks):
                 got = client.get(f"{BASE}/{record.session_id}/chunks/{seq}/download")
                 checked += 1
-                if journal.corrupted == (record.session_id, seq):
+                if (record.session_id, seq) in journal.corrupted:
                     named = f"chunk {seq} of session" in got.text and got.content != data
                     if got.status_code == 500 and named:
-                        corrupt_ok = True
+                        refused.add((record.session_id, seq, number))
                     else:
                         problems.append(
                             f"corrupt chunk {record.session_id}/{seq} via replica {number}: "
@@ -141,14 +143,18 @@ def _audit(
                         f"{'bytes differ' if got.status_code == 200 else got.text[:200]}"
                     )
     acked = sum(len(record.chunks) for record in sessions if not record.deleted)
+    kept = {s.session_id for s in sessions if not s.deleted}
+    corrupted = sorted(chunk for chunk in journal.corrupted if chunk[0] in kept)
+    corrupt_ok = len(refused) == len(corrupted) * len(cluster.clients)
     _line(
         lines,
         "chunks_byte_exact",
         not problems and corrupt_ok,
         f"{acked} acknowledged chunks x {len(stack.replicas)} replicas ({checked} downloads)"
         + (
-            f", corrupt chunk {journal.corrupted} refused with 500 naming it"
-            if corrupt_ok and journal.corrupted
+            f", {len(corrupted)} chunk(s) corrupted on purpose refused with 500 naming them "
+            f"through every replica ({', '.join(f'{sid}/{seq}' for sid, seq in corrupted[:3])})"
+            if corrupt_ok and corrupted
             else ""
         )
         + (f"; {len(problems)} problems: {'; '.join(problems[:5])}" if problems else ""),
@@ -280,7 +286,7 @@ def _audit(
         if a.status is not None
         and a.status >= 500
         and a.status != 503
-        and not (a.what == "download" and (a.session_id, a.seq) == journal.corrupted)
+        and not (a.what == "download" and (a.session_id, a.seq) in journal.corrupted)
     ]
     _line(
         lines,
@@ -351,18 +357,22 @@ def _audit(
             continue
         rss = _slope([(s[0], float(s[3])) for s in last])
         fds = _slope([(s[0], float(s[4])) for s in last])
+        counted = [(s[0], float(s[5])) for s in last if s[5] >= 0]
+        tasks = _slope(counted) if len(counted) >= 5 else 0.0
+        shown = f"{counted[-1][1]:.0f}" if counted else "?"
         details.append(
             f"replica {number}: RSS {last[-1][3]} KiB {rss:+.0f} KiB/min, fds {last[-1][4]} "
-            f"{fds:+.1f}/min over {len(last)} samples"
+            f"{fds:+.1f}/min, asyncio tasks {shown} {tasks:+.1f}/min over {len(last)} samples"
         )
-        if rss > RSS_SLOPE_LIMIT or fds > FDS_SLOPE_LIMIT:
+        if rss > RSS_SLOPE_LIMIT or fds > FDS_SLOPE_LIMIT or tasks > TASKS_SLOPE_LIMIT:
             slopes_bad.append(number)
     _line(
         lines,
         "memory_and_descriptors",
         not slopes_bad,
         "; ".join(details)
-        + f" (limits {RSS_SLOPE_LIMIT:.0f} KiB/min, {FDS_SLOPE_LIMIT:.0f} fds/min)",
+        + f" (limits {RSS_SLOPE_LIMIT:.0f} KiB/min, {FDS_SLOPE_LIMIT:.0f} fds/min, "
+        f"{TASKS_SLOPE_LIMIT:.0f} tasks/min)",
     )
 
     # No temporary file in the data folders; no orphan blob in the bucket.

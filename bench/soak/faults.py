@@ -96,11 +96,13 @@ def _corrupt(stack: Stack, journal: Journal, rng: random.Random, deadline: float
                 if state.json()["status"] != "completed":
                     continue
                 seq = rng.randrange(len(record.chunks))
+                if (record.session_id, seq) in journal.corrupted:
+                    continue
                 key = f"{record.session_id}/{seq:012d}.lsb"
                 store = stack.store()
                 blob = bytearray(bytes(obstore.get(store, key).bytes()))
                 blob[len(blob) // 2] ^= 0x40
-                journal.corrupted = (record.session_id, seq)
+                journal.corrupted.add((record.session_id, seq))
                 obstore.put(store, key, bytes(blob))
                 return f"session {record.session_id} chunk {seq} (byte {len(blob) // 2} flipped)"
             time.sleep(2.0)

@@ -83,7 +83,8 @@ class Journal:
     heads: list[tuple[float, int, dict[str, Any]]] = field(default_factory=list)
     failures: dict[str, list[str]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
-    corrupted: tuple[str, int] | None = None
+    # The chunks a fault corrupted on purpose (one per round of faults): refused, never served.
+    corrupted: set[tuple[str, int]] = field(default_factory=set)
     mongo_url: str = ""
     redis_url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -417,7 +418,7 @@ def _check_one(cluster: Cluster, journal: Journal, rng: random.Random) -> None:
         return
     sid, chunks = rng.choice(candidates)
     seq = rng.randrange(len(chunks))
-    if journal.corrupted == (sid, seq):
+    if (sid, seq) in journal.corrupted:
         return
     got = cluster.call(
         "GET",
