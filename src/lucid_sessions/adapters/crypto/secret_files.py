@@ -12,7 +12,14 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["LooseSecretFile", "exclusive_lock", "read_secret_file", "write_secret_file"]
+__all__ = [
+    "LooseSecretFile",
+    "exclusive_lock",
+    "fsync_directory",
+    "read_secret_file",
+    "write_public_file",
+    "write_secret_file",
+]
 
 _log = logging.getLogger("lucid_sessions.secrets")
 
@@ -50,16 +57,28 @@ def write_secret_file(path: Path, content: bytes, *, replace: bool) -> bool:
     starting at once keep one key). Returns whether `path` now holds `content`.
     """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return _write_durably(path, content, mode=0o600, replace=replace)
+
+
+def write_public_file(path: Path, content: bytes) -> None:
+    """Write `content` (nothing secret) over `path` atomically and durably, mode 0644, in a
+    folder that exists: as `write_secret_file` writes, readable by all."""
+    _write_durably(path, content, mode=0o644, replace=True)
+
+
+def _write_durably(path: Path, content: bytes, *, mode: int, replace: bool) -> bool:
+    """A temporary file beside `path` with `mode`, fsynced, then published (`_publish`) and
+    the folder fsynced; whether `path` now holds `content`."""
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     temporary = Path(name)
     try:
         with os.fdopen(fd, "wb") as stream:
-            os.fchmod(stream.fileno(), 0o600)
+            os.fchmod(stream.fileno(), mode)
             stream.write(content)
             stream.flush()
             os.fsync(stream.fileno())
         written = _publish(temporary, path, replace=replace)
-        _fsync_directory(path.parent)
+        fsync_directory(path.parent)
         return written
     finally:
         temporary.unlink(missing_ok=True)
@@ -76,7 +95,8 @@ def _publish(temporary: Path, path: Path, *, replace: bool) -> bool:
     return True
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Make the folder's entries (a rename, a new link) durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

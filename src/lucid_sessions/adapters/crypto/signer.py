@@ -35,7 +35,6 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -53,7 +52,11 @@ from lucid_sessions.adapters.crypto.keyring import (
     MissingKey,
     read_key_file,
 )
-from lucid_sessions.adapters.crypto.secret_files import write_secret_file
+from lucid_sessions.adapters.crypto.secret_files import (
+    fsync_directory,
+    write_public_file,
+    write_secret_file,
+)
 from lucid_sessions.domain.errors import InvalidValue, SigningKeyRetired, StorageUnavailable
 from lucid_sessions.domain.key_set import key_id_of, key_set_document, parse_key_set
 from lucid_sessions.domain.ports.signer import Signer, SigningKey
@@ -242,34 +245,10 @@ def _after(key: SigningKey, moment: datetime) -> datetime:
     return moment
 
 
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_public_file(path: Path, content: bytes) -> None:
-    """Write `content` (nothing secret) to `path` atomically and durably, mode 0644."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    temporary = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            os.fchmod(stream.fileno(), 0o644)
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        temporary.replace(path)
-        _fsync_directory(path.parent)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def _complete_rename(files: _Files) -> None:
     """Rename `<pem>.next` over the PEM, after the key set made its key current."""
     files.next.replace(files.pem)
-    _fsync_directory(files.folder)
+    fsync_directory(files.folder)
 
 
 def _try_completing(files: _Files, production: bool) -> None:
@@ -353,7 +332,7 @@ class FileSigner(Signer):
                 ]
                 keys.append(SigningKey(new.key_id, new.public_key(), now))
                 document = json.dumps(key_set_document(keys), indent=2) + "\n"
-                _write_public_file(files.key_set, document.encode("utf-8"))
+                write_public_file(files.key_set, document.encode("utf-8"))
                 _complete_rename(files)
             except OSError as exc:
                 raise self._not_writable(exc) from None
