@@ -57,6 +57,7 @@ from lucid_sessions.adapters.pkcs11.token import (
     TOKEN_LABEL_SETTING,
     TokenConnection,
     connect,
+    find_object,
     require_mechanisms,
 )
 from lucid_sessions.domain.errors import StorageUnavailable
@@ -384,15 +385,13 @@ class Pkcs11LinkSigner(LinkSigner):
             Attribute.LABEL: _link_label(link_key.key_id),
             Attribute.ID: link_key.cka_id,
         }
-        for key in session.get_objects(template):
-            if isinstance(key, pkcs11.SecretKey):
-                self._key = (session, link_key, key)
-                return key
-        raise StorageUnavailable(
+        missing = (
             f"the {self._where} no longer holds the playback link key "
-            f"{_link_label(link_key.key_id)!r}",
-            retry_after_seconds=RETRY_AFTER_SECONDS,
+            f"{_link_label(link_key.key_id)!r}"
         )
+        key = find_object(session, template, pkcs11.SecretKey, missing)
+        self._key = (session, link_key, key)
+        return key
 
     def _problems(self, session: pkcs11.Session, link_key: _LinkKey) -> list[str]:
         """What makes `link_key` one the service would not have made (empty: none)."""

@@ -46,9 +46,9 @@ from pkcs11.types import SignMixin
 
 from lucid_sessions.adapters.crypto.keyring import KeyConfigError, MissingKey
 from lucid_sessions.adapters.pkcs11.token import (
-    RETRY_AFTER_SECONDS,
     TOKEN_LABEL_SETTING,
     connect,
+    find_object,
     require_mechanisms,
 )
 from lucid_sessions.domain.errors import SigningKeyRetired, StorageUnavailable
@@ -254,14 +254,11 @@ class Pkcs11Signer(Signer):
             Attribute.LABEL: _signing_label(pair.key_id),
             Attribute.ID: pair.cka_id,
         }
-        for key in session.get_objects(template):
-            if isinstance(key, pkcs11.PrivateKey):
-                return key
-        raise StorageUnavailable(
+        missing = (
             f"the {self._where} no longer holds the private signing key "
-            f"{_signing_label(pair.key_id)!r}",
-            retry_after_seconds=RETRY_AFTER_SECONDS,
+            f"{_signing_label(pair.key_id)!r}"
         )
+        return find_object(session, template, pkcs11.PrivateKey, missing)
 
     def _destroy_private_keys(self, session: pkcs11.Session, pair: _Pair) -> None:
         """Destroy every private object labelled for `pair` (it is retired)."""

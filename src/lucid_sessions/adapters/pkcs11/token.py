@@ -37,6 +37,7 @@ __all__ = [
     "TokenConnection",
     "connect",
     "failure",
+    "find_object",
     "require_mechanisms",
 ]
 
@@ -48,6 +49,7 @@ RETRY_AFTER_SECONDS: Final = 5
 _PIN_REFUSED: Final = (p11.PinIncorrect, p11.PinInvalid, p11.PinLenRange, p11.PinLocked)
 
 _T = TypeVar("_T")
+_K = TypeVar("_K")
 
 
 def failure(error: BaseException) -> str:
@@ -164,3 +166,14 @@ def require_mechanisms(
             f"which the service needs for its {what}; use a token that does "
             f"(SoftHSM2, a YubiHSM 2, a network HSM)"
         )
+
+
+def find_object(
+    session: pkcs11.Session, template: dict[pkcs11.Attribute, object], kind: type[_K], missing: str
+) -> _K:
+    """The first object of `kind` the token holds matching `template`; `StorageUnavailable`
+    with `missing` (what is gone, retry later) when it holds none."""
+    for found in session.get_objects(template):
+        if isinstance(found, kind):
+            return found
+    raise StorageUnavailable(missing, retry_after_seconds=RETRY_AFTER_SECONDS)
