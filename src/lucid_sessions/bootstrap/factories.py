@@ -114,12 +114,7 @@ def keyring(settings: Settings, folders: DataFolders, create: bool) -> KeyRing:
         from lucid_sessions.adapters.crypto.cached_keyring import CachedKeyRing
         from lucid_sessions.adapters.pkcs11.keyring import Pkcs11KeyRing
 
-        token = Pkcs11KeyRing(
-            settings.pkcs11_module,
-            settings.pkcs11_token_label,
-            pkcs11_pin(settings),
-            create=create and not settings.production,
-        )
+        token = Pkcs11KeyRing(*_token_access(settings), create=create and not settings.production)
         return CachedKeyRing(
             token,
             max_entries=settings.data_key_cache_entries,
@@ -137,12 +132,7 @@ def signer(settings: Settings, folders: DataFolders, create: bool) -> Signer:
     if settings.key_store == "pkcs11":
         from lucid_sessions.adapters.pkcs11.signer import Pkcs11Signer
 
-        return Pkcs11Signer(
-            settings.pkcs11_module,
-            settings.pkcs11_token_label,
-            pkcs11_pin(settings),
-            create=create and not settings.production,
-        )
+        return Pkcs11Signer(*_token_access(settings), create=create and not settings.production)
     return load_signer(key_sources(settings), folders.storage, settings.production, generate=create)
 
 
@@ -154,12 +144,7 @@ def rotate_signing_key(settings: Settings, now: datetime) -> tuple[SigningKey, l
     if settings.key_store == "pkcs11":
         from lucid_sessions.adapters.pkcs11.signer import Pkcs11Signer
 
-        token = Pkcs11Signer(
-            settings.pkcs11_module,
-            settings.pkcs11_token_label,
-            pkcs11_pin(settings),
-            create=True,
-        )
+        token = Pkcs11Signer(*_token_access(settings), create=True)
         signer, new = token, (token.current() if token.created else token.rotate(now))
     else:
         signer = load_signer(
@@ -169,7 +154,12 @@ def rotate_signing_key(settings: Settings, now: datetime) -> tuple[SigningKey, l
     return new, signer.key_set()
 
 
-def pkcs11_pin(settings: Settings) -> str:
+def _token_access(settings: Settings) -> tuple[str, str, str]:
+    """What opens the configured PKCS#11 token: its module, its label and its PIN."""
+    return settings.pkcs11_module, settings.pkcs11_token_label, _pkcs11_pin(settings)
+
+
+def _pkcs11_pin(settings: Settings) -> str:
     """The token's user PIN from `LUCID_PKCS11_PIN_FILE` (a private file; surrounding
     whitespace dropped). Never printed: errors name the file, not its content."""
     from lucid_sessions.adapters.crypto.keyring import read_key_file
@@ -193,12 +183,7 @@ def link_signer(settings: Settings, folders: DataFolders, create: bool) -> LinkS
     if settings.key_store == "pkcs11":
         from lucid_sessions.adapters.pkcs11.link_signer import Pkcs11LinkSigner
 
-        return Pkcs11LinkSigner(
-            settings.pkcs11_module,
-            settings.pkcs11_token_label,
-            pkcs11_pin(settings),
-            create=create and not settings.production,
-        )
+        return Pkcs11LinkSigner(*_token_access(settings), create=create and not settings.production)
     return ReloadingLinkSigner(
         settings.link_key_file, folders.storage, settings.production, generate=create
     )
@@ -210,9 +195,7 @@ def rotate_link_key(settings: Settings) -> str:
     if settings.key_store == "pkcs11":
         from lucid_sessions.adapters.pkcs11.link_signer import rotate_link_key as rotate_in_token
 
-        return rotate_in_token(
-            settings.pkcs11_module, settings.pkcs11_token_label, pkcs11_pin(settings)
-        )
+        return rotate_in_token(*_token_access(settings))
     from lucid_sessions.adapters.crypto.link_signer import link_key_file_path
     from lucid_sessions.adapters.crypto.link_signer import rotate_link_key as rotate
 
@@ -225,12 +208,7 @@ def add_master_key(settings: Settings) -> str:
         from lucid_sessions.adapters.pkcs11.keyring import Pkcs11KeyRing
 
         # On an empty token this makes the first key (how production provisions one).
-        ring = Pkcs11KeyRing(
-            settings.pkcs11_module,
-            settings.pkcs11_token_label,
-            pkcs11_pin(settings),
-            create=True,
-        )
+        ring = Pkcs11KeyRing(*_token_access(settings), create=True)
         return ring.current_key_id if ring.created else ring.rotate()
     return rotate_master_key(
         master_key_file_path(key_sources(settings), Path(settings.storage_path))
